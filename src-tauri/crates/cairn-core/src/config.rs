@@ -1,0 +1,272 @@
+//! Configuration: a TOML file in the data directory, every key optional, documented defaults.
+//!
+//! See docs/config.md for the file format. `Config::default()` is what Cairn runs with when no
+//! file exists.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Name of the config file inside the data directory.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// All settings.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub embedding: EmbeddingConfig,
+    pub chunking: ChunkingConfig,
+    pub ingest: IngestConfig,
+    pub search: SearchConfig,
+}
+
+/// How vectors are pooled from the model's token outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// Mean over tokens weighted by the attention mask (sentence-transformers MiniLM, e5).
+    Mean,
+    /// The first token's vector (bge).
+    Cls,
+}
+
+/// The ONNX embedding model. Empty paths mean "the default model from models/dist".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// Stable identifier recorded with every vector; vectors of two ids never mix in one index.
+    pub model_id: String,
+    /// Path to the ONNX model file (empty: default model).
+    pub model: PathBuf,
+    /// Path to the tokenizer.json (empty: default tokenizer).
+    pub tokenizer: PathBuf,
+    /// Path to libonnxruntime (empty: `ORT_DYLIB_PATH`, then the bundled library).
+    pub onnxruntime: PathBuf,
+    /// Output dimension of the model.
+    pub dim: usize,
+    pub pooling: Pooling,
+    /// L2-normalise vectors (required for cosine search).
+    pub normalize: bool,
+    /// Maximum tokens per input, including special tokens; longer input is truncated.
+    pub max_tokens: usize,
+    /// Texts per inference batch.
+    pub batch_size: usize,
+    /// Intra-op threads for ONNX Runtime (0: all cores).
+    pub threads: usize,
+    /// Text prepended to queries (e.g. "query: " for e5, bge's instruction); empty for MiniLM.
+    pub query_prefix: String,
+    /// Text prepended to passages (e.g. "passage: " for e5).
+    pub passage_prefix: String,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model_id: "all-MiniLM-L6-v2-int8".into(),
+            model: PathBuf::new(),
+            tokenizer: PathBuf::new(),
+            onnxruntime: PathBuf::new(),
+            dim: 384,
+            pooling: Pooling::Mean,
+            normalize: true,
+            max_tokens: 256,
+            batch_size: 32,
+            threads: 0,
+            query_prefix: String::new(),
+            passage_prefix: String::new(),
+        }
+    }
+}
+
+/// How documents are cut into chunks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChunkingConfig {
+    /// Upper bound of a chunk in model tokens (never above the model's `max_tokens`).
+    pub max_tokens: usize,
+    /// Chunks smaller than this many tokens are merged with a neighbour in the same section.
+    pub min_tokens: usize,
+    /// Tokens of overlap between consecutive chunks of one section.
+    pub overlap_tokens: usize,
+}
+
+impl Default for ChunkingConfig {
+    fn default() -> Self {
+        ChunkingConfig {
+            max_tokens: 200,
+            min_tokens: 32,
+            overlap_tokens: 0,
+        }
+    }
+}
+
+/// Which files are read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Files larger than this are skipped and reported.
+    pub max_file_bytes: u64,
+    /// Include hidden files and folders.
+    pub include_hidden: bool,
+    /// Follow symbolic links (loops are detected and reported).
+    pub follow_symlinks: bool,
+    /// Honour .gitignore / .ignore / .cairnignore files.
+    pub respect_ignore_files: bool,
+    /// Extra gitignore-style patterns to skip, e.g. `["*.log", "node_modules/"]`.
+    pub exclude: Vec<String>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_file_bytes: 64 * 1024 * 1024,
+            include_hidden: false,
+            follow_symlinks: true,
+            respect_ignore_files: true,
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// Retrieval mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    Bm25,
+    Dense,
+    Hybrid,
+}
+
+impl SearchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Bm25 => "bm25",
+            SearchMode::Dense => "dense",
+            SearchMode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// How BM25 and dense rankings are fused in hybrid mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// Reciprocal rank fusion: sum of 1 / (k + rank).
+    Rrf,
+    /// Weighted sum of min-max normalised scores: alpha * dense + (1 - alpha) * bm25.
+    Weighted,
+}
+
+/// Search defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    pub mode: SearchMode,
+    pub fusion: Fusion,
+    /// The k of reciprocal rank fusion.
+    pub rrf_k: f32,
+    /// Weight of the dense score in weighted fusion (0..=1).
+    pub alpha: f32,
+    /// Candidates taken from each retriever before fusion.
+    pub candidates: usize,
+    /// Results returned.
+    pub limit: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            mode: SearchMode::Hybrid,
+            fusion: Fusion::Weighted,
+            rrf_k: 60.0,
+            alpha: 0.5,
+            candidates: 100,
+            limit: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `config.toml` from `data_dir`, or the defaults when there is none.
+    pub fn load(data_dir: &Path) -> Result<Config> {
+        let path = data_dir.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::from_toml(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(Error::io("reading", path, e)),
+        }
+    }
+
+    /// Parses and validates a config file's text; `path` is only used in messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::Config {
+                path: path.to_owned(),
+                message,
+            })
+        };
+        let e = &self.embedding;
+        if e.dim == 0 {
+            return bad("embedding.dim must be positive".into());
+        }
+        if e.max_tokens < 8 {
+            return bad("embedding.max_tokens must be at least 8".into());
+        }
+        if e.model_id.trim().is_empty() {
+            return bad("embedding.model_id must not be empty".into());
+        }
+        if e.batch_size == 0 {
+            return bad("embedding.batch_size must be positive".into());
+        }
+        let c = &self.chunking;
+        if c.max_tokens < 16 {
+            return bad("chunking.max_tokens must be at least 16".into());
+        }
+        if c.overlap_tokens >= c.max_tokens / 2 {
+            return bad("chunking.overlap_tokens must be less than half of chunking.max_tokens".into());
+        }
+        let s = &self.search;
+        if !(0.0..=1.0).contains(&s.alpha) {
+            return bad(format!("search.alpha must be between 0 and 1, not {}", s.alpha));
+        }
+        if s.rrf_k <= 0.0 {
+            return bad("search.rrf_k must be positive".into());
+        }
+        if s.limit == 0 || s.candidates == 0 {
+            return bad("search.limit and search.candidates must be positive".into());
+        }
+        if self.ingest.exclude.iter().any(|p| p.trim().is_empty()) {
+            return bad("ingest.exclude must not contain empty patterns".into());
+        }
+        Ok(())
+    }
+
+    /// Largest chunk size in tokens that still fits the model window.
+    pub fn chunk_tokens(&self) -> usize {
+        // Leave room for [CLS]/[SEP] and the title/heading prefix that is embedded with a chunk.
+        self.chunking
+            .max_tokens
+            .min(self.embedding.max_tokens.saturating_sub(2))
+    }
+}
+
+/// Where Cairn keeps its data when `--data-dir` is not given.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CAIRN_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("org", "cairn", "cairn")
+        .map(|d| d.data_dir().to_owned())
+        .unwrap_or_else(|| PathBuf::from(".cairn"))
+}

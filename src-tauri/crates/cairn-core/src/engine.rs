@@ -1,0 +1,854 @@
+//! The engine: one data directory, its catalog and derived indexes, and the operations the
+//! binaries call (add, index, search, status, reindex).
+//!
+//! Indexing has two phases. Phase 1 scans, parses and chunks files and commits them to the
+//! catalog and the text index in batches: the collection is keyword-searchable within
+//! seconds. Phase 2 embeds the backlog of chunks without vectors, most recently modified
+//! documents first, in batches that each commit, so it is resumable at any point.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::catalog::{
+    Batch, Catalog, ChunkId, ChunkRecord, Filters, Generation, KnownDoc, NewChunk, NewVersion,
+};
+use crate::chunk::{embedding_text, Chunker};
+use crate::config::{Config, Fusion, SearchMode};
+use crate::embed::{Embedder, OnnxEmbedder, TokenCounter};
+use crate::error::{Error, Result};
+use crate::index::text::TextIndex;
+use crate::index::vector::VectorIndex;
+use crate::index::Hit;
+use crate::retrieve::{self, Snippet};
+use crate::watch::{self, FileEntry};
+
+/// How the engine is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only; never blocks a running indexer and never repairs indexes.
+    ReadOnly,
+    /// Takes the data directory's writer lock; repairs lagging indexes on open.
+    Write,
+}
+
+/// Indexing progress, reported through the callback of [`Engine::index`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    pub files_done: usize,
+    pub files_total: usize,
+    pub chunks_done: usize,
+    pub chunks_total: usize,
+    pub current: Option<PathBuf>,
+}
+
+/// The phases of indexing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Scanning,
+    Parsing,
+    Embedding,
+    Done,
+}
+
+/// What one [`Engine::index`] run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexReport {
+    pub files_seen: usize,
+    pub files_unchanged: usize,
+    pub files_unsupported: usize,
+    pub new_versions: usize,
+    pub renamed: usize,
+    pub deleted: usize,
+    pub problems: usize,
+    pub chunks_added: usize,
+    pub chunks_embedded: usize,
+    pub texts_embedded: usize,
+    pub chunks_reused: usize,
+    pub keyword_ready_seconds: f64,
+    pub embed_seconds: f64,
+    pub cancelled: bool,
+    pub embedding_error: Option<String>,
+}
+
+/// A search request.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    pub mode: SearchMode,
+    pub limit: usize,
+    pub filters: Filters,
+    pub fusion: Fusion,
+    pub alpha: f32,
+    pub rrf_k: f32,
+    /// Candidates taken from each retriever.
+    pub candidates: usize,
+}
+
+impl SearchRequest {
+    /// A request with the configured defaults.
+    pub fn new(query: impl Into<String>, config: &Config) -> SearchRequest {
+        let s = &config.search;
+        SearchRequest {
+            query: query.into(),
+            mode: s.mode,
+            limit: s.limit,
+            filters: Filters::default(),
+            fusion: s.fusion,
+            alpha: s.alpha,
+            rrf_k: s.rrf_k,
+            candidates: s.candidates,
+        }
+    }
+}
+
+/// One ranked passage.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub chunk_id: ChunkId,
+    pub path: PathBuf,
+    pub page: Option<u32>,
+    pub heading: Vec<String>,
+    pub snippet: Snippet,
+    pub score: f32,
+    /// Version number of the document this passage belongs to (1 = first seen).
+    pub version: i64,
+    pub kind: String,
+    pub title: Option<String>,
+    pub byte_start: usize,
+    pub byte_end: usize,
+    pub text: String,
+}
+
+/// Search results and how complete the semantic side was.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    pub results: Vec<SearchHit>,
+    pub mode: SearchMode,
+    pub embedded_chunks: u64,
+    pub total_chunks: u64,
+    /// Set when the results are less than asked for (e.g. embeddings still in progress).
+    pub notice: Option<String>,
+}
+
+/// Status for `cairn status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub data_dir: PathBuf,
+    pub folders: Vec<PathBuf>,
+    pub stats: crate::catalog::CatalogStats,
+    pub problems: Vec<crate::catalog::Problem>,
+    pub model_id: String,
+    pub embed_backlog: u64,
+    pub embed_rate: Option<f64>,
+    pub embed_eta_seconds: Option<f64>,
+    pub catalog_bytes: u64,
+    pub text_index_bytes: u64,
+    pub vector_index_bytes: u64,
+    pub text_index_chunks: u64,
+    pub vector_index_chunks: u64,
+}
+
+/// An open data directory.
+pub struct Engine {
+    data_dir: PathBuf,
+    config: Config,
+    catalog: Catalog,
+    text: TextIndex,
+    vectors: Option<VectorIndex>,
+    embedder: OnceLock<std::result::Result<Arc<dyn Embedder>, String>>,
+    counter: OnceLock<TokenCounter>,
+    access: Access,
+    _lock: Option<File>,
+}
+
+const BATCH_FILES: usize = 64;
+const COMMIT_EVERY: Duration = Duration::from_millis(1500);
+const SAVE_VECTORS_EVERY: Duration = Duration::from_secs(10);
+
+impl Engine {
+    /// Opens (creating if needed) the data directory with `config`.
+    pub fn open(data_dir: &Path, config: Config, access: Access) -> Result<Engine> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io("creating", data_dir, e))?;
+        let lock = match access {
+            Access::Write => {
+                let path = data_dir.join("writer.lock");
+                let file = File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
+                match file.try_lock() {
+                    Ok(()) => Some(file),
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(Error::Locked(data_dir.to_owned()))
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        return Err(Error::io("locking", path, e))
+                    }
+                }
+            }
+            Access::ReadOnly => None,
+        };
+        let catalog = Catalog::open(&data_dir.join("catalog.sqlite3"))?;
+        let text = TextIndex::open(&data_dir.join("text"), access == Access::Write)?;
+        let mut engine = Engine {
+            data_dir: data_dir.to_owned(),
+            config,
+            catalog,
+            text,
+            vectors: None,
+            embedder: OnceLock::new(),
+            counter: OnceLock::new(),
+            access,
+            _lock: lock,
+        };
+        engine.check_model()?;
+        if access == Access::Write {
+            engine.repair_text()?;
+        }
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn model_id(&self) -> &str {
+        &self.config.embedding.model_id
+    }
+
+    /// Refuses to mix vectors of two models in one index.
+    fn check_model(&self) -> Result<()> {
+        match self.catalog.index_model()? {
+            Some(stored) if stored != self.config.embedding.model_id => {
+                Err(Error::ModelMismatch {
+                    stored,
+                    configured: self.config.embedding.model_id.clone(),
+                })
+            }
+            Some(_) => Ok(()),
+            None if self.access == Access::Write => {
+                self.catalog
+                    .set_meta("embedding_model", &self.config.embedding.model_id)?;
+                self.catalog
+                    .set_meta("embedding_dim", &self.config.embedding.dim.to_string())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Switches the collection to the configured embedding model (drops the vector index;
+    /// vectors are re-embedded by the next index run, cached ones are reused).
+    pub fn adopt_configured_model(data_dir: &Path, config: &Config) -> Result<()> {
+        let catalog = Catalog::open(&data_dir.join("catalog.sqlite3"))?;
+        catalog.set_meta("embedding_model", &config.embedding.model_id)?;
+        catalog.set_meta("embedding_dim", &config.embedding.dim.to_string())?;
+        let _ = std::fs::remove_file(data_dir.join("vectors.json"));
+        Ok(())
+    }
+
+    fn token_counter(&self) -> Result<&TokenCounter> {
+        if let Some(c) = self.counter.get() {
+            return Ok(c);
+        }
+        let resolved = crate::embed::resolve(&self.config.embedding)?;
+        let counter = TokenCounter::load(&resolved.tokenizer)?;
+        Ok(self.counter.get_or_init(|| counter))
+    }
+
+    /// The embedding model, loaded on first use.
+    pub fn embedder(&self) -> Result<Arc<dyn Embedder>> {
+        self.embedder
+            .get_or_init(|| {
+                crate::embed::resolve(&self.config.embedding)
+                    .and_then(|r| OnnxEmbedder::load(&self.config.embedding, &r))
+                    .map(|e| Arc::new(e) as Arc<dyn Embedder>)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(Error::Model)
+    }
+
+    fn vectors(&mut self) -> Result<&mut VectorIndex> {
+        if self.vectors.is_none() {
+            let mut v = VectorIndex::open(
+                &self.data_dir,
+                &self.config.embedding.model_id,
+                self.config.embedding.dim,
+            )?;
+            if self.access == Access::Write {
+                let want = self.catalog.generation(Generation::Vector)?;
+                if v.generation() != want {
+                    tracing::info!(
+                        "vector index at generation {} but catalog at {want}: rebuilding",
+                        v.generation()
+                    );
+                    v.clear()?;
+                    let model = self.config.embedding.model_id.clone();
+                    self.catalog
+                        .for_each_current_vector(&model, |id, vec| v.add(id, &vec))?;
+                    v.save(want)?;
+                }
+            }
+            self.vectors = Some(v);
+        }
+        Ok(self.vectors.as_mut().expect("just set"))
+    }
+
+    /// Rebuilds the text index from the catalog when it lags behind.
+    fn repair_text(&mut self) -> Result<()> {
+        let want = self.catalog.generation(Generation::Text)?;
+        if self.text.generation()? != want {
+            self.rebuild_text()?;
+        }
+        Ok(())
+    }
+
+    fn rebuild_text(&mut self) -> Result<()> {
+        let want = self.catalog.generation(Generation::Text)?;
+        self.text.clear()?;
+        let text = &mut self.text;
+        self.catalog.for_each_current_chunk(|c| text.add(&c))?;
+        self.text.commit(want)
+    }
+
+    /// `cairn reindex`: rebuilds tantivy and usearch from the catalog (no re-embedding).
+    pub fn rebuild_indexes(&mut self) -> Result<()> {
+        self.rebuild_text()?;
+        let want = self.catalog.generation(Generation::Vector)?;
+        let model = self.config.embedding.model_id.clone();
+        let v = self.vectors()?;
+        v.clear()?;
+        let catalog = &self.catalog;
+        let v = self.vectors.as_mut().expect("opened above");
+        catalog.for_each_current_vector(&model, |id, vec| v.add(id, &vec))?;
+        v.save(want)
+    }
+
+    /// Registers a folder. It must exist; it is indexed by the next [`Engine::index`].
+    pub fn add_folder(&mut self, path: &Path) -> Result<PathBuf> {
+        let abs = path
+            .canonicalize()
+            .map_err(|e| Error::io("opening folder", path, e))?;
+        if !abs.is_dir() {
+            return Err(Error::Invalid(format!("{} is not a folder", abs.display())));
+        }
+        self.catalog.add_folder(&abs)?;
+        Ok(abs)
+    }
+
+    /// Indexes every registered folder: phase 1 (text) then phase 2 (embeddings).
+    pub fn index(
+        &mut self,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<IndexReport> {
+        let mut report = self.index_text(progress, cancel)?;
+        if report.cancelled {
+            return Ok(report);
+        }
+        match self.embed_backlog(progress, cancel, &mut report) {
+            Ok(()) => {}
+            Err(Error::Model(m)) => report.embedding_error = Some(m),
+            Err(e) => return Err(e),
+        }
+        Ok(report)
+    }
+
+    /// Phase 1: scan, parse, chunk, commit to the catalog and the text index.
+    pub fn index_text(
+        &mut self,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<IndexReport> {
+        let started = Instant::now();
+        let mut report = IndexReport::default();
+        let mut p = Progress {
+            phase: Phase::Scanning,
+            files_done: 0,
+            files_total: 0,
+            chunks_done: 0,
+            chunks_total: 0,
+            current: None,
+        };
+        progress(&p);
+        let skip = vec![self.data_dir.clone()];
+        // Work out what changed in every folder before parsing anything.
+        struct FolderWork {
+            folder: crate::catalog::FolderId,
+            todo: Vec<FileEntry>,
+            missing: HashMap<PathBuf, KnownDoc>,
+            known: HashMap<PathBuf, KnownDoc>,
+        }
+        let mut work = Vec::new();
+        let mut walk_problems = Batch::default();
+        for folder in self.catalog.folders()? {
+            let scan = match watch::scan(&folder.path, &self.config.ingest, &skip) {
+                Ok(s) => s,
+                Err(e) => {
+                    walk_problems
+                        .problems
+                        .push((folder.path.clone(), folder.id, e.to_string()));
+                    continue;
+                }
+            };
+            for (path, reason) in scan.problems {
+                walk_problems.problems.push((path, folder.id, reason));
+            }
+            let mut known = self.catalog.known_docs(folder.id)?;
+            let mut todo = Vec::new();
+            let mut seen = HashSet::new();
+            for f in scan.files {
+                report.files_seen += 1;
+                seen.insert(f.path.clone());
+                match known.get(&f.path) {
+                    Some(k) if k.size == f.size && k.mtime == f.mtime => {
+                        report.files_unchanged += 1
+                    }
+                    _ => todo.push(f),
+                }
+            }
+            let missing: HashMap<PathBuf, KnownDoc> = known
+                .iter()
+                .filter(|(p, _)| !seen.contains(*p))
+                .map(|(p, k)| (p.clone(), k.clone()))
+                .collect();
+            known.retain(|p, _| seen.contains(p));
+            // Problems of files that vanished are forgotten.
+            for path in self.catalog.problem_paths(folder.id)? {
+                if !seen.contains(&path) && !path.exists() {
+                    self.catalog.clear_problem(&path)?;
+                }
+            }
+            todo.sort_by(|a, b| b.mtime.cmp(&a.mtime));
+            work.push(FolderWork {
+                folder: folder.id,
+                todo,
+                missing,
+                known,
+            });
+        }
+        if !walk_problems.is_empty() {
+            report.problems += walk_problems.problems.len();
+            self.catalog.apply_batch(&walk_problems)?;
+        }
+        p.phase = Phase::Parsing;
+        p.files_total = work.iter().map(|w| w.todo.len()).sum();
+        progress(&p);
+
+        let chunker = Chunker::new(
+            self.token_counter()?.clone(),
+            &self.config.chunking,
+            self.config.chunk_tokens(),
+        );
+        let mut last_commit = Instant::now();
+        let mut dirty = false;
+        for mut fw in work {
+            // Hash of missing documents, to recognise moves.
+            let mut moved_from: HashMap<Vec<u8>, PathBuf> = fw
+                .missing
+                .iter()
+                .map(|(p, k)| (k.content_hash.clone(), p.clone()))
+                .collect();
+            for files in fw.todo.chunks(BATCH_FILES) {
+                if cancel.load(Ordering::Relaxed) {
+                    report.cancelled = true;
+                    break;
+                }
+                let outcomes: Vec<FileOutcome> = files
+                    .par_iter()
+                    .map(|f| process_file(f, fw.known.get(&f.path), &chunker))
+                    .collect();
+                let mut batch = Batch::default();
+                for (f, outcome) in files.iter().zip(outcomes) {
+                    match outcome {
+                        FileOutcome::Unsupported => report.files_unsupported += 1,
+                        FileOutcome::Same { version } => {
+                            self.catalog.touch_version(version, f.mtime)?;
+                            report.files_unchanged += 1;
+                        }
+                        FileOutcome::Problem(reason) => {
+                            batch.problems.push((f.path.clone(), fw.folder, reason));
+                            report.problems += 1;
+                        }
+                        FileOutcome::New(mut v) => {
+                            let is_new_path = !fw.known.contains_key(&f.path);
+                            match moved_from.remove(&v.content_hash[..]) {
+                                Some(old) if is_new_path && !self.catalog.has_document(&f.path)? => {
+                                    fw.missing.remove(&old);
+                                    batch.renames.push((old, f.path.clone()));
+                                }
+                                _ => {
+                                    v.folder = fw.folder;
+                                    batch.versions.push(*v);
+                                }
+                            }
+                        }
+                    }
+                }
+                p.files_done += files.len();
+                p.current = files.last().map(|f| f.path.clone());
+                dirty |= self.apply(&batch, &mut report)?;
+                if dirty && last_commit.elapsed() >= COMMIT_EVERY {
+                    self.commit_text()?;
+                    dirty = false;
+                    last_commit = Instant::now();
+                }
+                progress(&p);
+            }
+            if report.cancelled {
+                break;
+            }
+            // Whatever is still missing was deleted.
+            if !fw.missing.is_empty() {
+                let batch = Batch {
+                    deletions: fw.missing.keys().cloned().collect(),
+                    ..Batch::default()
+                };
+                dirty |= self.apply(&batch, &mut report)?;
+            }
+        }
+        if dirty || self.text.generation()? != self.catalog.generation(Generation::Text)? {
+            self.commit_text()?;
+        }
+        report.keyword_ready_seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    fn commit_text(&mut self) -> Result<()> {
+        let generation = self.catalog.generation(Generation::Text)?;
+        self.text.commit(generation)
+    }
+
+    /// Applies a batch to the catalog, then mirrors it into the derived indexes.
+    fn apply(&mut self, batch: &Batch, report: &mut IndexReport) -> Result<bool> {
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        let outcome = self.catalog.apply_batch(batch)?;
+        report.new_versions += outcome.versions;
+        report.renamed += outcome.renamed;
+        report.deleted += outcome.deleted;
+        report.chunks_added += outcome.added_chunks.len();
+        for id in &outcome.removed_chunks {
+            self.text.remove(*id)?;
+        }
+        let added = self.catalog.current_chunks(&outcome.added_chunks)?;
+        for id in &outcome.added_chunks {
+            if let Some(rec) = added.get(id) {
+                self.text.add(rec)?;
+            }
+        }
+        // Vectors: drop removed chunks; new chunks whose text was embedded before get their
+        // cached vector right away (an edit re-embeds only what changed).
+        let model = self.model_id().to_owned();
+        let reused = self.catalog.cached_vectors(&model, &outcome.added_chunks)?;
+        report.chunks_reused += reused.len();
+        let touches_vectors = !outcome.removed_chunks.is_empty() || !reused.is_empty();
+        if touches_vectors {
+            let v = self.vectors()?;
+            for id in &outcome.removed_chunks {
+                v.remove(*id)?;
+            }
+            for (id, vec) in &reused {
+                v.add(*id, vec)?;
+            }
+        }
+        let changed = !outcome.added_chunks.is_empty() || !outcome.removed_chunks.is_empty();
+        if touches_vectors || changed {
+            let generation = self.catalog.generation(Generation::Vector)?;
+            if let Some(v) = self.vectors.as_mut() {
+                // Only this process writes, so the index now reflects the catalog.
+                v.save(generation)?;
+            }
+        }
+        Ok(changed || outcome.renamed > 0)
+    }
+
+    /// Phase 2: embeds current chunks that have no vector yet, newest documents first.
+    pub fn embed_backlog(
+        &mut self,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+        report: &mut IndexReport,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let model = self.model_id().to_owned();
+        let stats = self.catalog.stats(&model)?;
+        let backlog = (stats.current_chunks - stats.embedded_chunks) as usize;
+        let mut p = Progress {
+            phase: Phase::Embedding,
+            files_done: 0,
+            files_total: 0,
+            chunks_done: 0,
+            chunks_total: backlog,
+            current: None,
+        };
+        // Open (and repair) the vector index even when nothing is pending.
+        self.vectors()?;
+        if backlog == 0 {
+            p.phase = Phase::Done;
+            progress(&p);
+            return Ok(());
+        }
+        progress(&p);
+        let embedder = self.embedder()?;
+        let batch = self.config.embedding.batch_size;
+        let mut last_save = Instant::now();
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                report.cancelled = true;
+                break;
+            }
+            let pending = self.catalog.pending_chunks(&model, batch)?;
+            if pending.is_empty() {
+                break;
+            }
+            let texts: Vec<String> = pending
+                .iter()
+                .map(|c| embedding_text(c.title.as_deref(), &c.heading_path, &c.text))
+                .collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let t = Instant::now();
+            let vectors = embedder.embed_passages(&refs)?;
+            let rate = pending.len() as f64 / t.elapsed().as_secs_f64().max(1e-6);
+            let rows: Vec<(Vec<u8>, Vec<f32>)> = pending
+                .iter()
+                .map(|c| c.embed_hash.clone())
+                .zip(vectors)
+                .collect();
+            let ready = self.catalog.store_vectors(&model, &rows)?;
+            report.texts_embedded += rows.len();
+            report.chunks_embedded += ready.len();
+            let v = self.vectors()?;
+            for (id, vec) in &ready {
+                v.add(*id, vec)?;
+            }
+            self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
+            if last_save.elapsed() >= SAVE_VECTORS_EVERY {
+                let generation = self.catalog.generation(Generation::Vector)?;
+                self.vectors()?.save(generation)?;
+                last_save = Instant::now();
+            }
+            p.chunks_done += ready.len();
+            progress(&p);
+        }
+        let generation = self.catalog.generation(Generation::Vector)?;
+        self.vectors()?.save(generation)?;
+        report.embed_seconds = started.elapsed().as_secs_f64();
+        p.phase = Phase::Done;
+        progress(&p);
+        Ok(())
+    }
+
+    /// Ranked chunk ids for a request, before results are assembled (used by eval too).
+    pub fn retrieve(&mut self, req: &SearchRequest) -> Result<(Vec<Hit>, Option<String>)> {
+        let allowed = self.catalog.filter_chunks(&req.filters)?;
+        let allowed = allowed.as_ref();
+        let mut notice = None;
+        let bm25 = match req.mode {
+            SearchMode::Bm25 | SearchMode::Hybrid => {
+                self.text.search(&req.query, req.candidates, allowed)?
+            }
+            SearchMode::Dense => Vec::new(),
+        };
+        let dense = match req.mode {
+            SearchMode::Dense | SearchMode::Hybrid => match self.dense(req, allowed) {
+                Ok(h) => h,
+                Err(Error::Model(m)) if req.mode == SearchMode::Hybrid => {
+                    notice = Some(format!(
+                        "semantic search unavailable ({m}); showing keyword results only"
+                    ));
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            },
+            SearchMode::Bm25 => Vec::new(),
+        };
+        let hits = match req.mode {
+            SearchMode::Bm25 => bm25,
+            SearchMode::Dense => dense,
+            SearchMode::Hybrid if dense.is_empty() => bm25,
+            SearchMode::Hybrid => {
+                retrieve::fuse(&bm25, &dense, req.fusion, req.alpha, req.rrf_k)
+            }
+        };
+        Ok((hits, notice))
+    }
+
+    fn dense(&mut self, req: &SearchRequest, allowed: Option<&HashSet<ChunkId>>) -> Result<Vec<Hit>> {
+        if self.vectors()?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let embedder = self.embedder()?;
+        let q = embedder.embed_query(&req.query)?;
+        self.vectors()?.search(&q, req.candidates, allowed)
+    }
+
+    /// Searches and assembles ranked passages with snippets.
+    pub fn search(&mut self, req: &SearchRequest) -> Result<SearchResponse> {
+        if req.query.trim().is_empty() {
+            return Err(Error::Invalid("the search query is empty".into()));
+        }
+        if self.access == Access::ReadOnly {
+            self.text.refresh()?;
+        }
+        let (hits, mut notice) = self.retrieve(req)?;
+        let ids: Vec<ChunkId> = hits.iter().map(|h| h.chunk).collect();
+        let records = self.catalog.current_chunks(&ids)?;
+        let results: Vec<SearchHit> = hits
+            .iter()
+            .filter_map(|h| records.get(&h.chunk).map(|r| (h, r)))
+            .take(req.limit)
+            .map(|(h, r)| to_hit(h, r, &req.query))
+            .collect();
+        let stats = self.catalog.stats(self.model_id())?;
+        if req.mode != SearchMode::Bm25 && notice.is_none() {
+            let embedded = self.vectors()?.len() as u64;
+            if embedded < stats.current_chunks {
+                notice = Some(format!(
+                    "semantic index covers {embedded} of {} passages ({:.0}%); embedding continues with `cairn index`",
+                    stats.current_chunks,
+                    100.0 * embedded as f64 / stats.current_chunks.max(1) as f64
+                ));
+            }
+        }
+        Ok(SearchResponse {
+            results,
+            mode: req.mode,
+            embedded_chunks: self.vectors.as_ref().map_or(0, |v| v.len() as u64),
+            total_chunks: stats.current_chunks,
+            notice,
+        })
+    }
+
+    /// Paths of the documents the given chunks belong to (current chunks only).
+    pub fn chunk_paths(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, PathBuf>> {
+        Ok(self
+            .catalog
+            .current_chunks(ids)?
+            .into_iter()
+            .map(|(id, r)| (id, r.path))
+            .collect())
+    }
+
+    /// Everything `cairn status` shows.
+    pub fn status(&mut self) -> Result<Status> {
+        let model = self.model_id().to_owned();
+        let stats = self.catalog.stats(&model)?;
+        let backlog = stats.current_chunks.saturating_sub(stats.embedded_chunks);
+        let rate: Option<f64> = self
+            .catalog
+            .meta("embed_rate")?
+            .and_then(|r| r.parse().ok());
+        let vector_chunks = self.vectors()?.len() as u64;
+        Ok(Status {
+            data_dir: self.data_dir.clone(),
+            folders: self.catalog.folders()?.into_iter().map(|f| f.path).collect(),
+            problems: self.catalog.problems()?,
+            model_id: model,
+            embed_backlog: backlog,
+            embed_rate: rate,
+            embed_eta_seconds: rate.filter(|r| *r > 0.0).map(|r| backlog as f64 / r),
+            catalog_bytes: file_size(&self.data_dir.join("catalog.sqlite3"))
+                + file_size(&self.data_dir.join("catalog.sqlite3-wal")),
+            text_index_bytes: TextIndex::disk_bytes(&self.data_dir.join("text")),
+            vector_index_bytes: VectorIndex::disk_bytes(&self.data_dir),
+            text_index_chunks: self.text.len(),
+            vector_index_chunks: vector_chunks,
+            stats,
+        })
+    }
+}
+
+fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn to_hit(h: &Hit, r: &ChunkRecord, query: &str) -> SearchHit {
+    SearchHit {
+        chunk_id: r.id,
+        path: r.path.clone(),
+        page: r.page,
+        heading: r.heading_path.clone(),
+        snippet: retrieve::snippet(&r.text, query, 240),
+        score: h.score,
+        version: r.version_seq,
+        kind: r.kind.clone(),
+        title: r.title.clone(),
+        byte_start: r.start,
+        byte_end: r.end,
+        text: r.text.clone(),
+    }
+}
+
+enum FileOutcome {
+    Unsupported,
+    Same { version: crate::catalog::VersionId },
+    Problem(String),
+    New(Box<NewVersion>),
+}
+
+/// Reads, hashes, parses and chunks one file (runs on the rayon pool, touches no shared state).
+fn process_file(f: &FileEntry, known: Option<&KnownDoc>, chunker: &Chunker) -> FileOutcome {
+    let bytes = match std::fs::read(&f.path) {
+        Ok(b) => b,
+        Err(e) => return FileOutcome::Problem(format!("cannot read: {e}")),
+    };
+    let hash = blake3::hash(&bytes);
+    if let Some(k) = known {
+        if k.content_hash == hash.as_bytes() {
+            return FileOutcome::Same { version: k.version };
+        }
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    if crate::parse::detect(&f.path, head).is_none() {
+        return FileOutcome::Unsupported;
+    }
+    let doc = match crate::parse::parse(&f.path, &bytes) {
+        Ok(d) => d,
+        Err(Error::Parse { reason, .. }) => return FileOutcome::Problem(reason),
+        Err(e) => return FileOutcome::Problem(e.to_string()),
+    };
+    let drafts = chunker.chunk(&doc);
+    let chunks = drafts
+        .into_iter()
+        .map(|d| {
+            let embed = embedding_text(doc.title.as_deref(), &d.heading_path, &d.text);
+            NewChunk {
+                ordinal: d.ordinal,
+                start: d.start,
+                end: d.end,
+                page: d.page,
+                heading_path: d.heading_path,
+                embed_hash: *blake3::hash(embed.as_bytes()).as_bytes(),
+                text: d.text,
+            }
+        })
+        .collect();
+    FileOutcome::New(Box::new(NewVersion {
+        path: f.path.clone(),
+        folder: crate::catalog::FolderId(0),
+        content_hash: *hash.as_bytes(),
+        size: f.size,
+        mtime: f.mtime,
+        kind: doc.kind.as_str().to_owned(),
+        title: doc.title.clone(),
+        text_len: doc.text.len(),
+        page_count: (!doc.pages.is_empty()).then_some(doc.pages.len() as u32),
+        chunks,
+    }))
+}

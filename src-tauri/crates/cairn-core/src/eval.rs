@@ -1,0 +1,377 @@
+//! Retrieval evaluation on BEIR-layout test sets (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+//!
+//! The corpus is written as one text file per document (title line, blank line, text) into a
+//! throw-away folder and indexed through the ordinary pipeline, so the figures measure what a
+//! user gets. Passages are ranked, then documents are ranked by their best passage.
+
+use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Fusion, SearchMode};
+use crate::engine::{Access, Engine, Progress, SearchRequest};
+use crate::error::{Error, Result};
+
+/// A BEIR-layout dataset in memory.
+#[derive(Debug, Default)]
+pub struct Dataset {
+    pub corpus: Vec<CorpusDoc>,
+    pub queries: Vec<(String, String)>,
+    /// query id -> (doc id -> graded relevance > 0)
+    pub qrels: HashMap<String, HashMap<String, u32>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorpusDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+struct QueryLine {
+    #[serde(rename = "_id")]
+    id: String,
+    text: String,
+}
+
+fn read_lines(path: &Path) -> Result<impl Iterator<Item = (usize, String)>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
+    Ok(std::io::BufReader::new(file)
+        .lines()
+        .map_while(|l| l.ok())
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty()))
+}
+
+impl Dataset {
+    /// Loads a dataset directory; only queries with judgements are kept.
+    pub fn load(dir: &Path) -> Result<Dataset> {
+        let need = |name: &str| {
+            let p = dir.join(name);
+            if p.exists() {
+                Ok(p)
+            } else {
+                Err(Error::Invalid(format!(
+                    "{} is not a BEIR dataset: {name} is missing",
+                    dir.display()
+                )))
+            }
+        };
+        let corpus_path = need("corpus.jsonl")?;
+        let queries_path = need("queries.jsonl")?;
+        let qrels_path = need("qrels/test.tsv")?;
+        let mut ds = Dataset::default();
+        for (i, line) in read_lines(&corpus_path)? {
+            let doc: CorpusDoc = serde_json::from_str(&line).map_err(|e| {
+                Error::Invalid(format!("{} line {}: {e}", corpus_path.display(), i + 1))
+            })?;
+            ds.corpus.push(doc);
+        }
+        for (i, line) in read_lines(&qrels_path)? {
+            let cols: Vec<&str> = line.split('\t').collect();
+            if i == 0 && cols.first() == Some(&"query-id") {
+                continue;
+            }
+            if cols.len() < 3 {
+                return Err(Error::Invalid(format!(
+                    "{} line {}: expected 3 tab-separated columns",
+                    qrels_path.display(),
+                    i + 1
+                )));
+            }
+            let score: i64 = cols[2].trim().parse().unwrap_or(0);
+            if score > 0 {
+                ds.qrels
+                    .entry(cols[0].to_owned())
+                    .or_default()
+                    .insert(cols[1].to_owned(), score as u32);
+            }
+        }
+        for (i, line) in read_lines(&queries_path)? {
+            let q: QueryLine = serde_json::from_str(&line).map_err(|e| {
+                Error::Invalid(format!("{} line {}: {e}", queries_path.display(), i + 1))
+            })?;
+            if ds.qrels.contains_key(&q.id) {
+                ds.queries.push((q.id, q.text));
+            }
+        }
+        Ok(ds)
+    }
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub dataset: PathBuf,
+    pub mode: SearchMode,
+    pub fusion: Fusion,
+    pub alpha: f32,
+    pub rrf_k: f32,
+    /// Use at most this many judged queries (all when None).
+    pub max_queries: Option<usize>,
+    /// Keep the throw-away store here instead of a temporary directory (for reuse).
+    pub store: Option<PathBuf>,
+}
+
+/// Figures printed by `cairn eval`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub dataset: String,
+    pub mode: String,
+    pub fusion: Option<String>,
+    pub ndcg_at_10: f64,
+    pub recall_at_100: f64,
+    pub mrr_at_10: f64,
+    pub queries: usize,
+    pub docs: usize,
+    pub chunks: u64,
+    pub index_seconds: f64,
+    pub keyword_ready_seconds: f64,
+    pub search_p50_ms: f64,
+    pub search_p95_ms: f64,
+}
+
+/// nDCG@k with linear gains (as trec_eval / BEIR).
+pub fn ndcg_at(ranked: &[String], rel: &HashMap<String, u32>, k: usize) -> f64 {
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, d)| rel.get(d).copied().unwrap_or(0) as f64 / (i as f64 + 2.0).log2())
+        .sum();
+    let mut ideal: Vec<u32> = rel.values().copied().collect();
+    ideal.sort_unstable_by(|a, b| b.cmp(a));
+    let idcg: f64 = ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, g)| *g as f64 / (i as f64 + 2.0).log2())
+        .sum();
+    if idcg > 0.0 {
+        dcg / idcg
+    } else {
+        0.0
+    }
+}
+
+/// Fraction of relevant documents in the top k.
+pub fn recall_at(ranked: &[String], rel: &HashMap<String, u32>, k: usize) -> f64 {
+    if rel.is_empty() {
+        return 0.0;
+    }
+    let found = ranked.iter().take(k).filter(|d| rel.contains_key(*d)).count();
+    found as f64 / rel.len() as f64
+}
+
+/// Reciprocal rank of the first relevant document within the top k.
+pub fn mrr_at(ranked: &[String], rel: &HashMap<String, u32>, k: usize) -> f64 {
+    ranked
+        .iter()
+        .take(k)
+        .position(|d| rel.contains_key(d))
+        .map_or(0.0, |i| 1.0 / (i as f64 + 1.0))
+}
+
+fn file_name_for(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    // A hash suffix keeps ids that sanitise to the same name apart.
+    let h = blake3::hash(id.as_bytes()).to_hex();
+    format!("{safe}-{}.txt", &h[..8])
+}
+
+/// Indexes a dataset into a store (a temporary one unless given) and returns an engine on it
+/// with the map from document path to dataset id.
+pub fn build_store(
+    ds: &Dataset,
+    config: &Config,
+    store: &Path,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Engine, HashMap<PathBuf, String>, f64, f64)> {
+    let corpus_dir = store.join("corpus");
+    std::fs::create_dir_all(&corpus_dir).map_err(|e| Error::io("creating", &corpus_dir, e))?;
+    let mut by_path = HashMap::new();
+    for doc in &ds.corpus {
+        let path = corpus_dir.join(file_name_for(&doc.id));
+        if !path.exists() {
+            let body = if doc.title.trim().is_empty() {
+                doc.text.clone()
+            } else {
+                format!("{}\n\n{}", doc.title.trim(), doc.text)
+            };
+            std::fs::write(&path, body).map_err(|e| Error::io("writing", &path, e))?;
+        }
+        by_path.insert(path, doc.id.clone());
+    }
+    let data_dir = store.join("data");
+    let mut engine = Engine::open(&data_dir, config.clone(), Access::Write)?;
+    let abs = engine.add_folder(&corpus_dir)?;
+    let by_path = by_path
+        .into_iter()
+        .map(|(p, id)| (abs.join(p.file_name().expect("file name")), id))
+        .collect();
+    let started = Instant::now();
+    let never = AtomicBool::new(false);
+    let report = engine.index(progress, &never)?;
+    if let Some(err) = report.embedding_error {
+        return Err(Error::Model(err));
+    }
+    Ok((
+        engine,
+        by_path,
+        started.elapsed().as_secs_f64(),
+        report.keyword_ready_seconds,
+    ))
+}
+
+/// Runs an evaluation.
+pub fn evaluate(
+    opts: &EvalOptions,
+    config: &Config,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<EvalReport> {
+    let ds = Dataset::load(&opts.dataset)?;
+    if ds.queries.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{} has no judged queries",
+            opts.dataset.display()
+        )));
+    }
+    let tmp;
+    let store = match &opts.store {
+        Some(s) => s.clone(),
+        None => {
+            tmp = tempfile_dir()?;
+            tmp.path().to_owned()
+        }
+    };
+    let (mut engine, by_path, index_seconds, keyword_ready) =
+        build_store(&ds, config, &store, progress)?;
+    let mut req = SearchRequest::new(String::new(), config);
+    req.mode = opts.mode;
+    req.fusion = opts.fusion;
+    req.alpha = opts.alpha;
+    req.rrf_k = opts.rrf_k;
+    req.candidates = 1000;
+    let queries: Vec<&(String, String)> = ds
+        .queries
+        .iter()
+        .take(opts.max_queries.unwrap_or(usize::MAX))
+        .collect();
+    let (mut ndcg, mut recall, mut mrr) = (0.0, 0.0, 0.0);
+    let mut latencies = Vec::with_capacity(queries.len());
+    for (qid, text) in &queries {
+        req.query = text.clone();
+        let t = Instant::now();
+        let (hits, _) = engine.retrieve(&req)?;
+        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        let ids: Vec<_> = hits.iter().map(|h| h.chunk).collect();
+        let paths = engine.chunk_paths(&ids)?;
+        let mut seen = HashSet::new();
+        let ranked: Vec<String> = ids
+            .iter()
+            .filter_map(|id| paths.get(id))
+            .filter_map(|p| by_path.get(p))
+            .filter(|d| seen.insert((*d).clone()))
+            .cloned()
+            .collect();
+        let rel = &ds.qrels[qid];
+        ndcg += ndcg_at(&ranked, rel, 10);
+        recall += recall_at(&ranked, rel, 100);
+        mrr += mrr_at(&ranked, rel, 10);
+    }
+    let n = queries.len() as f64;
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    let chunks = engine.catalog().stats(&config.embedding.model_id)?.current_chunks;
+    Ok(EvalReport {
+        dataset: opts
+            .dataset
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        mode: opts.mode.as_str().to_owned(),
+        fusion: (opts.mode == SearchMode::Hybrid).then(|| match opts.fusion {
+            Fusion::Rrf => format!("rrf(k={})", opts.rrf_k),
+            Fusion::Weighted => format!("weighted(alpha={})", opts.alpha),
+        }),
+        ndcg_at_10: ndcg / n,
+        recall_at_100: recall / n,
+        mrr_at_10: mrr / n,
+        queries: queries.len(),
+        docs: ds.corpus.len(),
+        chunks,
+        index_seconds,
+        keyword_ready_seconds: keyword_ready,
+        search_p50_ms: pct(0.5),
+        search_p95_ms: pct(0.95),
+    })
+}
+
+fn tempfile_dir() -> Result<TempDir> {
+    let base = std::env::temp_dir().join(format!(
+        "cairn-eval-{}-{}",
+        std::process::id(),
+        crate::catalog::now()
+    ));
+    std::fs::create_dir_all(&base).map_err(|e| Error::io("creating", &base, e))?;
+    Ok(TempDir(base))
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
+        pairs.iter().map(|(d, g)| (d.to_string(), *g)).collect()
+    }
+
+    fn ranked(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn metrics_match_hand_computed_values() {
+        let r = rel(&[("a", 1), ("c", 1)]);
+        let list = ranked(&["b", "a", "c"]);
+        let dcg = 1.0 / 3f64.log2() + 1.0 / 4f64.log2();
+        let idcg = 1.0 + 1.0 / 3f64.log2();
+        assert!((ndcg_at(&list, &r, 10) - dcg / idcg).abs() < 1e-12);
+        assert_eq!(mrr_at(&list, &r, 10), 0.5);
+        assert_eq!(recall_at(&list, &r, 2), 0.5);
+        assert_eq!(recall_at(&list, &r, 100), 1.0);
+        assert_eq!(ndcg_at(&ranked(&["a", "c"]), &r, 10), 1.0);
+    }
+
+    #[test]
+    fn graded_relevance_uses_linear_gain() {
+        let r = rel(&[("a", 3), ("b", 1)]);
+        assert!(ndcg_at(&ranked(&["b", "a"]), &r, 10) < 1.0);
+        assert_eq!(ndcg_at(&ranked(&["a", "b"]), &r, 10), 1.0);
+    }
+}

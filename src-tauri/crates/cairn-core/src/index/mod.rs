@@ -1,0 +1,15 @@
+//! Derived indexes: [`text`] (tantivy BM25) and [`vector`] (usearch cosine ANN).
+//!
+//! Both are keyed by [`crate::catalog::ChunkId`], hold only current chunks, and record the
+//! catalog generation they reflect, so that a lagging index is detected on open and rebuilt
+//! from SQLite.
+
+pub mod text;
+pub mod vector;
+
+/// A retriever's hit: chunk key and score (higher is better).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub chunk: crate::catalog::ChunkId,
+    pub score: f32,
+}

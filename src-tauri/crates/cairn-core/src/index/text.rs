@@ -1,0 +1,273 @@
+//! Full-text index over chunks: tantivy with BM25, English stemming and stop words.
+//!
+//! Fields: `chunk_id` (u64, indexed, fast), `title`, `heading`, `body`. Queries are analysed
+//! with the same analyser and matched as a disjunction over the three fields, so user input
+//! never hits query-syntax errors.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
+};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+    TextAnalyzer,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+
+use super::Hit;
+use crate::catalog::{ChunkId, ChunkRecord};
+use crate::error::{Error, Result};
+
+const ANALYZER: &str = "cairn_en";
+
+/// The English analyser shared by indexing, querying and snippet highlighting.
+pub fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(StopWordFilter::new(Language::English).expect("English stop words exist"))
+        .filter(Stemmer::new(Language::English))
+        .build()
+}
+
+/// Analysed terms of `text`, in order, with their byte spans.
+pub fn analyze(text: &str) -> Vec<(String, usize, usize)> {
+    let mut a = analyzer();
+    let mut stream = a.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        let t = stream.token();
+        out.push((t.text.clone(), t.offset_from, t.offset_to));
+    }
+    out
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    title: Field,
+    heading: Field,
+    body: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let fields = Fields {
+        chunk_id: b.add_u64_field("chunk_id", INDEXED | STORED | FAST),
+        title: b.add_text_field("title", text.clone()),
+        heading: b.add_text_field("heading", text.clone()),
+        body: b.add_text_field("body", text),
+    };
+    (b.build(), fields)
+}
+
+/// The tantivy index. Only the process holding the writer lock opens it writable.
+pub struct TextIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Option<IndexWriter>,
+    fields: Fields,
+}
+
+impl TextIndex {
+    /// Opens or creates the index in `dir`. With `writable`, takes tantivy's writer lock.
+    pub fn open(dir: &Path, writable: bool) -> Result<TextIndex> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        let (schema, fields) = schema();
+        let index = match Index::open_in_dir(dir) {
+            Ok(index) if index.schema() == schema => index,
+            Ok(_) => {
+                // Schema changed between versions of Cairn: the index is derived, start over.
+                drop_dir_contents(dir)?;
+                Index::create_in_dir(dir, schema)?
+            }
+            Err(_) if !dir.join("meta.json").exists() => Index::create_in_dir(dir, schema)?,
+            Err(e) => return Err(e.into()),
+        };
+        index.tokenizers().register(ANALYZER, analyzer());
+        let writer = if writable {
+            Some(index.writer_with_num_threads(1, 64 * 1024 * 1024)?)
+        } else {
+            None
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TextIndex {
+            index,
+            reader,
+            writer,
+            fields,
+        })
+    }
+
+    fn writer(&mut self) -> Result<&mut IndexWriter> {
+        self.writer
+            .as_mut()
+            .ok_or_else(|| Error::Invalid("the text index was opened read-only".into()))
+    }
+
+    /// The catalog generation recorded by the last commit (0 for a new index).
+    pub fn generation(&self) -> Result<u64> {
+        Ok(self
+            .index
+            .load_metas()?
+            .payload
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Adds a chunk (call [`TextIndex::commit`] to make it visible).
+    pub fn add(&mut self, c: &ChunkRecord) -> Result<()> {
+        let f = self.fields;
+        let heading = c.heading_path.join(" / ");
+        let title = c.title.clone().unwrap_or_default();
+        self.writer()?.add_document(doc!(
+            f.chunk_id => c.id.key(),
+            f.title => title,
+            f.heading => heading,
+            f.body => c.text.as_str(),
+        ))?;
+        Ok(())
+    }
+
+    /// Removes a chunk.
+    pub fn remove(&mut self, id: ChunkId) -> Result<()> {
+        let term = Term::from_field_u64(self.fields.chunk_id, id.key());
+        self.writer()?.delete_term(term);
+        Ok(())
+    }
+
+    /// Removes everything (before a rebuild).
+    pub fn clear(&mut self) -> Result<()> {
+        self.writer()?.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Commits pending changes, recording the catalog generation they reflect.
+    pub fn commit(&mut self, generation: u64) -> Result<()> {
+        let writer = self.writer()?;
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&generation.to_string());
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Re-reads the latest commit (another process may have written).
+    pub fn refresh(&self) -> Result<()> {
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Number of chunks in the last commit.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// BM25 search; `allowed` restricts results to a set of chunks (filters).
+    pub fn search(
+        &self,
+        query: &str,
+        limit: usize,
+        allowed: Option<&HashSet<ChunkId>>,
+    ) -> Result<Vec<Hit>> {
+        let f = self.fields;
+        let mut seen = HashSet::new();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (term, _, _) in analyze(query) {
+            if !seen.insert(term.clone()) {
+                continue;
+            }
+            for field in [f.title, f.heading, f.body] {
+                clauses.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, &term),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                ));
+            }
+        }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
+        let query: Box<dyn Query> = match allowed {
+            Some(set) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, text_query),
+                (
+                    Occur::Must,
+                    Box::new(TermSetQuery::new(
+                        set.iter()
+                            .map(|id| Term::from_field_u64(f.chunk_id, id.key())),
+                    )),
+                ),
+            ])),
+            None => text_query,
+        };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let column = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64("chunk_id")?;
+            if let Some(key) = column.first(addr.doc_id) {
+                hits.push(Hit {
+                    chunk: ChunkId::from_key(key),
+                    score,
+                });
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Bytes used on disk.
+    pub fn disk_bytes(dir: &Path) -> u64 {
+        dir_size(dir)
+    }
+}
+
+pub(crate) fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn drop_dir_contents(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
+        let p = entry.path();
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        r.map_err(|e| Error::io("removing", &p, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! `cairn-core`: Cairn's engine. See ARCHITECTURE.md for the map.
+//!
+//! Modules follow the pipeline: [`watch`] finds files, [`parse`] extracts text and structure,
+//! [`chunk`] cuts it into token-bounded, attributed chunks, [`embed`] turns chunks into
+//! vectors, [`catalog`] (SQLite) is the source of truth, [`index`] holds the derived tantivy
+//! and usearch indexes, [`retrieve`] searches and fuses them, [`eval`] measures the result.
+//! [`engine::Engine`] ties them together for the binaries.
+
+pub mod catalog;
+pub mod chunk;
+pub mod config;
+pub mod embed;
+pub mod error;
+pub mod index;
+pub mod parse;
+pub mod retrieve;
+pub mod watch;
+
+pub use error::{Error, Result};

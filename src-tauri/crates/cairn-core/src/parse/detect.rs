@@ -1,0 +1,223 @@
+//! File-type detection: content first, extension as a tie-breaker.
+//!
+//! The order is: PDF magic (`%PDF-` within the first KiB), ZIP magic (a DOCX if the name ends
+//! in `.docx` or the archive mentions `word/`), known binary formats and NUL bytes (unsupported),
+//! HTML sniffing of the first tag, then the extension decides between Markdown, HTML and
+//! plain text. A file that claims a supported binary type by its extension (`.pdf`, `.docx`)
+//! but is not readable as text is still reported as that type, so that parsing reports it as
+//! damaged instead of silently skipping it.
+
+use std::path::Path;
+
+use super::DocKind;
+
+/// How much of the file detection looks at.
+pub(crate) const HEAD_LEN: usize = 8 * 1024;
+
+/// Where the `%PDF-` header may start (readers accept junk before it).
+const PDF_MAGIC_WINDOW: usize = 1024;
+
+/// ZIP local-file header and empty-archive signatures.
+const ZIP_MAGIC: [&[u8]; 2] = [b"PK\x03\x04", b"PK\x05\x06"];
+
+/// Signatures of binary formats Cairn does not read (the RTF entry is text, but only markup).
+const BINARY_MAGIC: &[&[u8]] = &[
+    b"\x89PNG\r\n\x1a\n",
+    b"\xFF\xD8\xFF",                   // JPEG
+    b"GIF87a",
+    b"GIF89a",
+    b"\x7FELF",
+    b"\x1F\x8B",                       // gzip
+    b"SQLite format 3\0",
+    b"BZh",                            // bzip2
+    b"\xFD7zXZ\0",                     // xz
+    b"7z\xBC\xAF\x27\x1C",
+    b"Rar!\x1A\x07",
+    b"\x28\xB5\x2F\xFD",               // zstd
+    b"RIFF",                           // WAV, AVI, WebP
+    b"OggS",
+    b"fLaC",
+    b"ID3",                            // MP3
+    b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", // OLE2: .doc, .xls, encrypted OOXML
+    b"II*\0",                          // TIFF
+    b"MM\0*",
+    b"\xCA\xFE\xBA\xBE",               // Java class, Mach-O fat
+    b"\xCF\xFA\xED\xFE",               // Mach-O
+    b"\xCE\xFA\xED\xFE",
+    b"wOFF",
+    b"wOF2",
+    b"\0asm",
+    b"{\\rtf",
+    b"\xFF\xFE\0\0",                   // UTF-32LE BOM (not supported by encoding_rs)
+    b"\0\0\xFE\xFF",                   // UTF-32BE BOM
+];
+
+/// Detects the kind of a document from its first bytes (`head`, ideally the first 8 KiB)
+/// and its path; `None` means unsupported (a binary format Cairn does not read).
+pub fn detect(path: &Path, head: &[u8]) -> Option<DocKind> {
+    let head = &head[..head.len().min(HEAD_LEN)];
+    let ext = extension(path);
+    let ext = ext.as_deref();
+
+    if find(&head[..head.len().min(PDF_MAGIC_WINDOW)], b"%PDF-").is_some() {
+        return Some(DocKind::Pdf);
+    }
+    if is_zip(head) {
+        let docx = matches!(ext, Some("docx" | "docm" | "dotx" | "dotm"))
+            || find(head, b"word/").is_some();
+        return docx.then_some(DocKind::Docx);
+    }
+
+    let utf16 = head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF");
+    let binary = BINARY_MAGIC.iter().any(|magic| head.starts_with(magic))
+        || is_iso_media(head)
+        || (!utf16 && looks_binary(head));
+    if binary {
+        // A damaged file that claims to be a supported binary type is reported, not skipped.
+        return match ext {
+            Some("pdf") => Some(DocKind::Pdf),
+            Some("docx") => Some(DocKind::Docx),
+            _ => None,
+        };
+    }
+
+    if sniff_html(head) {
+        return Some(DocKind::Html);
+    }
+    Some(match ext {
+        Some("md" | "markdown" | "mdown" | "mkd" | "mkdn" | "mdwn" | "mdtext") => DocKind::Markdown,
+        Some("html" | "htm" | "xhtml" | "xht") => DocKind::Html,
+        _ => DocKind::Text,
+    })
+}
+
+/// True if `head` starts like a ZIP archive.
+pub(crate) fn is_zip(head: &[u8]) -> bool {
+    ZIP_MAGIC.iter().any(|magic| head.starts_with(magic))
+}
+
+/// The lowercase extension of `path`, if any.
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+/// ISO base media files (MP4, MOV, HEIC, AVIF) carry `ftyp` at offset 4.
+fn is_iso_media(head: &[u8]) -> bool {
+    head.get(4..8) == Some(b"ftyp")
+}
+
+/// NUL bytes, or many control characters, mean binary data.
+fn looks_binary(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return true;
+    }
+    let controls = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B))
+        .count();
+    controls * 20 > head.len().max(1) // more than 5 %
+}
+
+/// True if the document starts (after a BOM, whitespace, an XML declaration, comments and a
+/// doctype) with `<!doctype html`, `<html`, `<head` or `<body`, in any case.
+fn sniff_html(head: &[u8]) -> bool {
+    let decoded;
+    let mut rest: &str = if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(head) {
+        decoded = encoding.decode_without_bom_handling(&head[bom_len..]).0;
+        &decoded
+    } else {
+        decoded = String::from_utf8_lossy(head);
+        &decoded
+    };
+    loop {
+        rest = rest.trim_start();
+        let starts = |tag: &str| {
+            rest.as_bytes()
+                .get(..tag.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(tag.as_bytes()))
+        };
+        if ["<!doctype html", "<html", "<head", "<body"]
+            .into_iter()
+            .any(starts)
+        {
+            return true;
+        }
+        // Skip an XML declaration, a processing instruction or a comment, then look again.
+        let skipped = if rest.starts_with("<?") {
+            rest.find("?>").map(|i| i + 2)
+        } else if rest.starts_with("<!--") {
+            rest.find("-->").map(|i| i + 3)
+        } else {
+            None
+        };
+        match skipped {
+            Some(n) => rest = &rest[n..],
+            None => return false,
+        }
+    }
+}
+
+/// Position of `needle` in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(name: &str, head: &[u8]) -> Option<DocKind> {
+        detect(Path::new(name), head)
+    }
+
+    #[test]
+    fn content_wins_over_extension() {
+        assert_eq!(kind("report.txt", b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n"), Some(DocKind::Pdf));
+        assert_eq!(kind("x.bin", b"\r\n\r\n%PDF-1.4"), Some(DocKind::Pdf));
+        assert_eq!(kind("notes.txt", b"<!DOCTYPE html><html><p>hi"), Some(DocKind::Html));
+        assert_eq!(kind("readme.md", b"\xEF\xBB\xBF  \n<HTML lang=en>"), Some(DocKind::Html));
+        assert_eq!(
+            kind("page", b"<?xml version=\"1.0\"?>\n<!-- c -->\n<html xmlns=\"x\">"),
+            Some(DocKind::Html)
+        );
+    }
+
+    #[test]
+    fn extension_breaks_ties_for_text() {
+        assert_eq!(kind("a.md", b"# Title\n"), Some(DocKind::Markdown));
+        assert_eq!(kind("a.MARKDOWN", b"# Title\n"), Some(DocKind::Markdown));
+        assert_eq!(kind("a.htm", b"<p>fragment</p>"), Some(DocKind::Html));
+        assert_eq!(kind("README", b"# Title\n"), Some(DocKind::Text));
+        assert_eq!(kind("a.rs", b"fn main() {}\n"), Some(DocKind::Text));
+        assert_eq!(kind("empty.txt", b""), Some(DocKind::Text));
+        assert_eq!(kind("latin1.txt", b"caf\xE9"), Some(DocKind::Text));
+        assert_eq!(kind("utf16.txt", b"\xFF\xFEh\0i\0"), Some(DocKind::Text));
+        assert_eq!(kind("utf16.txt", b"\xFF\xFE<\0h\0t\0m\0l\0>\0"), Some(DocKind::Html));
+    }
+
+    #[test]
+    fn binaries_are_unsupported() {
+        assert_eq!(kind("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), None);
+        assert_eq!(kind("image.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), None);
+        assert_eq!(kind("photo.jpg", b"\xFF\xD8\xFF\xE0\0\x10JFIF"), None);
+        assert_eq!(kind("a.out", b"\x7FELF\x02\x01\x01"), None);
+        assert_eq!(kind("db.sqlite", b"SQLite format 3\0\x10\0"), None);
+        assert_eq!(kind("blob", b"abc\0def"), None);
+        assert_eq!(kind("clip.mp4", b"\0\0\0\x18ftypmp42"), None);
+        assert_eq!(kind("archive.zip", b"PK\x03\x04\x14\0\0\0\x08\0data.csv"), None);
+    }
+
+    #[test]
+    fn zip_is_docx_by_extension_or_content() {
+        assert_eq!(kind("a.docx", b"PK\x03\x04\x14\0"), Some(DocKind::Docx));
+        assert_eq!(
+            kind("download", b"PK\x03\x04\x14\0\0\0\x08\0word/document.xml"),
+            Some(DocKind::Docx)
+        );
+        // Password-protected Word files are OLE containers: reported, not skipped.
+        assert_eq!(kind("secret.docx", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"), Some(DocKind::Docx));
+        assert_eq!(kind("broken.pdf", b"\0\0\0garbage"), Some(DocKind::Pdf));
+    }
+}

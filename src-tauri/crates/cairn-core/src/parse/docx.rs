@@ -1,0 +1,400 @@
+//! DOCX (Office Open XML word processing) to plain text: [`zip`] for the package, [`quick_xml`]
+//! for `word/document.xml`.
+//!
+//! Paragraphs (`w:p`) become paragraphs; text runs (`w:t`) are concatenated; `w:tab` becomes a
+//! tab and `w:br`/`w:cr` a line break. Table cells are separated by tabs and rows by newlines.
+//! Headings are paragraphs whose style is a heading: the style id matches `heading<N>`
+//! (`Heading1`, `heading 2`, …), or `word/styles.xml` names the style `heading <N>` (Word keeps
+//! the English built-in name even when the id is localised), or the paragraph has an outline
+//! level. They drive the heading path. The title is `dc:title` from `docProps/core.xml`,
+//! else the first paragraph styled `Title`, else the first level-1 heading.
+//!
+//! Not read: headers, footers, footnotes, endnotes and comments (separate parts), deleted text
+//! of tracked changes, and field codes.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use zip::result::ZipError;
+use zip::ZipArchive;
+
+use super::builder::{collapse_whitespace, TextBuilder};
+use super::{text, DocKind, ParsedDoc};
+
+/// The main document part.
+const DOCUMENT_PART: &str = "word/document.xml";
+
+/// Largest uncompressed part read (guards against zip bombs).
+const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The OLE2 compound-file signature: encrypted OOXML or a legacy `.doc`.
+const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+
+/// Parses DOCX `bytes`.
+pub(crate) fn parse_docx(bytes: &[u8]) -> Result<ParsedDoc, String> {
+    let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        if bytes.starts_with(OLE_MAGIC) {
+            "DOCX is encrypted (password-protected) or an old binary Word file".to_string()
+        } else {
+            format!("DOCX is damaged (not a valid zip archive: {e})")
+        }
+    })?;
+    let document = read_part(&mut archive, DOCUMENT_PART)?
+        .ok_or_else(|| format!("DOCX is missing {DOCUMENT_PART}"))?;
+    // Optional parts: a damaged one only costs heading detection or the title.
+    let styles = read_part(&mut archive, "word/styles.xml")
+        .ok()
+        .flatten()
+        .map(|xml| heading_styles(&xml))
+        .unwrap_or_default();
+    let core_title = read_part(&mut archive, "docProps/core.xml")
+        .ok()
+        .flatten()
+        .and_then(|xml| core_title(&xml));
+
+    let mut doc = document_to_doc(&document, &styles)
+        .map_err(|e| format!("DOCX {DOCUMENT_PART} is malformed ({e})"))?;
+    if core_title.is_some() {
+        doc.title = core_title;
+    }
+    Ok(doc)
+}
+
+/// Reads and decodes one part of the package; `Ok(None)` if it does not exist.
+fn read_part(archive: &mut ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Option<String>, String> {
+    let file = match archive.by_name(name) {
+        Ok(file) => file,
+        Err(ZipError::FileNotFound) => return Ok(None),
+        Err(ZipError::UnsupportedArchive(why)) => return Err(format!("DOCX cannot be read ({why})")),
+        Err(e) => return Err(format!("DOCX is damaged ({e})")),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_PART_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("DOCX is damaged ({name}: {e})"))?;
+    if bytes.len() as u64 > MAX_PART_BYTES {
+        return Err(format!("DOCX {name} is too large (over {} MiB)", MAX_PART_BYTES >> 20));
+    }
+    text::decode(&bytes).map(Some)
+}
+
+/// The value of the attribute with local name `val` (`w:val`).
+fn val_attr(e: &BytesStart<'_>) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == b"val")
+        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+}
+
+/// `heading 3`, `Heading3`, `HEADING  3` → 3.
+fn heading_level_of(name: &str) -> Option<u8> {
+    let lower = name.trim().to_ascii_lowercase();
+    let digits = lower.strip_prefix("heading")?.trim_start();
+    match digits.as_bytes() {
+        [d @ b'1'..=b'9'] => Some(d - b'0'),
+        _ => None,
+    }
+}
+
+/// What a paragraph style means for structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StyleRole {
+    Heading(u8),
+    Title,
+}
+
+/// Style id → role, from `word/styles.xml` (style names, or outline levels of styles).
+fn heading_styles(xml: &str) -> HashMap<String, StyleRole> {
+    let mut roles = HashMap::new();
+    let mut reader = Reader::from_str(xml);
+    let mut current: Option<String> = None;
+    loop {
+        let event = match reader.read_event() {
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(event) => event,
+        };
+        match event {
+            Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
+                b"style" => {
+                    current = e
+                        .attributes()
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == b"styleId")
+                        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
+                }
+                b"name" => {
+                    if let (Some(id), Some(name)) = (&current, val_attr(&e)) {
+                        if let Some(level) = heading_level_of(&name) {
+                            roles.insert(id.clone(), StyleRole::Heading(level));
+                        } else if name.eq_ignore_ascii_case("title") {
+                            roles.insert(id.clone(), StyleRole::Title);
+                        }
+                    }
+                }
+                b"outlineLvl" => {
+                    if let (Some(id), Some(level)) = (&current, val_attr(&e).and_then(|v| v.parse::<u8>().ok())) {
+                        if level < 9 {
+                            roles.entry(id.clone()).or_insert(StyleRole::Heading(level + 1));
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Event::End(e) if e.local_name().as_ref() == b"style" => current = None,
+            _ => {}
+        }
+    }
+    roles
+}
+
+/// `dc:title` from `docProps/core.xml`.
+fn core_title(xml: &str) -> Option<String> {
+    let mut reader = Reader::from_str(xml);
+    let mut in_title = false;
+    let mut title = String::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) if e.local_name().as_ref() == b"title" => in_title = true,
+            Event::End(e) if e.local_name().as_ref() == b"title" => break,
+            Event::Text(t) if in_title => title.push_str(&t.decode().ok()?),
+            Event::GeneralRef(r) if in_title => title.push_str(&resolve_ref(&r)?),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let title = collapse_whitespace(&title);
+    (!title.is_empty()).then_some(title)
+}
+
+/// Resolves `&amp;`-style and `&#233;`-style references.
+fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<String> {
+    if let Ok(Some(c)) = r.resolve_char_ref() {
+        return Some(c.to_string());
+    }
+    let name = r.decode().ok()?;
+    quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string)
+}
+
+/// One `w:p` being read.
+#[derive(Default)]
+struct Paragraph {
+    text: String,
+    style: Option<String>,
+    outline_level: Option<u8>,
+}
+
+/// Walks `word/document.xml`.
+fn document_to_doc(xml: &str, styles: &HashMap<String, StyleRole>) -> Result<ParsedDoc, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut out = TextBuilder::new();
+    let mut title_paragraph: Option<String> = None;
+    // Open paragraphs: text boxes nest paragraphs inside paragraphs.
+    let mut paragraphs: Vec<Paragraph> = Vec::new();
+    let mut in_text = false;
+    let mut properties_depth = 0usize;
+    // Depth inside an element whose content is skipped (`mc:Fallback` repeats `mc:Choice`).
+    let mut skip_depth = 0usize;
+    let mut table_depth = 0usize;
+    let mut row_cells: Vec<usize> = Vec::new();
+
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("at byte {}: {e}", reader.error_position()))?;
+        if skip_depth > 0 {
+            match event {
+                Event::Start(_) => skip_depth += 1,
+                Event::End(_) => skip_depth -= 1,
+                Event::Eof => break,
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_start = matches!(event, Event::Start(_));
+                let push_char = |paragraphs: &mut Vec<Paragraph>, c: char| {
+                    if let Some(p) = paragraphs.last_mut() {
+                        p.text.push(c);
+                    }
+                };
+                match e.local_name().as_ref() {
+                    b"Fallback" if is_start => skip_depth = 1,
+                    b"p" if is_start => paragraphs.push(Paragraph::default()),
+                    b"pPr" if is_start => properties_depth += 1,
+                    b"pStyle" if properties_depth > 0 => {
+                        if let Some(p) = paragraphs.last_mut() {
+                            p.style = val_attr(e);
+                        }
+                    }
+                    b"outlineLvl" if properties_depth > 0 => {
+                        if let Some(p) = paragraphs.last_mut() {
+                            p.outline_level = val_attr(e)
+                                .and_then(|v| v.parse::<u8>().ok())
+                                .filter(|l| *l < 9)
+                                .map(|l| l + 1);
+                        }
+                    }
+                    b"t" if is_start => in_text = true,
+                    // `w:tab` inside `w:pPr/w:tabs` defines tab stops, it is not a character.
+                    b"tab" if properties_depth == 0 => push_char(&mut paragraphs, '\t'),
+                    b"br" | b"cr" => push_char(&mut paragraphs, '\n'),
+                    b"noBreakHyphen" => push_char(&mut paragraphs, '-'),
+                    b"tbl" if is_start => {
+                        table_depth += 1;
+                        out.para();
+                    }
+                    b"tr" if is_start => {
+                        row_cells.push(0);
+                        out.line();
+                    }
+                    b"tc" if is_start => {
+                        if let Some(cells) = row_cells.last_mut() {
+                            if *cells > 0 {
+                                out.push_str("\t");
+                            }
+                            *cells += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(ref e) => match e.local_name().as_ref() {
+                b"t" => in_text = false,
+                b"pPr" => properties_depth = properties_depth.saturating_sub(1),
+                b"p" => {
+                    if let Some(paragraph) = paragraphs.pop() {
+                        write_paragraph(&mut out, paragraph, table_depth > 0, styles, &mut title_paragraph);
+                    }
+                }
+                b"tr" => {
+                    row_cells.pop();
+                    out.line();
+                }
+                b"tbl" => {
+                    table_depth = table_depth.saturating_sub(1);
+                    out.para();
+                }
+                _ => {}
+            },
+            Event::Text(ref t) if in_text => {
+                let text = t.decode().map_err(|e| e.to_string())?;
+                if let Some(p) = paragraphs.last_mut() {
+                    p.text.push_str(&text);
+                }
+            }
+            Event::CData(ref t) if in_text => {
+                let text = t.decode().map_err(|e| e.to_string())?;
+                if let Some(p) = paragraphs.last_mut() {
+                    p.text.push_str(&text);
+                }
+            }
+            Event::GeneralRef(ref r) if in_text => {
+                if let (Some(text), Some(p)) = (resolve_ref(r), paragraphs.last_mut()) {
+                    p.text.push_str(&text);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+
+    let title = title_paragraph.or_else(|| out.first_h1().map(str::to_string));
+    let (text, sections) = out.finish();
+    Ok(ParsedDoc {
+        kind: DocKind::Docx,
+        title,
+        text,
+        sections,
+        pages: Vec::new(),
+    })
+}
+
+/// Writes one finished paragraph: a heading, a table-cell fragment or a plain paragraph.
+fn write_paragraph(
+    out: &mut TextBuilder,
+    paragraph: Paragraph,
+    in_table: bool,
+    styles: &HashMap<String, StyleRole>,
+    title: &mut Option<String>,
+) {
+    let text = paragraph.text.trim();
+    if text.is_empty() {
+        return;
+    }
+    if in_table {
+        // Keep the row on one line: cell paragraphs and breaks become spaces.
+        out.space();
+        out.push_collapsed(text);
+        return;
+    }
+    let role = paragraph.style.as_deref().and_then(|id| {
+        styles.get(id).copied().or_else(|| {
+            heading_level_of(id)
+                .map(StyleRole::Heading)
+                .or_else(|| id.eq_ignore_ascii_case("title").then_some(StyleRole::Title))
+        })
+    });
+    let role = role.or(paragraph.outline_level.map(StyleRole::Heading));
+    match role {
+        Some(StyleRole::Heading(level)) => {
+            out.begin_heading(level);
+            out.push_str(&collapse_whitespace(text));
+            out.end_heading();
+        }
+        Some(StyleRole::Title) => {
+            if title.is_none() {
+                *title = Some(collapse_whitespace(text));
+            }
+            out.para();
+            out.push_str(text);
+            out.para();
+        }
+        None => {
+            out.para();
+            out.push_str(text);
+            out.para();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heading_style_names() {
+        assert_eq!(heading_level_of("Heading1"), Some(1));
+        assert_eq!(heading_level_of("heading 2"), Some(2));
+        assert_eq!(heading_level_of("HEADING  9"), Some(9));
+        assert_eq!(heading_level_of("Heading10"), None);
+        assert_eq!(heading_level_of("Heading"), None);
+        assert_eq!(heading_level_of("Normal"), None);
+    }
+
+    #[test]
+    fn styles_map_localised_ids() {
+        let xml = r#"<w:styles xmlns:w="x">
+            <w:style w:type="paragraph" w:styleId="berschrift1"><w:name w:val="heading 1"/></w:style>
+            <w:style w:type="paragraph" w:styleId="Titel"><w:name w:val="Title"/></w:style>
+            <w:style w:type="paragraph" w:styleId="Custom"><w:name w:val="My heading"/>
+              <w:pPr><w:outlineLvl w:val="1"/></w:pPr></w:style>
+            <w:style w:type="paragraph" w:styleId="Normal"><w:name w:val="Normal"/></w:style>
+        </w:styles>"#;
+        let roles = heading_styles(xml);
+        assert_eq!(roles.get("berschrift1"), Some(&StyleRole::Heading(1)));
+        assert_eq!(roles.get("Titel"), Some(&StyleRole::Title));
+        assert_eq!(roles.get("Custom"), Some(&StyleRole::Heading(2)));
+        assert_eq!(roles.get("Normal"), None);
+    }
+
+    #[test]
+    fn core_title_is_read() {
+        let xml = r#"<?xml version="1.0"?><cp:coreProperties xmlns:cp="a" xmlns:dc="b">
+            <dc:title>Q3 &amp; Q4 report</dc:title><dc:creator>me</dc:creator></cp:coreProperties>"#;
+        assert_eq!(core_title(xml).as_deref(), Some("Q3 & Q4 report"));
+        assert_eq!(core_title("<x><dc:title/></x>"), None);
+    }
+}

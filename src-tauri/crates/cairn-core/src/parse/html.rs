@@ -1,0 +1,275 @@
+//! HTML to plain text with [`scraper`] (html5ever, a spec-compliant parser that also decodes
+//! entities and repairs broken markup).
+//!
+//! The content of `<head>`, `<script>`, `<style>`, `<noscript>`, `<template>`, `<svg>` and
+//! elements marked `hidden` is dropped. Block elements start new lines or paragraphs, inline
+//! elements do not; whitespace is collapsed except inside `<pre>`; table cells are separated
+//! by tabs and rows by newlines. `<h1>`–`<h6>` drive the heading path like Markdown headings.
+//! The title is `<title>`, else the first `<h1>`.
+//!
+//! Character set: a BOM or valid UTF-8 wins; otherwise a `charset` declared in the first
+//! KiBs (`<meta charset>` or `http-equiv`) is honoured, else the text decoder guesses.
+
+use scraper::{Html, Node};
+
+use super::builder::{collapse_whitespace, TextBuilder};
+use super::{text, DocKind, ParsedDoc};
+
+/// How far into the file a `charset` declaration is looked for.
+const CHARSET_PRESCAN: usize = 4096;
+
+/// Parses HTML `bytes`.
+pub(crate) fn parse_html(bytes: &[u8]) -> Result<ParsedDoc, String> {
+    let source = text::decode_with(bytes, declared_charset(bytes))?;
+    Ok(html_to_doc(&source))
+}
+
+/// What an element contributes to the text layout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Not rendered: the element and its content are skipped.
+    Hidden,
+    /// Flows with the surrounding text.
+    Inline,
+    /// Starts and ends on its own line.
+    Line,
+    /// Separated from its neighbours by blank lines.
+    Paragraph,
+    Heading(u8),
+    Pre,
+    LineBreak,
+    TableRow,
+    TableCell,
+}
+
+fn layout(name: &str) -> Layout {
+    match name {
+        "head" | "script" | "style" | "noscript" | "template" | "svg" | "math" | "iframe"
+        | "object" | "embed" | "canvas" | "audio" | "video" | "select" | "datalist" => {
+            Layout::Hidden
+        }
+        "h1" => Layout::Heading(1),
+        "h2" => Layout::Heading(2),
+        "h3" => Layout::Heading(3),
+        "h4" => Layout::Heading(4),
+        "h5" => Layout::Heading(5),
+        "h6" => Layout::Heading(6),
+        "pre" | "listing" | "plaintext" | "xmp" => Layout::Pre,
+        "br" => Layout::LineBreak,
+        "tr" => Layout::TableRow,
+        "td" | "th" => Layout::TableCell,
+        "p" | "blockquote" | "ul" | "ol" | "dl" | "table" | "section" | "article" | "aside"
+        | "header" | "footer" | "main" | "nav" | "figure" | "hr" | "address" | "fieldset"
+        | "form" | "details" | "dialog" | "hgroup" | "menu" => Layout::Paragraph,
+        "div" | "li" | "dt" | "dd" | "figcaption" | "caption" | "summary" | "legend"
+        | "center" | "body" | "html" | "thead" | "tbody" | "tfoot" | "option" | "textarea"
+        | "search" => Layout::Line,
+        _ => Layout::Inline,
+    }
+}
+
+fn html_to_doc(source: &str) -> ParsedDoc {
+    let document = Html::parse_document(source);
+    let mut out = TextBuilder::new();
+    let title = head_title(&document);
+    let mut pre_depth = 0usize;
+    // Cells written in each open table row (rows can nest through nested tables).
+    let mut row_cells: Vec<usize> = Vec::new();
+
+    // Iterative depth-first walk (deeply nested pages must not overflow the stack):
+    // `(node, false)` visits a node, `(node, true)` closes an element after its children.
+    let mut stack = vec![(*document.root_element(), false)];
+    while let Some((node, closing)) = stack.pop() {
+        match node.value() {
+            Node::Text(text) if !closing => {
+                if pre_depth > 0 {
+                    out.push_str(text);
+                } else {
+                    // A no-break space is still a space in plain text.
+                    out.push_collapsed(&text.replace('\u{a0}', " "));
+                }
+            }
+            Node::Element(element) => {
+                let name = element.name();
+                let layout = if element.attr("hidden").is_some() {
+                    Layout::Hidden
+                } else {
+                    layout(name)
+                };
+                if layout == Layout::Hidden {
+                    continue;
+                }
+                if closing {
+                    match layout {
+                        Layout::Heading(_) => out.end_heading(),
+                        Layout::Paragraph => out.para(),
+                        Layout::Line => out.line(),
+                        Layout::Pre => {
+                            pre_depth = pre_depth.saturating_sub(1);
+                            out.para();
+                        }
+                        Layout::TableRow => {
+                            row_cells.pop();
+                            out.line();
+                        }
+                        _ => {}
+                    }
+                    continue;
+                }
+                match layout {
+                    Layout::Heading(level) => out.begin_heading(level),
+                    Layout::Paragraph => out.para(),
+                    Layout::Line => out.line(),
+                    Layout::Pre => {
+                        pre_depth += 1;
+                        out.para();
+                    }
+                    Layout::LineBreak => out.hard_break(),
+                    Layout::TableRow => {
+                        row_cells.push(0);
+                        out.line();
+                    }
+                    Layout::TableCell => {
+                        if let Some(cells) = row_cells.last_mut() {
+                            if *cells > 0 {
+                                out.push_str("\t");
+                            }
+                            *cells += 1;
+                        }
+                    }
+                    Layout::Inline | Layout::Hidden => {}
+                }
+                stack.push((node, true));
+                // Children in reverse so the first child is visited first.
+                let mut child = node.last_child();
+                while let Some(c) = child {
+                    stack.push((c, false));
+                    child = c.prev_sibling();
+                }
+            }
+            Node::Document | Node::Fragment if !closing => {
+                let mut child = node.last_child();
+                while let Some(c) = child {
+                    stack.push((c, false));
+                    child = c.prev_sibling();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let title = title.or_else(|| out.first_h1().map(str::to_string));
+    let (text, sections) = out.finish();
+    ParsedDoc {
+        kind: DocKind::Html,
+        title,
+        text,
+        sections,
+        pages: Vec::new(),
+    }
+}
+
+/// The text of the `<title>` in `<head>` (html5ever moves a leading `<title>` there).
+fn head_title(document: &Html) -> Option<String> {
+    let head = document
+        .root_element()
+        .child_elements()
+        .find(|e| e.value().name() == "head")?;
+    let title = head
+        .descendent_elements()
+        .find(|e| e.value().name() == "title")?;
+    let text = collapse_whitespace(&title.text().collect::<String>());
+    (!text.is_empty()).then_some(text)
+}
+
+/// The encoding named by a `charset=` in the first [`CHARSET_PRESCAN`] bytes, if any.
+fn declared_charset(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = &bytes[..bytes.len().min(CHARSET_PRESCAN)];
+    let lower = head.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = super::detect::find(&lower[from..], b"charset") {
+        let mut rest = &head[from + pos + b"charset".len()..];
+        from += pos + 1;
+        rest = rest.trim_ascii_start();
+        let Some(after_eq) = rest.strip_prefix(b"=") else {
+            continue;
+        };
+        let value = after_eq.trim_ascii_start();
+        let value = value.strip_prefix(b"\"").or_else(|| value.strip_prefix(b"'")).unwrap_or(value);
+        let end = value
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\'' | b';' | b'>' | b'/') || b.is_ascii_whitespace())
+            .unwrap_or(value.len());
+        if let Some(encoding) = encoding_rs::Encoding::for_label(&value[..end]) {
+            return Some(encoding);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_scripts_decodes_entities_and_tracks_headings() {
+        let html = r#"<!DOCTYPE html>
+<html><head><title> My   Page </title>
+<style>body { color: red }</style>
+<script>var secret = "do not index";</script></head>
+<body>
+<nav>Home &amp; <a href="/about">About</a></nav>
+<h1>Caf&eacute; &lt;guide&gt;</h1>
+<p>First   <b>bold</b> para&nbsp;one.<br>Second line.</p>
+<script>console.log("hidden script")</script>
+<noscript>enable js</noscript>
+<div hidden>invisible</div>
+<h2>Menu</h2>
+<table><tr><th>Dish</th><th>Price</th></tr><tr><td>Soup</td><td>&euro;5</td></tr></table>
+<ul><li>one</li><li>two</li></ul>
+<pre>  keep
+    indent</pre>
+<h2>Contact</h2><p>Call us.</p>
+</body></html>"#;
+        let doc = parse_html(html.as_bytes()).expect("parses");
+        assert_eq!(doc.title.as_deref(), Some("My Page"));
+        assert!(!doc.text.contains("secret"));
+        assert!(!doc.text.contains("hidden script"));
+        assert!(!doc.text.contains("color"));
+        assert!(!doc.text.contains("enable js"));
+        assert!(!doc.text.contains("invisible"));
+        assert_eq!(
+            doc.text,
+            "Home & About\n\nCafé <guide>\n\nFirst bold para one.\nSecond line.\n\nMenu\n\n\
+             Dish\tPrice\nSoup\t€5\n\none\ntwo\n\n  keep\n    indent\n\nContact\n\nCall us."
+        );
+        let sections: Vec<(&str, Vec<String>)> = doc
+            .sections
+            .iter()
+            .map(|s| (&doc.text[s.start..s.end], s.heading_path.clone()))
+            .collect();
+        assert_eq!(sections[0], ("Home & About", vec![]));
+        assert_eq!(sections[1].1, vec!["Café <guide>".to_string()]);
+        assert!(sections[2].0.starts_with("Menu\n\nDish\tPrice"));
+        assert_eq!(sections[2].1, vec!["Café <guide>".to_string(), "Menu".to_string()]);
+        assert_eq!(sections[3], ("Contact\n\nCall us.", vec!["Café <guide>".to_string(), "Contact".to_string()]));
+    }
+
+    #[test]
+    fn title_falls_back_to_first_h1() {
+        let doc = parse_html(b"<p>x</p><h2>Sub</h2><h1>Main</h1>").expect("parses");
+        assert_eq!(doc.title.as_deref(), Some("Main"));
+    }
+
+    #[test]
+    fn honours_meta_charset() {
+        let mut bytes = b"<html><head><meta charset=\"windows-1251\"></head><body><p>".to_vec();
+        bytes.extend_from_slice(&encoding_rs::WINDOWS_1251.encode("Привет").0);
+        bytes.extend_from_slice(b"</p></body></html>");
+        assert_eq!(parse_html(&bytes).expect("parses").text, "Привет");
+
+        let latin1 = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\">\
+                       </head><body>caf\xE9</body></html>";
+        assert_eq!(parse_html(latin1).expect("parses").text, "café");
+    }
+}

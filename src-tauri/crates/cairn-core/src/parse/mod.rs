@@ -1,0 +1,167 @@
+//! Parse: bytes of one file in, extracted text with its structure out.
+//!
+//! The type is detected from the content (magic bytes, markup sniffing), the extension only
+//! breaks ties. The extracted [`ParsedDoc::text`] is what every later byte span refers to:
+//! pages and sections are ranges of byte offsets into it.
+//!
+//! [`detect`] decides the [`DocKind`]; [`parse`] detects and dispatches to one parser per kind
+//! (see the submodules for what each keeps and drops). Every failure is an [`Error::Parse`]
+//! with a reason a user can act on; no input makes parsing panic.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+mod builder;
+mod detect;
+mod docx;
+mod html;
+mod markdown;
+mod pdf;
+mod text;
+
+pub use detect::detect;
+
+/// The kinds of document Cairn understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocKind {
+    Text,
+    Markdown,
+    Html,
+    Pdf,
+    Docx,
+}
+
+impl DocKind {
+    /// Stable lowercase name, used in the catalog and in `--type` filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Text => "text",
+            DocKind::Markdown => "markdown",
+            DocKind::Html => "html",
+            DocKind::Pdf => "pdf",
+            DocKind::Docx => "docx",
+        }
+    }
+
+    /// Parses a stored or user-given name (also accepts common aliases such as `md`, `txt`).
+    pub fn from_name(name: &str) -> Option<DocKind> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "text" | "txt" | "plain" => DocKind::Text,
+            "markdown" | "md" => DocKind::Markdown,
+            "html" | "htm" => DocKind::Html,
+            "pdf" => DocKind::Pdf,
+            "docx" | "word" => DocKind::Docx,
+            _ => return None,
+        })
+    }
+}
+
+/// A contiguous part of the text under one heading path (e.g. `["Intro", "Scope"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    /// Byte offset of the section's first byte in [`ParsedDoc::text`].
+    pub start: usize,
+    /// Byte offset one past the section's last byte.
+    pub end: usize,
+    /// Headings from the outermost to the innermost; empty before the first heading.
+    pub heading_path: Vec<String>,
+}
+
+/// A page of a paginated document (PDF).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// 1-based page number as a reader would see it.
+    pub number: u32,
+    /// Byte offset of the page's first byte in [`ParsedDoc::text`].
+    pub start: usize,
+    /// Byte offset one past the page's last byte.
+    pub end: usize,
+}
+
+/// The result of parsing one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedDoc {
+    pub kind: DocKind,
+    /// Title from the document (first H1, `<title>`, PDF/DOCX metadata), if any.
+    pub title: Option<String>,
+    /// Extracted plain text (UTF-8). Markup is removed; paragraphs are separated by blank lines.
+    pub text: String,
+    /// Sections covering the text in order, without overlap (may leave gaps, e.g. whitespace).
+    /// Documents without headings have a single section with an empty heading path.
+    pub sections: Vec<Section>,
+    /// Pages in order (PDF only; empty for other kinds).
+    pub pages: Vec<Page>,
+}
+
+impl ParsedDoc {
+    /// The page containing byte offset `at`, if the document is paginated.
+    pub fn page_at(&self, at: usize) -> Option<u32> {
+        self.pages
+            .iter()
+            .find(|p| at >= p.start && at < p.end.max(p.start + 1))
+            .or_else(|| self.pages.last().filter(|p| at >= p.end))
+            .map(|p| p.number)
+    }
+}
+
+/// Detects the type of the file at `path` from its full content `bytes` and extracts its text
+/// and structure.
+///
+/// Unsupported files (images, archives, other binaries) and damaged files fail with
+/// [`Error::Parse`]; the reason says which.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {
+    let fail = |reason: String| Error::Parse {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let kind = match detect(path, bytes) {
+        Some(kind) => kind,
+        // A ZIP not recognised from its name or first bytes may still be a DOCX.
+        None if detect::is_zip(bytes) && is_docx_package(bytes) => DocKind::Docx,
+        None => return Err(fail(format!("unsupported file type ({})", describe_binary(path, bytes)))),
+    };
+    parse_as(kind, bytes).map_err(fail)
+}
+
+/// Parses `bytes` as a document of the given `kind`, without detection.
+///
+/// Useful when the kind is already known (e.g. stored in the catalog). Fails with
+/// [`Error::Parse`] if the content does not fit the kind.
+pub fn parse_kind(path: &Path, kind: DocKind, bytes: &[u8]) -> Result<ParsedDoc> {
+    parse_as(kind, bytes).map_err(|reason| Error::Parse {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+fn parse_as(kind: DocKind, bytes: &[u8]) -> std::result::Result<ParsedDoc, String> {
+    match kind {
+        DocKind::Text => text::parse_text(bytes),
+        DocKind::Markdown => markdown::parse_markdown(bytes),
+        DocKind::Html => html::parse_html(bytes),
+        DocKind::Pdf => pdf::parse_pdf(bytes),
+        DocKind::Docx => docx::parse_docx(bytes),
+    }
+}
+
+/// True if the ZIP archive in `bytes` contains `word/document.xml`.
+fn is_docx_package(bytes: &[u8]) -> bool {
+    zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .is_ok_and(|archive| archive.index_for_name("word/document.xml").is_some())
+}
+
+/// A short description of an unsupported file for the error reason.
+fn describe_binary(path: &Path, bytes: &[u8]) -> String {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if detect::is_zip(bytes) {
+        "a zip archive that is not a Word document".to_string()
+    } else if ext.is_empty() {
+        "binary content".to_string()
+    } else {
+        format!("binary .{ext} file")
+    }
+}

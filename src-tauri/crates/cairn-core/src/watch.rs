@@ -1,0 +1,140 @@
+//! Finding files: walks registered folders with ignore rules.
+//!
+//! Hidden files, `.gitignore` / `.ignore` / `.cairnignore` patterns, extra exclude patterns
+//! from the config, a size cap and symlink loops are handled here. (Live watching of folders
+//! builds on this scan: a full reconcile is always a scan.)
+
+use std::path::{Path, PathBuf};
+
+use ignore::overrides::OverrideBuilder;
+use ignore::WalkBuilder;
+
+use crate::config::IngestConfig;
+use crate::error::{Error, Result};
+
+/// A file found by a scan.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+}
+
+/// What a scan found: files to consider, and paths it could not use with the reason.
+#[derive(Debug, Default)]
+pub struct ScanResult {
+    pub files: Vec<FileEntry>,
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// Walks `root` with the ingest rules. `skip` lists paths never to enter (the data directory).
+pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanResult> {
+    if !root.is_dir() {
+        return Err(Error::NotFound(format!(
+            "folder {} does not exist or is not a directory",
+            root.display()
+        )));
+    }
+    let mut overrides = OverrideBuilder::new(root);
+    for pattern in &cfg.exclude {
+        overrides
+            .add(&format!("!{pattern}"))
+            .map_err(|e| Error::Invalid(format!("bad exclude pattern `{pattern}`: {e}")))?;
+    }
+    let overrides = overrides
+        .build()
+        .map_err(|e| Error::Invalid(format!("bad exclude patterns: {e}")))?;
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .hidden(!cfg.include_hidden)
+        .follow_links(cfg.follow_symlinks)
+        .git_ignore(cfg.respect_ignore_files)
+        .git_global(false)
+        .git_exclude(cfg.respect_ignore_files)
+        .ignore(cfg.respect_ignore_files)
+        .parents(cfg.respect_ignore_files)
+        .require_git(false)
+        .overrides(overrides);
+    if cfg.respect_ignore_files {
+        builder.add_custom_ignore_filename(".cairnignore");
+    }
+    let skip: Vec<PathBuf> = skip
+        .iter()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .collect();
+    builder.filter_entry(move |e| {
+        let p = e.path();
+        !skip.iter().any(|s| p == s || p.canonicalize().is_ok_and(|c| &c == s))
+    });
+    let mut out = ScanResult::default();
+    for entry in builder.build() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                let path = error_path(&err).unwrap_or_else(|| root.to_owned());
+                let reason = match loop_in(&err) {
+                    true => "symbolic link loop: skipped".to_owned(),
+                    false => format!("cannot read: {err}"),
+                };
+                out.problems.push((path, reason));
+                continue;
+            }
+        };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path().to_owned();
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(err) => {
+                out.problems.push((path, format!("cannot read metadata: {err}")));
+                continue;
+            }
+        };
+        if meta.len() > cfg.max_file_bytes {
+            out.problems.push((
+                path,
+                format!(
+                    "file is {} MiB, larger than the {} MiB limit (ingest.max_file_bytes): skipped",
+                    meta.len() / (1024 * 1024),
+                    cfg.max_file_bytes / (1024 * 1024)
+                ),
+            ));
+            continue;
+        }
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        out.files.push(FileEntry {
+            path,
+            size: meta.len(),
+            mtime,
+        });
+    }
+    Ok(out)
+}
+
+fn loop_in(err: &ignore::Error) -> bool {
+    match err {
+        ignore::Error::Loop { .. } => true,
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => loop_in(err),
+        _ => false,
+    }
+}
+
+fn error_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
