@@ -37,11 +37,12 @@ fn indexes_a_mixed_library_and_finds_attributed_passages() {
     let r = search_json(&data, &["--mode", "bm25", "daily meal allowance abroad"]);
     assert!(top_path(&r).ends_with("handbook/onboarding.md"), "{r:?}");
     assert_eq!(
-        r[0]["heading"],
-        "Employee Handbook > Travel Policy > Per Diem",
+        r[0]["heading"], "Employee Handbook > Travel Policy > Per Diem",
         "{r:?}"
     );
-    for key in ["path", "page", "heading", "snippet", "score", "chunk_id", "version"] {
+    for key in [
+        "path", "page", "heading", "snippet", "score", "chunk_id", "version",
+    ] {
         assert!(r[0].get(key).is_some(), "missing {key} in {}", r[0]);
     }
 
@@ -61,7 +62,10 @@ fn indexes_a_mixed_library_and_finds_attributed_passages() {
     assert!(top_path(&r).ends_with("refunds.html"), "{r:?}");
 
     let r = search_json(&data, &["--mode", "bm25", "lighthouse fog signals"]);
-    assert!(top_path(&r).ends_with("disguised.txt"), "a PDF named .txt is parsed as PDF: {r:?}");
+    assert!(
+        top_path(&r).ends_with("disguised.txt"),
+        "a PDF named .txt is parsed as PDF: {r:?}"
+    );
     assert_eq!(r[0]["page"], 1);
 
     // Hidden, ignored, script content and unsupported files are not indexed.
@@ -73,25 +77,36 @@ fn indexes_a_mixed_library_and_finds_attributed_passages() {
     // Semantic search finds a paraphrase with no shared keywords.
     let r = search_json(
         &data,
-        &["--mode", "dense", "-n", "3", "how much money for food per day on business trips"],
+        &[
+            "--mode",
+            "dense",
+            "-n",
+            "3",
+            "how much money for food per day on business trips",
+        ],
     );
     assert!(
         paths(&r).iter().any(|p| p.ends_with("onboarding.md")),
         "dense search should find the per diem passage: {r:?}"
     );
-    let r = search_json(&data, &["--mode", "hybrid", "money for food on trips abroad"]);
+    let r = search_json(
+        &data,
+        &["--mode", "hybrid", "money for food on trips abroad"],
+    );
     assert!(top_path(&r).ends_with("onboarding.md"), "{r:?}");
 
     // The broken PDF is a reported problem; the symlink loop is reported, not followed forever.
-    let status: Value =
-        serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
+    let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
     let problems: Vec<String> = status["problems"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| format!("{} {}", p["path"], p["reason"]))
         .collect();
-    assert!(problems.iter().any(|p| p.contains("broken.pdf")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("broken.pdf")),
+        "{problems:?}"
+    );
     assert_eq!(status["stats"]["current_documents"], 6, "{status}");
     assert_eq!(status["embed_backlog"], 0);
     let human = cairn_ok(&data, &["status"]);
@@ -109,19 +124,36 @@ fn filters_restrict_results() {
     let q = "report";
     let r = search_json(&data, &["--mode", "bm25", "--type", "pdf", q]);
     assert!(!r.is_empty());
-    assert!(paths(&r).iter().all(|p| p.ends_with(".pdf") || p.ends_with("disguised.txt")));
-    let r = search_json(&data, &["--mode", "bm25", "--path", "**/handbook/*", "policy"]);
+    assert!(paths(&r)
+        .iter()
+        .all(|p| p.ends_with(".pdf") || p.ends_with("disguised.txt")));
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--path", "**/handbook/*", "policy"],
+    );
     assert!(!r.is_empty());
     assert!(paths(&r).iter().all(|p| p.contains("/handbook/")), "{r:?}");
     let handbook = lib.join("handbook");
     let r = search_json(
         &data,
-        &["--mode", "bm25", "--folder", handbook.to_str().unwrap(), "policy"],
+        &[
+            "--mode",
+            "bm25",
+            "--folder",
+            handbook.to_str().unwrap(),
+            "policy",
+        ],
     );
     assert!(!r.is_empty() && paths(&r).iter().all(|p| p.contains("/handbook/")));
-    let r = search_json(&data, &["--mode", "bm25", "--after", "2999-01-01", "policy"]);
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--after", "2999-01-01", "policy"],
+    );
     assert!(r.is_empty(), "{r:?}");
-    let r = search_json(&data, &["--mode", "bm25", "--before", "2999-01-01", "policy"]);
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--before", "2999-01-01", "policy"],
+    );
     assert!(!r.is_empty());
     let out = cairn(&data, &["search", "--type", "exe", "policy"]);
     assert!(!out.status.success());
@@ -158,13 +190,20 @@ fn reindexing_reuses_vectors_across_unchanged_renamed_and_edited_files() {
     assert_eq!(edited["new_versions"], 1, "{edited}");
     let embedded = edited["texts_embedded"].as_u64().unwrap();
     let reused = edited["chunks_reused"].as_u64().unwrap();
-    assert!(embedded >= 1 && reused >= 1, "only changed passages are embedded: {edited}");
+    assert!(
+        embedded >= 1 && reused >= 1,
+        "only changed passages are embedded: {edited}"
+    );
     let r = search_json(&data, &["--mode", "bm25", "daily meal allowance"]);
     assert!(top_path(&r).ends_with("onboarding.md"));
     assert_eq!(r[0]["version"], 2, "{r:?}");
-    let all = search_json(&data, &["--mode", "hybrid", "-n", "50", "meal allowance euros"]);
+    let all = search_json(
+        &data,
+        &["--mode", "hybrid", "-n", "50", "meal allowance euros"],
+    );
     assert!(
-        all.iter().all(|h| !h["snippet"].as_str().unwrap().contains("45 euros")),
+        all.iter()
+            .all(|h| !h["snippet"].as_str().unwrap().contains("45 euros")),
         "superseded text must never be retrieved: {all:?}"
     );
 
@@ -200,14 +239,20 @@ fn refuses_to_mix_embedding_models_and_reports_bad_config() {
     let out = cairn(&data, &["--config", cfg.to_str().unwrap(), "index"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("all-MiniLM-L6-v2-int8") && err.contains("bge-small-en-v1.5"), "{err}");
+    assert!(
+        err.contains("all-MiniLM-L6-v2-int8") && err.contains("bge-small-en-v1.5"),
+        "{err}"
+    );
     assert!(err.contains("reindex --embeddings"), "{err}");
 
     std::fs::write(&cfg, "[search]\nalpha = 3.0\n").unwrap();
     let out = cairn(&data, &["--config", cfg.to_str().unwrap(), "status"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("search.alpha") && err.contains("other.toml"), "{err}");
+    assert!(
+        err.contains("search.alpha") && err.contains("other.toml"),
+        "{err}"
+    );
 
     let out = cairn(&data, &["add", tmp.path().join("nope").to_str().unwrap()]);
     assert!(!out.status.success());
@@ -223,12 +268,19 @@ fn size_cap_is_reported() {
     std::fs::write(lib.join("big.txt"), "walrus ".repeat(400_000)).unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("config.toml"), "[ingest]\nmax_file_bytes = 1048576\n").unwrap();
+    std::fs::write(
+        data.join("config.toml"),
+        "[ingest]\nmax_file_bytes = 1048576\n",
+    )
+    .unwrap();
     cairn_ok(&data, &["add", lib.to_str().unwrap()]);
     cairn_ok(&data, &["index", "--no-embed"]);
     let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
     let problems = status["problems"].to_string();
-    assert!(problems.contains("big.txt") && problems.contains("max_file_bytes"), "{problems}");
+    assert!(
+        problems.contains("big.txt") && problems.contains("max_file_bytes"),
+        "{problems}"
+    );
     assert_eq!(search_json(&data, &["--mode", "bm25", "otters"]).len(), 1);
 }
 
@@ -260,7 +312,7 @@ fn keyword_search_works_while_embedding_and_indexing_resumes_after_interrupt() {
     build_corpus(&corpus, 600);
     let data = tmp.path().join("data");
     cairn_ok(&data, &["add", corpus.to_str().unwrap()]);
-    let mut child = std::process::Command::new(cairn_tests::cairn_bin())
+    let child = std::process::Command::new(cairn_tests::cairn_bin())
         .arg("--data-dir")
         .arg(&data)
         .args(["index", "--json"])
@@ -272,15 +324,17 @@ fn keyword_search_works_while_embedding_and_indexing_resumes_after_interrupt() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen_partial = false;
     loop {
-        assert!(Instant::now() < deadline, "keyword search never became ready");
+        assert!(
+            Instant::now() < deadline,
+            "keyword search never became ready"
+        );
         std::thread::sleep(Duration::from_millis(300));
         let r = search_json(&data, &["--mode", "bm25", "kestrel123"]);
         if r.is_empty() {
             continue;
         }
         assert!(top_path(&r).ends_with("note-0123.txt"));
-        let status: Value =
-            serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
+        let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
         if status["embed_backlog"].as_u64().unwrap() > 0 {
             seen_partial = true;
             let out = cairn_ok(&data, &["search", "--mode", "hybrid", "glaciers"]);
@@ -288,12 +342,14 @@ fn keyword_search_works_while_embedding_and_indexing_resumes_after_interrupt() {
         }
         break;
     }
-    assert!(seen_partial, "embedding should still be in progress when keywords are ready");
+    assert!(
+        seen_partial,
+        "embedding should still be in progress when keywords are ready"
+    );
     // Wait until some vectors are stored, then interrupt like Ctrl-C.
     loop {
         assert!(Instant::now() < deadline, "embedding made no progress");
-        let status: Value =
-            serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
+        let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
         if status["stats"]["embedded_chunks"].as_u64().unwrap() > 0 {
             break;
         }
@@ -305,9 +361,13 @@ fn keyword_search_works_while_embedding_and_indexing_resumes_after_interrupt() {
         .status()
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let first: Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("{}"))
-            .unwrap_or(Value::Null);
+    let first: Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("{}"),
+    )
+    .unwrap_or(Value::Null);
     let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
     let total = status["stats"]["current_chunks"].as_u64().unwrap();
     let done = status["stats"]["embedded_chunks"].as_u64().unwrap();
@@ -317,7 +377,11 @@ fn keyword_search_works_while_embedding_and_indexing_resumes_after_interrupt() {
     }
     // Resume: only the rest is embedded.
     let rest = index_json(&data);
-    assert_eq!(rest["texts_embedded"].as_u64().unwrap(), total - done, "{rest}");
+    assert_eq!(
+        rest["texts_embedded"].as_u64().unwrap(),
+        total - done,
+        "{rest}"
+    );
     let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
     assert_eq!(status["embed_backlog"], 0);
     assert_eq!(status["vector_index_chunks"], total);
@@ -329,14 +393,35 @@ fn eval_prints_metrics_for_a_beir_dataset() {
     let ds = tmp.path().join("mini");
     std::fs::create_dir_all(ds.join("qrels")).unwrap();
     let docs = [
-        ("d1", "Glaciers", "Alpine glaciers are retreating because summers are warmer."),
-        ("d2", "Volcanoes", "Volcanic ash clouds can ground aircraft for days."),
-        ("d3", "Reefs", "Coral reefs bleach when the sea is unusually hot."),
-        ("d4", "Tides", "Tidal turbines generate predictable electricity."),
+        (
+            "d1",
+            "Glaciers",
+            "Alpine glaciers are retreating because summers are warmer.",
+        ),
+        (
+            "d2",
+            "Volcanoes",
+            "Volcanic ash clouds can ground aircraft for days.",
+        ),
+        (
+            "d3",
+            "Reefs",
+            "Coral reefs bleach when the sea is unusually hot.",
+        ),
+        (
+            "d4",
+            "Tides",
+            "Tidal turbines generate predictable electricity.",
+        ),
     ];
     let corpus: String = docs
         .iter()
-        .map(|(id, t, x)| format!("{}\n", serde_json::json!({"_id": id, "title": t, "text": x})))
+        .map(|(id, t, x)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"_id": id, "title": t, "text": x})
+            )
+        })
         .collect();
     std::fs::write(ds.join("corpus.jsonl"), corpus).unwrap();
     std::fs::write(
@@ -355,7 +440,14 @@ fn eval_prints_metrics_for_a_beir_dataset() {
     for mode in ["bm25", "dense", "hybrid"] {
         let out = cairn_ok(
             &data,
-            &["eval", "--dataset", ds.to_str().unwrap(), "--mode", mode, "--json"],
+            &[
+                "eval",
+                "--dataset",
+                ds.to_str().unwrap(),
+                "--mode",
+                mode,
+                "--json",
+            ],
         );
         let v: Value = serde_json::from_str(out.trim()).unwrap();
         for key in [

@@ -61,7 +61,9 @@ pub fn write_docx(path: &Path, paragraphs: &[(&str, &str)]) -> anyhow::Result<()
         if !style.is_empty() {
             body.push_str(&format!("<w:pPr><w:pStyle w:val=\"{style}\"/></w:pPr>"));
         }
-        body.push_str(&format!("<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"));
+        body.push_str(&format!(
+            "<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"
+        ));
     }
     let document = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
@@ -127,9 +129,15 @@ pub fn build_library(root: &Path) -> anyhow::Result<PathBuf> {
         &lib.join("meeting-notes.docx"),
         &[
             ("Heading1", "Quarterly Planning"),
-            ("", "Attendees agreed to migrate the archive to cold storage."),
+            (
+                "",
+                "Attendees agreed to migrate the archive to cold storage.",
+            ),
             ("Heading2", "Decisions"),
-            ("", "The telescope maintenance budget is approved for March."),
+            (
+                "",
+                "The telescope maintenance budget is approved for March.",
+            ),
         ],
     )?;
     write_latin1(
@@ -137,13 +145,25 @@ pub fn build_library(root: &Path) -> anyhow::Result<PathBuf> {
         "Recette du gâteau: mélanger la crème fraîche et le sucre, cuire à 180 degrés.",
     )?;
     // A PDF named .txt must still be read as a PDF (type by content).
-    write_pdf(&lib.join("disguised.txt"), &[&["The lighthouse keeper logs fog signals."]])?;
+    write_pdf(
+        &lib.join("disguised.txt"),
+        &[&["The lighthouse keeper logs fog signals."]],
+    )?;
     // Must be skipped: hidden, ignored, unsupported binary; reported: a corrupt PDF.
-    std::fs::write(lib.join(".private/secret.md"), "# Secret\n\nplatypus password")?;
+    std::fs::write(
+        lib.join(".private/secret.md"),
+        "# Secret\n\nplatypus password",
+    )?;
     std::fs::write(lib.join(".gitignore"), "build/\n")?;
     std::fs::write(lib.join("build/output.txt"), "generated quokka artifact")?;
-    std::fs::write(lib.join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01")?;
-    std::fs::write(lib.join("broken.pdf"), b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog")?;
+    std::fs::write(
+        lib.join("logo.png"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01",
+    )?;
+    std::fs::write(
+        lib.join("broken.pdf"),
+        b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog",
+    )?;
     #[cfg(unix)]
     std::os::unix::fs::symlink(&lib, lib.join("handbook/loop"))?;
     Ok(lib)

@@ -9,13 +9,19 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use cairn_core::catalog::Filters;
 use cairn_core::config::{default_data_dir, Config, Fusion, SearchMode};
-use cairn_core::engine::{Access, Engine, IndexReport, Phase, Progress, SearchRequest, SearchResponse};
+use cairn_core::engine::{
+    Access, Engine, IndexReport, Phase, Progress, SearchRequest, SearchResponse,
+};
 use cairn_core::eval::{evaluate, EvalOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "cairn", version, about = "Cairn: a local-first knowledge base. Folders in, cited passages out.")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Cairn: a local-first knowledge base. Folders in, cited passages out."
+)]
 struct Cli {
     /// Where Cairn keeps its catalog and indexes [default: the platform data directory].
     #[arg(long, global = true, env = "CAIRN_DATA_DIR")]
@@ -178,7 +184,9 @@ fn main() {
     let cli = Cli::parse();
     if let Err(err) = run(cli) {
         eprintln!("error: {err:#}");
-        let core = err.chain().find_map(|e| e.downcast_ref::<cairn_core::Error>());
+        let core = err
+            .chain()
+            .find_map(|e| e.downcast_ref::<cairn_core::Error>());
         if let Some(core) = core {
             eprintln!("  what to do: {}", core.hint());
             std::process::exit(if core.is_user_error() { 1 } else { 2 });
@@ -206,7 +214,9 @@ fn cancel_flag() -> Arc<AtomicBool> {
             eprintln!("\nstopping now");
             std::process::exit(130);
         }
-        eprintln!("\nstopping after the current batch (committed work is kept; Ctrl-C again to quit now)");
+        eprintln!(
+            "\nstopping after the current batch (committed work is kept; Ctrl-C again to quit now)"
+        );
     });
     flag
 }
@@ -260,7 +270,10 @@ fn run(cli: Cli) -> Result<()> {
                 s.text_index_chunks, s.vector_index_chunks
             );
             if s.embed_backlog > 0 {
-                println!("{} passages need embedding: run `cairn index`", s.embed_backlog);
+                println!(
+                    "{} passages need embedding: run `cairn index`",
+                    s.embed_backlog
+                );
             }
         }
         Command::Eval(args) => {
@@ -284,9 +297,16 @@ fn run(cli: Cli) -> Result<()> {
                 println!(
                     "mode           {}{}",
                     report.mode,
-                    report.fusion.as_deref().map(|f| format!(" ({f})")).unwrap_or_default()
+                    report
+                        .fusion
+                        .as_deref()
+                        .map(|f| format!(" ({f})"))
+                        .unwrap_or_default()
                 );
-                println!("docs           {} ({} passages)", report.docs, report.chunks);
+                println!(
+                    "docs           {} ({} passages)",
+                    report.docs, report.chunks
+                );
                 println!("queries        {}", report.queries);
                 println!("nDCG@10        {:.4}", report.ndcg_at_10);
                 println!("Recall@100     {:.4}", report.recall_at_100);
@@ -304,9 +324,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo { dir } => {
             let mut engine = Engine::open(&data_dir, config, Access::Write)?;
             let abs = engine.add_folder(&dir)?;
-            println!("Cairn demo: indexing {} (data in {})", abs.display(), data_dir.display());
+            println!(
+                "Cairn demo: indexing {} (data in {})",
+                abs.display(),
+                data_dir.display()
+            );
             run_index(&mut engine, false, false)?;
-            println!("\nType a question or keywords and press Enter (empty line or Ctrl-D to quit).");
+            println!(
+                "\nType a question or keywords and press Enter (empty line or Ctrl-D to quit)."
+            );
             let stdin = std::io::stdin();
             loop {
                 print!("search> ");
@@ -362,9 +388,10 @@ fn search_request(args: &SearchArgs, config: &Config) -> Result<SearchRequest> {
     }
     let mut filters = Filters::default();
     for f in &args.folders {
-        filters
-            .folders
-            .push(f.canonicalize().with_context(|| format!("--folder {}", f.display()))?);
+        filters.folders.push(
+            f.canonicalize()
+                .with_context(|| format!("--folder {}", f.display()))?,
+        );
     }
     for t in &args.types {
         let kind = cairn_core::parse::DocKind::from_name(t).with_context(|| {
@@ -452,7 +479,12 @@ fn print_search(resp: &SearchResponse) {
         if let Some(p) = h.page {
             loc.push_str(&format!(" (page {p})"));
         }
-        println!("{:>2}. {loc}  [score {:.3}, v{}]", i + 1, h.score, h.version);
+        println!(
+            "{:>2}. {loc}  [score {:.3}, v{}]",
+            i + 1,
+            h.score,
+            h.version
+        );
         if !h.heading.is_empty() {
             println!("    § {}", h.heading.join(" > "));
         }
@@ -493,7 +525,10 @@ fn print_status(s: &cairn_core::engine::Status) {
             .embed_eta_seconds
             .map(|e| format!(", ETA {}", fmt_duration(e)))
             .unwrap_or_default();
-        println!("backlog         {} passages to embed{eta} (run `cairn index`)", s.embed_backlog);
+        println!(
+            "backlog         {} passages to embed{eta} (run `cairn index`)",
+            s.embed_backlog
+        );
     }
     println!(
         "indexes         catalog {}, text {} ({} passages), vectors {} ({} passages)",

@@ -409,7 +409,9 @@ impl Catalog {
     }
 
     pub fn folders(&self) -> Result<Vec<Folder>> {
-        let mut stmt = self.conn.prepare("SELECT id, path FROM folders ORDER BY path")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, path FROM folders ORDER BY path")?;
         let rows = stmt.query_map([], |r| {
             Ok(Folder {
                 id: FolderId(r.get(0)?),
@@ -767,11 +769,10 @@ impl Catalog {
             let path = PathBuf::from(r.get::<_, String>(1)?);
             let kind: String = r.get(2)?;
             let mtime: i64 = r.get(3)?;
-            if !filters.folders.is_empty() && !filters.folders.iter().any(|f| path.starts_with(f))
-            {
+            if !filters.folders.is_empty() && !filters.folders.iter().any(|f| path.starts_with(f)) {
                 continue;
             }
-            if !filters.kinds.is_empty() && !filters.kinds.iter().any(|k| *k == kind) {
+            if !filters.kinds.is_empty() && !filters.kinds.contains(&kind) {
                 continue;
             }
             if let Some(g) = &filters.path_glob {

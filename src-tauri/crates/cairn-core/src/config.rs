@@ -234,11 +234,16 @@ impl Config {
             return bad("chunking.max_tokens must be at least 16".into());
         }
         if c.overlap_tokens >= c.max_tokens / 2 {
-            return bad("chunking.overlap_tokens must be less than half of chunking.max_tokens".into());
+            return bad(
+                "chunking.overlap_tokens must be less than half of chunking.max_tokens".into(),
+            );
         }
         let s = &self.search;
         if !(0.0..=1.0).contains(&s.alpha) {
-            return bad(format!("search.alpha must be between 0 and 1, not {}", s.alpha));
+            return bad(format!(
+                "search.alpha must be between 0 and 1, not {}",
+                s.alpha
+            ));
         }
         if s.rrf_k <= 0.0 {
             return bad("search.rrf_k must be positive".into());

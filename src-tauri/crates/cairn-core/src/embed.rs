@@ -66,7 +66,11 @@ pub fn default_models_dir() -> Option<PathBuf> {
     }
     let exe_dir = exe_dir?;
     [
-        exe_dir.join("..").join("share").join("cairn").join("models"),
+        exe_dir
+            .join("..")
+            .join("share")
+            .join("cairn")
+            .join("models"),
         exe_dir.join("resources").join("models"),
     ]
     .into_iter()
@@ -134,7 +138,12 @@ fn resolve_with(
         }
     };
 
-    let model = pick(&cfg.model, "model", None, &[DEFAULT_MODEL_DIR, "model.onnx"])?;
+    let model = pick(
+        &cfg.model,
+        "model",
+        None,
+        &[DEFAULT_MODEL_DIR, "model.onnx"],
+    )?;
     let tokenizer = pick(
         &cfg.tokenizer,
         "tokenizer",
@@ -178,15 +187,22 @@ fn check_exists(path: &Path, key: &str, bare_ok: bool) -> Result<PathBuf> {
 ///
 /// Padding and truncation are disabled whatever the tokenizer.json says (the default one pads
 /// and truncates to 128), so [`TokenCounter::count`] is the full length of the text.
+///
+/// For BERT WordPiece tokenizers (all-MiniLM, bge, e5...) runs of ASCII text are counted by a
+/// direct implementation of the same normalisation, pre-tokenisation and WordPiece rules, many
+/// times faster than a full `encode`; everything else (non-ASCII words, special-token text,
+/// other tokenizer types) goes through the tokenizer itself. Both give the same count.
 #[derive(Clone)]
 pub struct TokenCounter {
     tokenizer: Arc<Tokenizer>,
+    fast: Option<Arc<FastWordPiece>>,
 }
 
 impl std::fmt::Debug for TokenCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenCounter")
             .field("vocab_size", &self.tokenizer.get_vocab_size(true))
+            .field("fast_path", &self.fast.is_some())
             .finish()
     }
 }
@@ -203,19 +219,34 @@ impl TokenCounter {
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Model(format!("cannot disable tokenizer truncation: {e}")))?;
+        let fast = FastWordPiece::new(&tokenizer).map(Arc::new);
         Ok(TokenCounter {
             tokenizer: Arc::new(tokenizer),
+            fast,
         })
     }
 
     /// Number of tokens in `text`, without special tokens ([CLS], [SEP]).
     pub fn count(&self, text: &str) -> usize {
+        match &self.fast {
+            Some(fast) => fast.count(text, |segment| self.count_slow(segment)),
+            None => self.count_slow(text),
+        }
+    }
+
+    /// [`TokenCounter::count`] through the tokenizer's full pipeline.
+    pub fn count_slow(&self, text: &str) -> usize {
         match self.tokenizer.encode_fast(text, false) {
             Ok(encoding) => encoding.len(),
             // Cannot happen with the WordPiece tokenizers we ship; one token per character is
             // an upper bound for them, so chunks stay within bounds.
             Err(_) => text.chars().count(),
         }
+    }
+
+    /// Whether the fast path for BERT WordPiece tokenizers is in use.
+    pub fn has_fast_path(&self) -> bool {
+        self.fast.is_some()
     }
 
     /// The wrapped tokenizer (padding and truncation disabled).
@@ -227,6 +258,145 @@ impl TokenCounter {
 impl text_splitter::ChunkSizer for TokenCounter {
     fn size(&self, chunk: &str) -> usize {
         self.count(chunk)
+    }
+}
+
+/// Token counting for ASCII text under a BERT tokenizer (BertNormalizer with clean_text,
+/// BertPreTokenizer, WordPiece), equal to the tokenizer's own count.
+///
+/// The text is cut at ASCII whitespace (space, tab, CR, LF), where the BERT pipeline always
+/// splits, so counts add up across pieces. A piece that is all ASCII and cannot contain an added
+/// token is counted here: ASCII control characters are removed (clean_text), every ASCII
+/// punctuation character is a word of one token, and the other words go through greedy
+/// longest-match-first WordPiece over the vocabulary (a word longer than
+/// `max_input_chars_per_word`, or with no match, is one [UNK]). Other pieces are counted by the
+/// tokenizer.
+struct FastWordPiece {
+    vocab: std::collections::HashSet<String>,
+    prefix: String,
+    max_chars: usize,
+    lowercase: bool,
+    /// First bytes of the added tokens (e.g. `[` of `[CLS]`): pieces containing one go the
+    /// slow way, as the tokenizer may match an added token there.
+    added_first: Vec<u8>,
+}
+
+impl FastWordPiece {
+    fn new(tokenizer: &Tokenizer) -> Option<FastWordPiece> {
+        use tokenizers::models::ModelWrapper;
+        use tokenizers::normalizers::NormalizerWrapper;
+        use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+
+        let Some(NormalizerWrapper::BertNormalizer(normalizer)) = tokenizer.get_normalizer() else {
+            return None;
+        };
+        if !normalizer.clean_text {
+            return None;
+        }
+        if !matches!(
+            tokenizer.get_pre_tokenizer(),
+            Some(PreTokenizerWrapper::BertPreTokenizer(_))
+        ) {
+            return None;
+        }
+        let ModelWrapper::WordPiece(model) = tokenizer.get_model() else {
+            return None;
+        };
+        let vocab: std::collections::HashSet<String> =
+            tokenizers::Model::get_vocab(model).into_keys().collect();
+        if !vocab.contains(&model.unk_token) {
+            return None;
+        }
+        let mut added_first = Vec::new();
+        for token in tokenizer.get_added_tokens_decoder().values() {
+            let first = token.content.bytes().next()?;
+            // Only added tokens that start with ASCII punctuation and hold no whitespace keep
+            // the pieces independent and rare enough to send the slow way.
+            if !first.is_ascii_punctuation() || token.content.chars().any(char::is_whitespace) {
+                return None;
+            }
+            if !added_first.contains(&first) {
+                added_first.push(first);
+            }
+        }
+        Some(FastWordPiece {
+            vocab,
+            prefix: model.continuing_subword_prefix.clone(),
+            max_chars: model.max_input_chars_per_word,
+            lowercase: normalizer.lowercase,
+            added_first,
+        })
+    }
+
+    fn count(&self, text: &str, slow: impl Fn(&str) -> usize) -> usize {
+        let mut total = 0;
+        let mut word = String::new();
+        let mut key = String::new();
+        for piece in text.split([' ', '\t', '\n', '\r']) {
+            if piece.is_empty() {
+                continue;
+            }
+            if !piece.is_ascii() || piece.bytes().any(|b| self.added_first.contains(&b)) {
+                total += slow(piece);
+                continue;
+            }
+            for b in piece.bytes() {
+                if b.is_ascii_control() {
+                    // Removed by clean_text (\t, \n, \r were split on above).
+                } else if b.is_ascii_punctuation() {
+                    total += self.word_count(&word, &mut key) + 1;
+                    word.clear();
+                } else {
+                    word.push(char::from(if self.lowercase {
+                        b.to_ascii_lowercase()
+                    } else {
+                        b
+                    }));
+                }
+            }
+            total += self.word_count(&word, &mut key);
+            word.clear();
+        }
+        total
+    }
+
+    /// WordPiece tokens of one ASCII word.
+    fn word_count(&self, word: &str, key: &mut String) -> usize {
+        if word.is_empty() {
+            return 0;
+        }
+        if word.len() > self.max_chars {
+            return 1;
+        }
+        let mut n = 0;
+        let mut start = 0;
+        while start < word.len() {
+            let mut end = word.len();
+            let found = loop {
+                let sub = &word[start..end];
+                let hit = if start == 0 {
+                    self.vocab.contains(sub)
+                } else {
+                    key.clear();
+                    key.push_str(&self.prefix);
+                    key.push_str(sub);
+                    self.vocab.contains(key.as_str())
+                };
+                if hit {
+                    break true;
+                }
+                end -= 1;
+                if end == start {
+                    break false;
+                }
+            };
+            if !found {
+                return 1; // the whole word is [UNK]
+            }
+            n += 1;
+            start = end;
+        }
+        n
     }
 }
 
@@ -370,8 +540,8 @@ impl OnnxEmbedder {
             }))
             .map_err(|e| Error::Model(format!("cannot set tokenizer truncation: {e}")))?;
 
-        let library = std::path::absolute(&files.onnxruntime)
-            .unwrap_or_else(|_| files.onnxruntime.clone());
+        let library =
+            std::path::absolute(&files.onnxruntime).unwrap_or_else(|_| files.onnxruntime.clone());
         let env = ort_environment(&library)?;
         let model_err = |what: &str, e: &dyn std::fmt::Display| {
             Error::Model(format!(
@@ -439,7 +609,10 @@ impl OnnxEmbedder {
             .find(|o| o.name() == "last_hidden_state")
             .or_else(|| session.outputs().first())
             .ok_or_else(|| {
-                Error::Model(format!("ONNX model {} has no outputs", files.model.display()))
+                Error::Model(format!(
+                    "ONNX model {} has no outputs",
+                    files.model.display()
+                ))
             })?;
         if let ValueType::Tensor { shape, .. } = outlet.dtype() {
             // The last dimension is usually static: check the dimension before the first batch.
@@ -705,6 +878,9 @@ mod tests {
         };
         let err = resolve_with(&cfg, || None).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("nope.json") && msg.contains("embedding.tokenizer"), "{msg}");
+        assert!(
+            msg.contains("nope.json") && msg.contains("embedding.tokenizer"),
+            "{msg}"
+        );
     }
 }

@@ -233,12 +233,10 @@ impl Engine {
     /// Refuses to mix vectors of two models in one index.
     fn check_model(&self) -> Result<()> {
         match self.catalog.index_model()? {
-            Some(stored) if stored != self.config.embedding.model_id => {
-                Err(Error::ModelMismatch {
-                    stored,
-                    configured: self.config.embedding.model_id.clone(),
-                })
-            }
+            Some(stored) if stored != self.config.embedding.model_id => Err(Error::ModelMismatch {
+                stored,
+                configured: self.config.embedding.model_id.clone(),
+            }),
             Some(_) => Ok(()),
             None if self.access == Access::Write => {
                 self.catalog
@@ -433,7 +431,7 @@ impl Engine {
                     self.catalog.clear_problem(&path)?;
                 }
             }
-            todo.sort_by(|a, b| b.mtime.cmp(&a.mtime));
+            todo.sort_by_key(|f| std::cmp::Reverse(f.mtime));
             work.push(FolderWork {
                 folder: folder.id,
                 todo,
@@ -487,7 +485,9 @@ impl Engine {
                         FileOutcome::New(mut v) => {
                             let is_new_path = !fw.known.contains_key(&f.path);
                             match moved_from.remove(&v.content_hash[..]) {
-                                Some(old) if is_new_path && !self.catalog.has_document(&f.path)? => {
+                                Some(old)
+                                    if is_new_path && !self.catalog.has_document(&f.path)? =>
+                                {
                                     fw.missing.remove(&old);
                                     batch.renames.push((old, f.path.clone()));
                                 }
@@ -682,14 +682,16 @@ impl Engine {
             SearchMode::Bm25 => bm25,
             SearchMode::Dense => dense,
             SearchMode::Hybrid if dense.is_empty() => bm25,
-            SearchMode::Hybrid => {
-                retrieve::fuse(&bm25, &dense, req.fusion, req.alpha, req.rrf_k)
-            }
+            SearchMode::Hybrid => retrieve::fuse(&bm25, &dense, req.fusion, req.alpha, req.rrf_k),
         };
         Ok((hits, notice))
     }
 
-    fn dense(&mut self, req: &SearchRequest, allowed: Option<&HashSet<ChunkId>>) -> Result<Vec<Hit>> {
+    fn dense(
+        &mut self,
+        req: &SearchRequest,
+        allowed: Option<&HashSet<ChunkId>>,
+    ) -> Result<Vec<Hit>> {
         if self.vectors()?.is_empty() {
             return Ok(Vec::new());
         }
@@ -757,7 +759,12 @@ impl Engine {
         let vector_chunks = self.vectors()?.len() as u64;
         Ok(Status {
             data_dir: self.data_dir.clone(),
-            folders: self.catalog.folders()?.into_iter().map(|f| f.path).collect(),
+            folders: self
+                .catalog
+                .folders()?
+                .into_iter()
+                .map(|f| f.path)
+                .collect(),
             problems: self.catalog.problems()?,
             model_id: model,
             embed_backlog: backlog,

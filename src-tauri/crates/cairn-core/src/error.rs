@@ -31,7 +31,9 @@ pub enum Error {
     #[error("embedding model: {0}")]
     Model(String),
     /// The index was built with a different embedding model than the one configured.
-    #[error("the index holds vectors from model `{stored}` but the configured model is `{configured}`")]
+    #[error(
+        "the index holds vectors from model `{stored}` but the configured model is `{configured}`"
+    )]
     ModelMismatch { stored: String, configured: String },
     /// A folder, document or other named thing does not exist.
     #[error("{0}")]

@@ -167,7 +167,11 @@ pub fn recall_at(ranked: &[String], rel: &HashMap<String, u32>, k: usize) -> f64
     if rel.is_empty() {
         return 0.0;
     }
-    let found = ranked.iter().take(k).filter(|d| rel.contains_key(*d)).count();
+    let found = ranked
+        .iter()
+        .take(k)
+        .filter(|d| rel.contains_key(*d))
+        .count();
     found as f64 / rel.len() as f64
 }
 
@@ -183,7 +187,13 @@ pub fn mrr_at(ranked: &[String], rel: &HashMap<String, u32>, k: usize) -> f64 {
 fn file_name_for(id: &str) -> String {
     let safe: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     // A hash suffix keeps ids that sanitise to the same name apart.
     let h = blake3::hash(id.as_bytes()).to_hex();
@@ -293,7 +303,10 @@ pub fn evaluate(
     let n = queries.len() as f64;
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    let chunks = engine.catalog().stats(&config.embedding.model_id)?.current_chunks;
+    let chunks = engine
+        .catalog()
+        .stats(&config.embedding.model_id)?
+        .current_chunks;
     Ok(EvalReport {
         dataset: opts
             .dataset

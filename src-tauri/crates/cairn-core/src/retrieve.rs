@@ -24,7 +24,10 @@ pub fn rrf(lists: &[&[Hit]], k: f32) -> Vec<Hit> {
 pub fn weighted(bm25: &[Hit], dense: &[Hit], alpha: f32) -> Vec<Hit> {
     let mut scores: HashMap<ChunkId, f32> = HashMap::new();
     for (list, w) in [(bm25, 1.0 - alpha), (dense, alpha)] {
-        let max = list.iter().map(|h| h.score).fold(f32::NEG_INFINITY, f32::max);
+        let max = list
+            .iter()
+            .map(|h| h.score)
+            .fold(f32::NEG_INFINITY, f32::max);
         let min = list.iter().map(|h| h.score).fold(f32::INFINITY, f32::min);
         let span = max - min;
         for hit in list {
@@ -87,15 +90,16 @@ pub fn snippet(text: &str, query: &str, max_chars: usize) -> Snippet {
             start = *s;
         }
     }
-    // Back up to a word boundary shortly before the first match for context.
+    // Back up to a word boundary shortly before the first match, for context.
     if start > 0 {
-        let back = start.saturating_sub(max_chars / 6);
-        let back = floor_char(text, back);
-        start = text[back..start]
-            .find(char::is_whitespace)
-            .map(|i| back + i + 1)
-            .filter(|&s| s <= start)
-            .unwrap_or(back);
+        let back = floor_char(text, start.saturating_sub(max_chars / 6));
+        start = if back == 0 {
+            0
+        } else {
+            text[back..start]
+                .find(char::is_whitespace)
+                .map_or(start, |i| back + i + 1)
+        };
     }
     let mut end = floor_char(text, (start + max_chars).min(text.len()));
     if end < text.len() {
@@ -105,20 +109,38 @@ pub fn snippet(text: &str, query: &str, max_chars: usize) -> Snippet {
             }
         }
     }
+    // Collapse whitespace runs, keeping a map from old to new offsets for the highlights.
     let prefix = if start > 0 { "…" } else { "" };
-    let suffix = if end < text.len() { "…" } else { "" };
-    let body = &text[start..end];
-    let collapsed: String = body
-        .chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .collect();
+    let mut out = String::from(prefix);
+    let mut map = Vec::with_capacity(end - start + 1);
+    let mut last_space = true;
+    for (i, c) in text[start..end].char_indices() {
+        let at = out.len();
+        map.extend(std::iter::repeat_n(at, c.len_utf8()));
+        debug_assert_eq!(map.len(), i + c.len_utf8());
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    map.push(out.len());
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    if end < text.len() {
+        out.push('…');
+    }
     let highlights = tokens
         .iter()
         .filter(|(_, s, e)| *s >= start && *e <= end)
-        .map(|(_, s, e)| (s - start + prefix.len(), e - start + prefix.len()))
+        .map(|(_, s, e)| (map[s - start], map[e - start]))
         .collect();
     Snippet {
-        text: format!("{prefix}{collapsed}{suffix}"),
+        text: out,
         highlights,
     }
 }
@@ -156,6 +178,18 @@ mod tests {
         let dn = [h(2, 0.9), h(1, 0.1)];
         assert_eq!(weighted(&bm, &dn, 0.0)[0].chunk, ChunkId(1));
         assert_eq!(weighted(&bm, &dn, 1.0)[0].chunk, ChunkId(2));
+    }
+
+    #[test]
+    fn snippet_keeps_the_start_and_collapses_whitespace() {
+        let s = snippet(
+            "Recette du gâteau:   mélanger\n\nla crème fraîche.",
+            "crème",
+            240,
+        );
+        assert_eq!(s.text, "Recette du gâteau: mélanger la crème fraîche.");
+        let (a, b) = s.highlights[0];
+        assert_eq!(&s.text[a..b], "crème");
     }
 
     #[test]

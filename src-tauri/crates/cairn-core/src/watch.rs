@@ -65,7 +65,9 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
         .collect();
     builder.filter_entry(move |e| {
         let p = e.path();
-        !skip.iter().any(|s| p == s || p.canonicalize().is_ok_and(|c| &c == s))
+        !skip
+            .iter()
+            .any(|s| p == s || p.canonicalize().is_ok_and(|c| &c == s))
     });
     let mut out = ScanResult::default();
     for entry in builder.build() {
@@ -88,7 +90,8 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
         let meta = match entry.metadata() {
             Ok(m) => m,
             Err(err) => {
-                out.problems.push((path, format!("cannot read metadata: {err}")));
+                out.problems
+                    .push((path, format!("cannot read metadata: {err}")));
                 continue;
             }
         };

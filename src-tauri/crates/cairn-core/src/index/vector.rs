@@ -155,8 +155,7 @@ impl VectorIndex {
         if self.index.size() == 0 || limit == 0 {
             return Ok(Vec::new());
         }
-        self.index
-            .change_expansion_search(limit.clamp(64, 1024));
+        self.index.change_expansion_search(limit.clamp(64, 1024));
         let matches = match allowed {
             Some(set) => self
                 .index

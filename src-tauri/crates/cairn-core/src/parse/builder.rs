@@ -75,11 +75,6 @@ impl TextBuilder {
         self.pending_break = (self.pending_break + 1).min(2);
     }
 
-    /// True while heading text is being written.
-    pub(crate) fn in_heading(&self) -> bool {
-        self.heading.is_some()
-    }
-
     /// Starts a heading of `level` (1 = outermost): closes the current section and opens a
     /// new one at the heading's text. Nested calls before [`Self::end_heading`] are ignored.
     pub(crate) fn begin_heading(&mut self, level: u8) {
@@ -141,7 +136,8 @@ impl TextBuilder {
         let end = self.text.trim_end().len();
         let start = self.section_start.min(end);
         // Skip leading whitespace too, so sections begin at real text.
-        let start = start + (self.text[start..end].len() - self.text[start..end].trim_start().len());
+        let start =
+            start + (self.text[start..end].len() - self.text[start..end].trim_start().len());
         if end > start {
             self.sections.push(Section {
                 start,
@@ -215,7 +211,10 @@ mod tests {
         b.end_heading();
         b.line();
         let (text, sections) = b.finish();
-        assert_eq!(text, "intro text\n\nTop\n\nbody more\n\nSub\n\na\n\nb\n\nOther");
+        assert_eq!(
+            text,
+            "intro text\n\nTop\n\nbody more\n\nSub\n\na\n\nb\n\nOther"
+        );
         let got: Vec<(&str, Vec<String>)> = sections
             .iter()
             .map(|s| (&text[s.start..s.end], s.heading_path.clone()))

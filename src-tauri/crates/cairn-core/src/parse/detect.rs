@@ -1,11 +1,13 @@
 //! File-type detection: content first, extension as a tie-breaker.
 //!
 //! The order is: PDF magic (`%PDF-` within the first KiB), ZIP magic (a DOCX if the name ends
-//! in `.docx` or the archive mentions `word/`), known binary formats and NUL bytes (unsupported),
-//! HTML sniffing of the first tag, then the extension decides between Markdown, HTML and
-//! plain text. A file that claims a supported binary type by its extension (`.pdf`, `.docx`)
-//! but is not readable as text is still reported as that type, so that parsing reports it as
-//! damaged instead of silently skipping it.
+//! in `.docx` or the archive mentions `word/`), HTML sniffing of the first tag (only for
+//! text), then known binary formats and NUL bytes (unsupported). What is left is text, and the
+//! extension decides between Markdown, HTML and plain text.
+//!
+//! A file named `.pdf` or `.docx` whose content is none of the above is still reported as that
+//! type, so that parsing fails with "damaged" instead of the file being silently skipped or
+//! indexed as garbage text (an HTML error page saved as `.pdf` is detected as HTML).
 
 use std::path::Path;
 
@@ -23,33 +25,33 @@ const ZIP_MAGIC: [&[u8]; 2] = [b"PK\x03\x04", b"PK\x05\x06"];
 /// Signatures of binary formats Cairn does not read (the RTF entry is text, but only markup).
 const BINARY_MAGIC: &[&[u8]] = &[
     b"\x89PNG\r\n\x1a\n",
-    b"\xFF\xD8\xFF",                   // JPEG
+    b"\xFF\xD8\xFF", // JPEG
     b"GIF87a",
     b"GIF89a",
     b"\x7FELF",
-    b"\x1F\x8B",                       // gzip
+    b"\x1F\x8B", // gzip
     b"SQLite format 3\0",
-    b"BZh",                            // bzip2
-    b"\xFD7zXZ\0",                     // xz
+    b"BZh",        // bzip2
+    b"\xFD7zXZ\0", // xz
     b"7z\xBC\xAF\x27\x1C",
     b"Rar!\x1A\x07",
-    b"\x28\xB5\x2F\xFD",               // zstd
-    b"RIFF",                           // WAV, AVI, WebP
+    b"\x28\xB5\x2F\xFD", // zstd
+    b"RIFF",             // WAV, AVI, WebP
     b"OggS",
     b"fLaC",
-    b"ID3",                            // MP3
+    b"ID3",                              // MP3
     b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", // OLE2: .doc, .xls, encrypted OOXML
-    b"II*\0",                          // TIFF
+    b"II*\0",                            // TIFF
     b"MM\0*",
-    b"\xCA\xFE\xBA\xBE",               // Java class, Mach-O fat
-    b"\xCF\xFA\xED\xFE",               // Mach-O
+    b"\xCA\xFE\xBA\xBE", // Java class, Mach-O fat
+    b"\xCF\xFA\xED\xFE", // Mach-O
     b"\xCE\xFA\xED\xFE",
     b"wOFF",
     b"wOF2",
     b"\0asm",
     b"{\\rtf",
-    b"\xFF\xFE\0\0",                   // UTF-32LE BOM (not supported by encoding_rs)
-    b"\0\0\xFE\xFF",                   // UTF-32BE BOM
+    b"\xFF\xFE\0\0", // UTF-32LE BOM (not supported by encoding_rs)
+    b"\0\0\xFE\xFF", // UTF-32BE BOM
 ];
 
 /// Detects the kind of a document from its first bytes (`head`, ideally the first 8 KiB)
@@ -72,17 +74,16 @@ pub fn detect(path: &Path, head: &[u8]) -> Option<DocKind> {
     let binary = BINARY_MAGIC.iter().any(|magic| head.starts_with(magic))
         || is_iso_media(head)
         || (!utf16 && looks_binary(head));
-    if binary {
-        // A damaged file that claims to be a supported binary type is reported, not skipped.
-        return match ext {
-            Some("pdf") => Some(DocKind::Pdf),
-            Some("docx") => Some(DocKind::Docx),
-            _ => None,
-        };
-    }
-
     if sniff_html(head) {
         return Some(DocKind::Html);
+    }
+    // A file named like a supported binary type whose content is not recognised is damaged:
+    // report it (parsing fails with a reason) instead of skipping it or reading it as text.
+    match ext {
+        Some("pdf") => return Some(DocKind::Pdf),
+        Some("docx") => return Some(DocKind::Docx),
+        _ if binary => return None,
+        _ => {}
     }
     Some(match ext {
         Some("md" | "markdown" | "mdown" | "mkd" | "mkdn" | "mdwn" | "mdtext") => DocKind::Markdown,
@@ -174,12 +175,24 @@ mod tests {
 
     #[test]
     fn content_wins_over_extension() {
-        assert_eq!(kind("report.txt", b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n"), Some(DocKind::Pdf));
-        assert_eq!(kind("x.bin", b"\r\n\r\n%PDF-1.4"), Some(DocKind::Pdf));
-        assert_eq!(kind("notes.txt", b"<!DOCTYPE html><html><p>hi"), Some(DocKind::Html));
-        assert_eq!(kind("readme.md", b"\xEF\xBB\xBF  \n<HTML lang=en>"), Some(DocKind::Html));
         assert_eq!(
-            kind("page", b"<?xml version=\"1.0\"?>\n<!-- c -->\n<html xmlns=\"x\">"),
+            kind("report.txt", b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n"),
+            Some(DocKind::Pdf)
+        );
+        assert_eq!(kind("x.bin", b"\r\n\r\n%PDF-1.4"), Some(DocKind::Pdf));
+        assert_eq!(
+            kind("notes.txt", b"<!DOCTYPE html><html><p>hi"),
+            Some(DocKind::Html)
+        );
+        assert_eq!(
+            kind("readme.md", b"\xEF\xBB\xBF  \n<HTML lang=en>"),
+            Some(DocKind::Html)
+        );
+        assert_eq!(
+            kind(
+                "page",
+                b"<?xml version=\"1.0\"?>\n<!-- c -->\n<html xmlns=\"x\">"
+            ),
             Some(DocKind::Html)
         );
     }
@@ -194,7 +207,10 @@ mod tests {
         assert_eq!(kind("empty.txt", b""), Some(DocKind::Text));
         assert_eq!(kind("latin1.txt", b"caf\xE9"), Some(DocKind::Text));
         assert_eq!(kind("utf16.txt", b"\xFF\xFEh\0i\0"), Some(DocKind::Text));
-        assert_eq!(kind("utf16.txt", b"\xFF\xFE<\0h\0t\0m\0l\0>\0"), Some(DocKind::Html));
+        assert_eq!(
+            kind("utf16.txt", b"\xFF\xFE<\0h\0t\0m\0l\0>\0"),
+            Some(DocKind::Html)
+        );
     }
 
     #[test]
@@ -206,7 +222,10 @@ mod tests {
         assert_eq!(kind("db.sqlite", b"SQLite format 3\0\x10\0"), None);
         assert_eq!(kind("blob", b"abc\0def"), None);
         assert_eq!(kind("clip.mp4", b"\0\0\0\x18ftypmp42"), None);
-        assert_eq!(kind("archive.zip", b"PK\x03\x04\x14\0\0\0\x08\0data.csv"), None);
+        assert_eq!(
+            kind("archive.zip", b"PK\x03\x04\x14\0\0\0\x08\0data.csv"),
+            None
+        );
     }
 
     #[test]
@@ -217,7 +236,18 @@ mod tests {
             Some(DocKind::Docx)
         );
         // Password-protected Word files are OLE containers: reported, not skipped.
-        assert_eq!(kind("secret.docx", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"), Some(DocKind::Docx));
+        assert_eq!(
+            kind("secret.docx", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"),
+            Some(DocKind::Docx)
+        );
         assert_eq!(kind("broken.pdf", b"\0\0\0garbage"), Some(DocKind::Pdf));
+        assert_eq!(
+            kind("cut.pdf", b"  <rdf:li>xmp</rdf:li>\n"),
+            Some(DocKind::Pdf)
+        );
+        assert_eq!(
+            kind("error.pdf", b"<!DOCTYPE html><title>404</title>"),
+            Some(DocKind::Html)
+        );
     }
 }

@@ -63,11 +63,16 @@ pub(crate) fn parse_docx(bytes: &[u8]) -> Result<ParsedDoc, String> {
 }
 
 /// Reads and decodes one part of the package; `Ok(None)` if it does not exist.
-fn read_part(archive: &mut ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Option<String>, String> {
+fn read_part(
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    name: &str,
+) -> Result<Option<String>, String> {
     let file = match archive.by_name(name) {
         Ok(file) => file,
         Err(ZipError::FileNotFound) => return Ok(None),
-        Err(ZipError::UnsupportedArchive(why)) => return Err(format!("DOCX cannot be read ({why})")),
+        Err(ZipError::UnsupportedArchive(why)) => {
+            return Err(format!("DOCX cannot be read ({why})"))
+        }
         Err(e) => return Err(format!("DOCX is damaged ({e})")),
     };
     let mut bytes = Vec::new();
@@ -75,7 +80,10 @@ fn read_part(archive: &mut ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Opti
         .read_to_end(&mut bytes)
         .map_err(|e| format!("DOCX is damaged ({name}: {e})"))?;
     if bytes.len() as u64 > MAX_PART_BYTES {
-        return Err(format!("DOCX {name} is too large (over {} MiB)", MAX_PART_BYTES >> 20));
+        return Err(format!(
+            "DOCX {name} is too large (over {} MiB)",
+            MAX_PART_BYTES >> 20
+        ));
     }
     text::decode(&bytes).map(Some)
 }
@@ -134,9 +142,13 @@ fn heading_styles(xml: &str) -> HashMap<String, StyleRole> {
                     }
                 }
                 b"outlineLvl" => {
-                    if let (Some(id), Some(level)) = (&current, val_attr(&e).and_then(|v| v.parse::<u8>().ok())) {
+                    if let (Some(id), Some(level)) =
+                        (&current, val_attr(&e).and_then(|v| v.parse::<u8>().ok()))
+                    {
                         if level < 9 {
-                            roles.entry(id.clone()).or_insert(StyleRole::Heading(level + 1));
+                            roles
+                                .entry(id.clone())
+                                .or_insert(StyleRole::Heading(level + 1));
                         }
                     }
                 }
@@ -266,7 +278,13 @@ fn document_to_doc(xml: &str, styles: &HashMap<String, StyleRole>) -> Result<Par
                 b"pPr" => properties_depth = properties_depth.saturating_sub(1),
                 b"p" => {
                     if let Some(paragraph) = paragraphs.pop() {
-                        write_paragraph(&mut out, paragraph, table_depth > 0, styles, &mut title_paragraph);
+                        write_paragraph(
+                            &mut out,
+                            paragraph,
+                            table_depth > 0,
+                            styles,
+                            &mut title_paragraph,
+                        );
                     }
                 }
                 b"tr" => {

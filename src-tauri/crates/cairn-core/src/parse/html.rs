@@ -61,9 +61,10 @@ fn layout(name: &str) -> Layout {
         "p" | "blockquote" | "ul" | "ol" | "dl" | "table" | "section" | "article" | "aside"
         | "header" | "footer" | "main" | "nav" | "figure" | "hr" | "address" | "fieldset"
         | "form" | "details" | "dialog" | "hgroup" | "menu" => Layout::Paragraph,
-        "div" | "li" | "dt" | "dd" | "figcaption" | "caption" | "summary" | "legend"
-        | "center" | "body" | "html" | "thead" | "tbody" | "tfoot" | "option" | "textarea"
-        | "search" => Layout::Line,
+        "div" | "li" | "dt" | "dd" | "figcaption" | "caption" | "summary" | "legend" | "center"
+        | "body" | "html" | "thead" | "tbody" | "tfoot" | "option" | "textarea" | "search" => {
+            Layout::Line
+        }
         _ => Layout::Inline,
     }
 }
@@ -73,6 +74,8 @@ fn html_to_doc(source: &str) -> ParsedDoc {
     let mut out = TextBuilder::new();
     let title = head_title(&document);
     let mut pre_depth = 0usize;
+    // Open heading elements: a heading nested in a heading is part of the outer one.
+    let mut heading_depth = 0usize;
     // Cells written in each open table row (rows can nest through nested tables).
     let mut row_cells: Vec<usize> = Vec::new();
 
@@ -91,7 +94,7 @@ fn html_to_doc(source: &str) -> ParsedDoc {
             }
             Node::Element(element) => {
                 let name = element.name();
-                let layout = if element.attr("hidden").is_some() {
+                let layout = if is_hidden(element) {
                     Layout::Hidden
                 } else {
                     layout(name)
@@ -101,7 +104,12 @@ fn html_to_doc(source: &str) -> ParsedDoc {
                 }
                 if closing {
                     match layout {
-                        Layout::Heading(_) => out.end_heading(),
+                        Layout::Heading(_) => {
+                            heading_depth -= 1;
+                            if heading_depth == 0 {
+                                out.end_heading();
+                            }
+                        }
                         Layout::Paragraph => out.para(),
                         Layout::Line => out.line(),
                         Layout::Pre => {
@@ -117,7 +125,12 @@ fn html_to_doc(source: &str) -> ParsedDoc {
                     continue;
                 }
                 match layout {
-                    Layout::Heading(level) => out.begin_heading(level),
+                    Layout::Heading(level) => {
+                        if heading_depth == 0 {
+                            out.begin_heading(level);
+                        }
+                        heading_depth += 1;
+                    }
                     Layout::Paragraph => out.para(),
                     Layout::Line => out.line(),
                     Layout::Pre => {
@@ -147,13 +160,7 @@ fn html_to_doc(source: &str) -> ParsedDoc {
                     child = c.prev_sibling();
                 }
             }
-            Node::Document | Node::Fragment if !closing => {
-                let mut child = node.last_child();
-                while let Some(c) = child {
-                    stack.push((c, false));
-                    child = c.prev_sibling();
-                }
-            }
+            // Comments, doctypes, processing instructions, closed text nodes.
             _ => {}
         }
     }
@@ -167,6 +174,15 @@ fn html_to_doc(source: &str) -> ParsedDoc {
         sections,
         pages: Vec::new(),
     }
+}
+
+/// Elements marked `hidden` or styled `display: none` are not rendered.
+fn is_hidden(element: &scraper::node::Element) -> bool {
+    element.attr("hidden").is_some()
+        || element.attr("style").is_some_and(|style| {
+            let style: String = style.chars().filter(|c| !c.is_whitespace()).collect();
+            style.to_ascii_lowercase().contains("display:none")
+        })
 }
 
 /// The text of the `<title>` in `<head>` (html5ever moves a leading `<title>` there).
@@ -195,10 +211,15 @@ fn declared_charset(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
             continue;
         };
         let value = after_eq.trim_ascii_start();
-        let value = value.strip_prefix(b"\"").or_else(|| value.strip_prefix(b"'")).unwrap_or(value);
+        let value = value
+            .strip_prefix(b"\"")
+            .or_else(|| value.strip_prefix(b"'"))
+            .unwrap_or(value);
         let end = value
             .iter()
-            .position(|&b| matches!(b, b'"' | b'\'' | b';' | b'>' | b'/') || b.is_ascii_whitespace())
+            .position(|&b| {
+                matches!(b, b'"' | b'\'' | b';' | b'>' | b'/') || b.is_ascii_whitespace()
+            })
             .unwrap_or(value.len());
         if let Some(encoding) = encoding_rs::Encoding::for_label(&value[..end]) {
             return Some(encoding);
@@ -223,7 +244,7 @@ mod tests {
 <p>First   <b>bold</b> para&nbsp;one.<br>Second line.</p>
 <script>console.log("hidden script")</script>
 <noscript>enable js</noscript>
-<div hidden>invisible</div>
+<div hidden>invisible</div><span style="DISPLAY: none">also invisible</span>
 <h2>Menu</h2>
 <table><tr><th>Dish</th><th>Price</th></tr><tr><td>Soup</td><td>&euro;5</td></tr></table>
 <ul><li>one</li><li>two</li></ul>
@@ -251,8 +272,17 @@ mod tests {
         assert_eq!(sections[0], ("Home & About", vec![]));
         assert_eq!(sections[1].1, vec!["Café <guide>".to_string()]);
         assert!(sections[2].0.starts_with("Menu\n\nDish\tPrice"));
-        assert_eq!(sections[2].1, vec!["Café <guide>".to_string(), "Menu".to_string()]);
-        assert_eq!(sections[3], ("Contact\n\nCall us.", vec!["Café <guide>".to_string(), "Contact".to_string()]));
+        assert_eq!(
+            sections[2].1,
+            vec!["Café <guide>".to_string(), "Menu".to_string()]
+        );
+        assert_eq!(
+            sections[3],
+            (
+                "Contact\n\nCall us.",
+                vec!["Café <guide>".to_string(), "Contact".to_string()]
+            )
+        );
     }
 
     #[test]

@@ -199,9 +199,18 @@ mod tests {
             vec![
                 ("Preamble text.".into(), path(&[])),
                 ("Guide\n\nIntro para wrapped line.".into(), path(&["Guide"])),
-                ("Install\n\nRun cargo build.".into(), path(&["Guide", "Install"])),
-                ("Linux\n\nUse apt.".into(), path(&["Guide", "Install", "Linux"])),
-                ("Usage\n\none\ntwo\n\nfn main() {}".into(), path(&["Guide", "Usage"])),
+                (
+                    "Install\n\nRun cargo build.".into(),
+                    path(&["Guide", "Install"])
+                ),
+                (
+                    "Linux\n\nUse apt.".into(),
+                    path(&["Guide", "Install", "Linux"])
+                ),
+                (
+                    "Usage\n\none\ntwo\n\nfn main() {}".into(),
+                    path(&["Guide", "Usage"])
+                ),
                 ("Appendix\n\nEnd.".into(), path(&["Appendix"])),
             ]
         );

@@ -122,7 +122,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {
         Some(kind) => kind,
         // A ZIP not recognised from its name or first bytes may still be a DOCX.
         None if detect::is_zip(bytes) && is_docx_package(bytes) => DocKind::Docx,
-        None => return Err(fail(format!("unsupported file type ({})", describe_binary(path, bytes)))),
+        None => {
+            return Err(fail(format!(
+                "unsupported file type ({})",
+                describe_binary(path, bytes)
+            )))
+        }
     };
     parse_as(kind, bytes).map_err(fail)
 }

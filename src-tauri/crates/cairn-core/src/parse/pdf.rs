@@ -21,8 +21,13 @@ use super::{DocKind, Page, ParsedDoc, Section};
 
 /// Parses PDF `bytes`; never panics.
 pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
-    let (pages, title) = catch_unwind(AssertUnwindSafe(|| extract(bytes)))
-        .map_err(|panic| format!("PDF could not be read (pdf-extract failed: {})", panic_message(&*panic)))??;
+    let Extracted { pages, title } =
+        catch_unwind(AssertUnwindSafe(|| extract(bytes))).map_err(|panic| {
+            format!(
+                "PDF could not be read (pdf-extract failed: {})",
+                panic_message(&*panic)
+            )
+        })??;
 
     let mut text = String::new();
     let mut page_ranges = Vec::with_capacity(pages.len());
@@ -54,9 +59,17 @@ pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
     })
 }
 
+/// What [`extract`] gets out of a PDF.
+struct Extracted {
+    /// `(page number, cleaned text)` in page order.
+    pages: Vec<(u32, String)>,
+    title: Option<String>,
+}
+
 /// Loads the document and extracts the cleaned text of every page, with the title.
-fn extract(bytes: &[u8]) -> Result<(Vec<(u32, String)>, Option<String>), String> {
-    let mut doc = Document::load_mem(bytes).map_err(|e| format!("PDF is damaged or not a PDF ({e})"))?;
+fn extract(bytes: &[u8]) -> Result<Extracted, String> {
+    let mut doc =
+        Document::load_mem(bytes).map_err(|e| format!("PDF is damaged or not a PDF ({e})"))?;
     if doc.is_encrypted() {
         // lopdf decrypts while loading when the empty user password works.
         if doc.encryption_state.is_none() {
@@ -96,9 +109,16 @@ fn extract(bytes: &[u8]) -> Result<(Vec<(u32, String)>, Option<String>), String>
         return Err(format!("PDF text could not be extracted ({reason})"));
     }
     if failures > 0 {
-        tracing::warn!(failures, pages = pages.len(), "some PDF pages could not be read and are left empty");
+        tracing::warn!(
+            failures,
+            pages = pages.len(),
+            "some PDF pages could not be read and are left empty"
+        );
     }
-    Ok((pages, info_title(&doc)))
+    Ok(Extracted {
+        pages,
+        title: info_title(&doc),
+    })
 }
 
 /// The `/Title` of the document information dictionary, if present and not blank.
