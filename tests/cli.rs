@@ -188,6 +188,17 @@ fn reindexing_reuses_vectors_across_unchanged_renamed_and_edited_files() {
     std::fs::write(&md, text.replace("45 euros", "60 euros")).unwrap();
     let edited = index_json(&data);
     assert_eq!(edited["new_versions"], 1, "{edited}");
+    let long = lib.join("handbook/long-guide.md");
+    let section = |topic: &str| {
+        format!("## {topic}\n\n{}\n\n", format!("This part explains {topic} in detail. ").repeat(25))
+    };
+    let original = format!("# Guide\n\n{}{}{}", section("ferns"), section("mosses"), section("lichens"));
+    std::fs::write(&long, &original).unwrap();
+    let added = index_json(&data);
+    assert!(added["texts_embedded"].as_u64().unwrap() >= 3, "{added}");
+    std::fs::write(&long, original.replace("mosses in detail", "liverworts in detail")).unwrap();
+    let edited = index_json(&data);
+    assert_eq!(edited["new_versions"], 1, "{edited}");
     let embedded = edited["texts_embedded"].as_u64().unwrap();
     let reused = edited["chunks_reused"].as_u64().unwrap();
     assert!(
@@ -464,8 +475,12 @@ fn eval_prints_metrics_for_a_beir_dataset() {
         assert_eq!(v["queries"], 2);
         assert_eq!(v["docs"], 4);
         assert_eq!(v["mode"], mode);
-        assert!(v["recall_at_100"].as_f64().unwrap() > 0.99, "{v}");
-        assert!(v["ndcg_at_10"].as_f64().unwrap() > 0.6, "{mode}: {v}");
+        // q2 shares keywords with its document; q1 is a paraphrase only embeddings can match.
+        let ndcg = v["ndcg_at_10"].as_f64().unwrap();
+        match mode {
+            "bm25" => assert!((0.5..0.51).contains(&ndcg), "{v}"),
+            _ => assert!(ndcg > 0.99, "{mode}: {v}"),
+        }
     }
     let out = cairn(&data, &["eval", "--dataset", tmp.path().to_str().unwrap()]);
     assert!(!out.status.success());

@@ -76,6 +76,11 @@ impl Chunker {
         }
     }
 
+    /// The token counter chunks are measured with.
+    pub fn counter(&self) -> &TokenCounter {
+        &self.counter
+    }
+
     /// The largest chunk this chunker produces, in tokens.
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
@@ -177,19 +182,28 @@ impl Chunker {
     }
 
     /// Merges neighbouring pieces on the same page while one of them is below `min_tokens` and
-    /// the result stays within `max_tokens`. The merged piece keeps the first heading path.
+    /// the result stays within `max_tokens`, without losing attribution: pieces merge when they
+    /// share a heading path, or when the first is a short lead-in of an enclosing section (for
+    /// instance just its heading line), which then joins its first subsection.
     fn merge_small<'d>(&self, pieces: Vec<Piece<'d>>, text: &str) -> Vec<Piece<'d>> {
         let mut out: Vec<Piece<'d>> = Vec::with_capacity(pieces.len());
         for piece in pieces {
             if let Some(last) = out.last_mut() {
+                let same_section = last.heading_path == piece.heading_path;
+                let lead_in = last.tokens < self.min_tokens
+                    && piece.heading_path.starts_with(last.heading_path);
                 let small = last.tokens < self.min_tokens || piece.tokens < self.min_tokens;
-                if small && last.page == piece.page && last.tokens + piece.tokens <= self.max_tokens
+                if small
+                    && (same_section || lead_in)
+                    && last.page == piece.page
+                    && last.tokens + piece.tokens <= self.max_tokens
                 {
                     let range = last.range.start..piece.range.end;
                     let tokens = self.counter.count(&text[range.clone()]);
                     if tokens <= self.max_tokens {
                         last.range = range;
                         last.tokens = tokens;
+                        last.heading_path = piece.heading_path;
                         continue;
                     }
                 }
@@ -319,6 +333,32 @@ mod tests {
             embedding_text(Some("Guide"), &h(&["Guide", "Setup"]), "x"),
             "Guide\nSetup\n\nx"
         );
+    }
+
+    #[test]
+    fn hard_split_respects_the_bound() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../models/dist/all-MiniLM-L6-v2-int8/tokenizer.json");
+        if !path.is_file() {
+            eprintln!(
+                "SKIPPED: {} is absent; run `bash models/fetch.sh`",
+                path.display()
+            );
+            return;
+        }
+        let counter = TokenCounter::load(&path).unwrap();
+        let chunker = Chunker::new(counter.clone(), &ChunkingConfig::default(), 5);
+        let text = "  The quick brown fox, jumps over the lazy dog; 日本語のテキスト  \n\n antidisestablishmentarianism!! ";
+        let parts = chunker.hard_split(text, 1..text.len());
+        assert!(parts.len() > 3, "{parts:?}");
+        let mut covered = 0;
+        for r in &parts {
+            let part = &text[r.clone()];
+            assert!(counter.count(part) <= 5, "{part:?}");
+            assert_eq!(part.trim(), part);
+            covered += part.chars().filter(|c| !c.is_whitespace()).count();
+        }
+        assert_eq!(covered, text.chars().filter(|c| !c.is_whitespace()).count());
     }
 
     #[test]

@@ -100,25 +100,26 @@ fn resolve_with(
     cfg: &EmbeddingConfig,
     models_dir: impl FnOnce() -> Option<PathBuf>,
 ) -> Result<ResolvedModel> {
-    let mut models_dir = Some(models_dir);
-    let mut dir: Option<Option<PathBuf>> = None;
-    let mut default_dir = || -> Option<PathBuf> {
-        dir.get_or_insert_with(|| models_dir.take().and_then(|f| f()))
-            .clone()
-    };
+    let ort_env = std::env::var_os(ORT_DYLIB_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let needs_default = cfg.model.as_os_str().is_empty()
+        || cfg.tokenizer.as_os_str().is_empty()
+        || (cfg.onnxruntime.as_os_str().is_empty() && ort_env.is_none());
+    let base = if needs_default { models_dir() } else { None };
 
-    let mut pick = |configured: &Path,
-                    key: &str,
-                    env_default: Option<PathBuf>,
-                    default_rel: &[&str]|
+    let pick = |configured: &Path,
+                key: &str,
+                env_default: Option<PathBuf>,
+                default_rel: &[&str]|
      -> Result<PathBuf> {
         if !configured.as_os_str().is_empty() {
             return check_exists(configured, &format!("embedding.{key}"), false);
         }
         if let Some(path) = env_default {
-            return check_exists(&path, &format!("${ORT_DYLIB_ENV} (embedding.{key})"), true);
+            return check_exists(&path, &format!("${ORT_DYLIB_ENV}"), true);
         }
-        let Some(base) = default_dir() else {
+        let Some(base) = &base else {
             return Err(Error::Model(format!(
                 "cannot find the default model files for embedding.{key}: no models directory \
                  (looked for models/dist next to the executable and the current directory, and \
@@ -126,7 +127,9 @@ fn resolve_with(
                  ${MODELS_DIR_ENV}, or set embedding.{key} in the config"
             )));
         };
-        let path = default_rel.iter().fold(base, |p, part| p.join(part));
+        let path = default_rel
+            .iter()
+            .fold(base.clone(), |p, part| p.join(part));
         if path.is_file() {
             Ok(path)
         } else {
@@ -138,31 +141,25 @@ fn resolve_with(
         }
     };
 
-    let model = pick(
-        &cfg.model,
-        "model",
-        None,
-        &[DEFAULT_MODEL_DIR, "model.onnx"],
-    )?;
-    let tokenizer = pick(
-        &cfg.tokenizer,
-        "tokenizer",
-        None,
-        &[DEFAULT_MODEL_DIR, "tokenizer.json"],
-    )?;
-    let ort_env = std::env::var_os(ORT_DYLIB_ENV)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    let onnxruntime = pick(
-        &cfg.onnxruntime,
-        "onnxruntime",
-        ort_env,
-        &["onnxruntime", ORT_LIBRARY_FILE],
-    )?;
     Ok(ResolvedModel {
-        model,
-        tokenizer,
-        onnxruntime,
+        model: pick(
+            &cfg.model,
+            "model",
+            None,
+            &[DEFAULT_MODEL_DIR, "model.onnx"],
+        )?,
+        tokenizer: pick(
+            &cfg.tokenizer,
+            "tokenizer",
+            None,
+            &[DEFAULT_MODEL_DIR, "tokenizer.json"],
+        )?,
+        onnxruntime: pick(
+            &cfg.onnxruntime,
+            "onnxruntime",
+            ort_env,
+            &["onnxruntime", ORT_LIBRARY_FILE],
+        )?,
     })
 }
 
@@ -174,7 +171,7 @@ fn check_exists(path: &Path, key: &str, bare_ok: bool) -> Result<PathBuf> {
     }
     Err(Error::Model(format!(
         "{} (set by {key}) does not exist; fix {key}, or clear it and {FETCH_HINT} to use the \
-         default model",
+         default file",
         path.display()
     )))
 }
@@ -196,6 +193,23 @@ fn check_exists(path: &Path, key: &str, bare_ok: bool) -> Result<PathBuf> {
 pub struct TokenCounter {
     tokenizer: Arc<Tokenizer>,
     fast: Option<Arc<FastWordPiece>>,
+    /// Identifies this counter (and its clones) in the per-thread cache of slow counts.
+    id: u64,
+}
+
+/// Source of [`TokenCounter`] ids.
+static NEXT_COUNTER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Longest piece whose slow count is cached, in bytes.
+const SLOW_CACHE_MAX_PIECE: usize = 48;
+/// Entries after which the per-thread cache is emptied.
+const SLOW_CACHE_CAPACITY: usize = 1 << 16;
+
+thread_local! {
+    /// Slow-path counts of short non-ASCII pieces (words like "café", "don’t"), per thread so
+    /// that counting never contends: (counter id, piece → count).
+    static SLOW_CACHE: std::cell::RefCell<(u64, std::collections::HashMap<Box<str>, u32>)> =
+        std::cell::RefCell::new((0, std::collections::HashMap::new()));
 }
 
 impl std::fmt::Debug for TokenCounter {
@@ -223,13 +237,14 @@ impl TokenCounter {
         Ok(TokenCounter {
             tokenizer: Arc::new(tokenizer),
             fast,
+            id: NEXT_COUNTER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
     /// Number of tokens in `text`, without special tokens ([CLS], [SEP]).
     pub fn count(&self, text: &str) -> usize {
         match &self.fast {
-            Some(fast) => fast.count(text, |segment| self.count_slow(segment)),
+            Some(fast) => fast.count(text, |piece| self.count_piece_cached(piece)),
             None => self.count_slow(text),
         }
     }
@@ -242,6 +257,27 @@ impl TokenCounter {
             // an upper bound for them, so chunks stay within bounds.
             Err(_) => text.chars().count(),
         }
+    }
+
+    /// The slow count of a piece the fast path cannot handle, memoised per thread.
+    fn count_piece_cached(&self, piece: &str) -> usize {
+        if piece.len() > SLOW_CACHE_MAX_PIECE {
+            return self.count_slow(piece);
+        }
+        SLOW_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let (id, map) = &mut *cache;
+            if *id != self.id || map.len() >= SLOW_CACHE_CAPACITY {
+                *id = self.id;
+                map.clear();
+            }
+            if let Some(&n) = map.get(piece) {
+                return n as usize;
+            }
+            let n = self.count_slow(piece);
+            map.insert(piece.into(), n as u32);
+            n
+        })
     }
 
     /// Whether the fast path for BERT WordPiece tokenizers is in use.

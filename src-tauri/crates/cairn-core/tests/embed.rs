@@ -134,7 +134,8 @@ impl Words {
                 }
                 s.push_str(". ");
             }
-            s.push_str(if self.next() % 4 == 0 { "\n" } else { "\n\n" });
+            // One paragraph in four ends with a single newline.
+            s.push_str(["\n", "\n\n", "\n\n", "\n\n"][(self.next() % 4) as usize]);
         }
         s
     }
@@ -323,11 +324,7 @@ fn token_counter_matches_the_tokenizer_without_special_tokens() {
             .map(|_| {
                 let i = (words.next() as usize) % alphabet.len();
                 // Mostly words and spaces, like real text.
-                if words.next() % 3 == 0 {
-                    " "
-                } else {
-                    alphabet[i].as_str()
-                }
+                [" ", alphabet[i].as_str(), alphabet[i].as_str()][(words.next() % 3) as usize]
             })
             .collect();
         let expected = raw.encode(text.as_str(), false).unwrap().get_ids().len();
