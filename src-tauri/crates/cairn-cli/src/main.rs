@@ -16,6 +16,8 @@ use cairn_core::eval::{evaluate, EvalOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod watch_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "cairn",
@@ -75,6 +77,10 @@ enum Command {
     },
     /// Print the configuration in effect (defaults filled in), as TOML.
     Config,
+    /// Follow the folders live: index changes as files are saved, moved and deleted.
+    Watch(watch_cmd::WatchArgs),
+    /// Measure performance figures (printed, for docs/benchmarks.md).
+    Bench(watch_cmd::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -348,6 +354,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Watch(args) => watch_cmd::run_watch(&data_dir, config, &args)?,
+        Command::Bench(args) => watch_cmd::run_bench(&data_dir, config, &args)?,
         Command::Config => {
             print!("{}", toml::to_string_pretty(&config)?);
         }
