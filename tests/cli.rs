@@ -190,13 +190,25 @@ fn reindexing_reuses_vectors_across_unchanged_renamed_and_edited_files() {
     assert_eq!(edited["new_versions"], 1, "{edited}");
     let long = lib.join("handbook/long-guide.md");
     let section = |topic: &str| {
-        format!("## {topic}\n\n{}\n\n", format!("This part explains {topic} in detail. ").repeat(25))
+        format!(
+            "## {topic}\n\n{}\n\n",
+            format!("This part explains {topic} in detail. ").repeat(25)
+        )
     };
-    let original = format!("# Guide\n\n{}{}{}", section("ferns"), section("mosses"), section("lichens"));
+    let original = format!(
+        "# Guide\n\n{}{}{}",
+        section("ferns"),
+        section("mosses"),
+        section("lichens")
+    );
     std::fs::write(&long, &original).unwrap();
     let added = index_json(&data);
     assert!(added["texts_embedded"].as_u64().unwrap() >= 3, "{added}");
-    std::fs::write(&long, original.replace("mosses in detail", "liverworts in detail")).unwrap();
+    std::fs::write(
+        &long,
+        original.replace("mosses in detail", "liverworts in detail"),
+    )
+    .unwrap();
     let edited = index_json(&data);
     assert_eq!(edited["new_versions"], 1, "{edited}");
     let embedded = edited["texts_embedded"].as_u64().unwrap();

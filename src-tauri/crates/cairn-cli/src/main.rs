@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use cairn_core::catalog::Filters;
 use cairn_core::config::{default_data_dir, Config, Fusion, SearchMode};
 use cairn_core::engine::{
-    Access, Engine, IndexReport, Phase, Progress, SearchRequest, SearchResponse,
+    Access, Engine, IndexReport, Phase, Progress, SearchRequest, SearchResponse, SearchState,
 };
 use cairn_core::eval::{evaluate, EvalOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -77,6 +77,42 @@ enum Command {
     },
     /// Print the configuration in effect (defaults filled in), as TOML.
     Config,
+    /// List the versions of a document: when, hash, size, passages and what changed.
+    History {
+        path: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a document or folder (or a path pattern) deprecated: excluded from retrieval by
+    /// default, labelled wherever it appears.
+    Deprecate {
+        /// The document or folder (omit with --pattern).
+        path: Option<PathBuf>,
+        /// Deprecate every path matching this glob, e.g. '**/archive/**'.
+        #[arg(long, conflicts_with = "path")]
+        pattern: Option<String>,
+        /// The document that replaces it.
+        #[arg(long)]
+        superseded_by: Option<PathBuf>,
+        /// Why (shown with the document).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Remove a deprecation mark (a path or a pattern).
+    Undeprecate { target: String },
+    /// Tag a document or folder.
+    Tag {
+        path: PathBuf,
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a document or folder (all tags when none are named).
+    Untag { path: PathBuf, tags: Vec<String> },
+    /// Verify the catalog and that the search indexes match it.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
     /// Follow the folders live: index changes as files are saved, moved and deleted.
     Watch(watch_cmd::WatchArgs),
     /// Measure performance figures (printed, for docs/benchmarks.md).
@@ -156,6 +192,18 @@ struct SearchArgs {
     /// Only documents modified on or before this date (YYYY-MM-DD).
     #[arg(long)]
     before: Option<String>,
+    /// Only documents with this tag (repeatable: all must match).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Also return deprecated documents, labelled.
+    #[arg(long)]
+    include_deprecated: bool,
+    /// Search the collection as it was at this date (YYYY-MM-DD or RFC 3339 time).
+    #[arg(long, conflicts_with = "history")]
+    as_of: Option<String>,
+    /// Search every version ever indexed, labelled current / superseded / deleted.
+    #[arg(long)]
+    history: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -354,6 +402,86 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::History { path, json } => {
+            let engine = Engine::open(&data_dir, config, Access::ReadOnly)?;
+            let versions = engine.history(&path)?;
+            if json {
+                println!("{}", serde_json::to_string(&versions)?);
+            } else {
+                println!("{}", path.display());
+                for v in &versions {
+                    let when = fmt_time(v.recorded_at);
+                    let until = v
+                        .retired_at
+                        .map(|t| format!(" until {}", fmt_time(t)))
+                        .unwrap_or_default();
+                    println!(
+                        "  v{:<3} {:<10} {when}{until}  {}  {} bytes  {} passages (+{} −{})",
+                        v.version,
+                        v.status,
+                        v.content_hash,
+                        v.size,
+                        v.chunks,
+                        v.chunks_added,
+                        v.chunks_removed
+                    );
+                }
+            }
+        }
+        Command::Deprecate {
+            path,
+            pattern,
+            superseded_by,
+            reason,
+        } => {
+            let mut engine = Engine::open(&data_dir, config, Access::Write)?;
+            match (path, pattern) {
+                (_, Some(p)) => {
+                    engine.deprecate_pattern(&p, &reason)?;
+                    println!("deprecated every path matching {p}: {reason}");
+                }
+                (Some(path), None) => {
+                    let t = engine.deprecate(&path, superseded_by.as_deref(), &reason)?;
+                    println!("deprecated {}: {reason}", t.display());
+                }
+                (None, None) => anyhow::bail!("name a document or folder, or give --pattern"),
+            }
+        }
+        Command::Undeprecate { target } => {
+            let mut engine = Engine::open(&data_dir, config, Access::Write)?;
+            engine.undeprecate(&target)?;
+            println!("{target} is no longer deprecated");
+        }
+        Command::Tag { path, tags } => {
+            let mut engine = Engine::open(&data_dir, config, Access::Write)?;
+            let t = engine.tag(&path, &tags)?;
+            println!("tagged {} with {}", t.display(), tags.join(", "));
+        }
+        Command::Untag { path, tags } => {
+            let mut engine = Engine::open(&data_dir, config, Access::Write)?;
+            let n = engine.untag(&path, &tags)?;
+            println!("removed {n} tag(s) from {}", path.display());
+        }
+        Command::Check { json } => {
+            let mut engine = Engine::open(&data_dir, config, Access::ReadOnly)?;
+            let report = engine.check()?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else if report.ok {
+                println!(
+                    "ok: catalog sound; {} current passages, text index {}, vector index {} ({} embedded)",
+                    report.current_chunks, report.text_index_chunks, report.vector_index_chunks, report.embedded_chunks
+                );
+            } else {
+                for p in &report.problems {
+                    println!("problem: {p}");
+                }
+                println!("run `cairn index` (repairs lagging indexes) or `cairn reindex`");
+            }
+            if !report.ok {
+                std::process::exit(3);
+            }
+        }
         Command::Watch(args) => watch_cmd::run_watch(&data_dir, config, &args)?,
         Command::Bench(args) => watch_cmd::run_bench(&data_dir, config, &args)?,
         Command::Config => {
@@ -420,6 +548,16 @@ fn search_request(args: &SearchArgs, config: &Config) -> Result<SearchRequest> {
     if let Some(b) = &args.before {
         filters.modified_before = Some(parse_date(b, true)?);
     }
+    filters.tags = args.tags.clone();
+    filters.include_deprecated = args.include_deprecated;
+    if let Some(t) = &args.as_of {
+        let at = chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.timestamp())
+            .or_else(|_| parse_date(t, true))?;
+        req.state = SearchState::AsOf(at);
+    } else if args.history {
+        req.state = SearchState::History;
+    }
     req.filters = filters;
     Ok(req)
 }
@@ -437,6 +575,10 @@ fn print_search_json(resp: &SearchResponse) -> Result<()> {
                 "score": h.score,
                 "chunk_id": h.chunk_id,
                 "version": h.version,
+                "status": h.status,
+                "deprecated": h.deprecated.as_ref().map(|d| serde_json::json!({
+                    "reason": d.reason, "superseded_by": d.superseded_by,
+                })),
                 "kind": h.kind,
                 "byte_span": [h.byte_start, h.byte_end],
             })
@@ -487,8 +629,19 @@ fn print_search(resp: &SearchResponse) {
         if let Some(p) = h.page {
             loc.push_str(&format!(" (page {p})"));
         }
+        let mut label = String::new();
+        if h.status != "current" {
+            label.push_str(&format!(" [{}]", h.status.to_uppercase()));
+        }
+        if let Some(d) = &h.deprecated {
+            label.push_str(&format!(" [DEPRECATED: {}", d.reason));
+            if let Some(by) = &d.superseded_by {
+                label.push_str(&format!("; superseded by {by}"));
+            }
+            label.push(']');
+        }
         println!(
-            "{:>2}. {loc}  [score {:.3}, v{}]",
+            "{:>2}. {loc}  [score {:.3}, v{}]{label}",
             i + 1,
             h.score,
             h.version
@@ -546,10 +699,45 @@ fn print_status(s: &cairn_core::engine::Status) {
         human_bytes(s.vector_index_bytes),
         s.vector_index_chunks
     );
+    if !s.deprecations.is_empty() {
+        println!("deprecated      {}", s.deprecations.len());
+        for d in &s.deprecations {
+            let by = d
+                .superseded_by
+                .as_ref()
+                .map(|b| format!(" (superseded by {b})"))
+                .unwrap_or_default();
+            let kind = if d.is_pattern { "pattern " } else { "" };
+            println!("  {kind}{}: {}{by}", d.target, d.reason);
+        }
+    }
+    if !s.tags.is_empty() {
+        println!("tags            {}", s.tags.len());
+        for (p, t) in &s.tags {
+            println!("  {}: {t}", p.display());
+        }
+    }
+    if !s.conflicts.is_empty() {
+        println!("conflicts       {} (near-identical passages that differ; resolve by editing or deprecating one)", s.conflicts.len());
+        for c in s.conflicts.iter().take(20) {
+            println!(
+                "  {:.2}  {}  <>  {}",
+                c.similarity,
+                c.path_a.display(),
+                c.path_b.display()
+            );
+        }
+    }
     println!("problems        {}", s.problems.len());
     for p in &s.problems {
         println!("  {}: {}", p.path.display(), p.reason);
     }
+}
+
+fn fmt_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| t.to_string())
 }
 
 fn fmt_duration(secs: f64) -> String {

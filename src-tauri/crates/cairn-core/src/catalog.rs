@@ -67,8 +67,6 @@ pub enum VersionStatus {
     Superseded,
     /// The file was deleted; kept for history.
     Deleted,
-    /// Marked out of date by the user.
-    Deprecated,
 }
 
 impl VersionStatus {
@@ -77,13 +75,13 @@ impl VersionStatus {
             VersionStatus::Current => "current",
             VersionStatus::Superseded => "superseded",
             VersionStatus::Deleted => "deleted",
-            VersionStatus::Deprecated => "deprecated",
         }
     }
 }
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE folders (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -140,7 +138,30 @@ CREATE TABLE problems (
     reason TEXT NOT NULL,
     at INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE versions ADD COLUMN retired_at INTEGER;
+CREATE TABLE deprecations (
+    target TEXT PRIMARY KEY,
+    is_pattern INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    superseded_by TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE tags (
+    target TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (target, tag)
+) WITHOUT ROWID;
+CREATE TABLE conflicts (
+    chunk_a INTEGER NOT NULL REFERENCES chunks(id),
+    chunk_b INTEGER NOT NULL REFERENCES chunks(id),
+    similarity REAL NOT NULL,
+    found_at INTEGER NOT NULL,
+    PRIMARY KEY (chunk_a, chunk_b)
+) WITHOUT ROWID;
+"#,
+];
 
 /// A folder registered with `cairn add`.
 #[derive(Debug, Clone, Serialize)]
@@ -204,6 +225,8 @@ pub struct ChunkRecord {
     pub start: usize,
     pub end: usize,
     pub text: String,
+    /// Version status: `current`, `superseded` or `deleted`.
+    pub status: String,
 }
 
 /// A chunk still waiting for its vector.
@@ -249,15 +272,114 @@ pub struct Filters {
     pub modified_after: Option<i64>,
     /// Only documents modified at or before this Unix time (seconds).
     pub modified_before: Option<i64>,
+    /// Only documents carrying all of these tags (directly or through a tagged folder).
+    pub tags: Vec<String>,
+    /// Also return deprecated documents (labelled as such).
+    pub include_deprecated: bool,
 }
 
 impl Filters {
+    /// True when no positive restriction is set (deprecation handling aside).
     pub fn is_empty(&self) -> bool {
         self.folders.is_empty()
             && self.kinds.is_empty()
             && self.path_glob.is_none()
             && self.modified_after.is_none()
             && self.modified_before.is_none()
+            && self.tags.is_empty()
+    }
+
+    /// Whether a document passes the filters (deprecation is checked separately).
+    pub fn admits(&self, path: &Path, kind: &str, mtime: i64, marks: &Marks) -> bool {
+        if !self.folders.is_empty() && !self.folders.iter().any(|f| path.starts_with(f)) {
+            return false;
+        }
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == kind) {
+            return false;
+        }
+        if let Some(g) = &self.path_glob {
+            if !g.is_match(path) {
+                return false;
+            }
+        }
+        if self.modified_after.is_some_and(|a| mtime < a)
+            || self.modified_before.is_some_and(|b| mtime > b)
+        {
+            return false;
+        }
+        if !self.tags.is_empty() {
+            let have = marks.tags_of(path);
+            if !self.tags.iter().all(|t| have.contains(&t.as_str())) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Which chunks a retriever may return.
+#[derive(Debug, Clone, Default)]
+pub enum ChunkFilter {
+    /// No restriction.
+    #[default]
+    All,
+    /// Only these.
+    Allow(std::collections::HashSet<ChunkId>),
+    /// All but these.
+    Deny(std::collections::HashSet<ChunkId>),
+}
+
+impl ChunkFilter {
+    pub fn admits(&self, id: ChunkId) -> bool {
+        match self {
+            ChunkFilter::All => true,
+            ChunkFilter::Allow(s) => s.contains(&id),
+            ChunkFilter::Deny(s) => !s.contains(&id),
+        }
+    }
+}
+
+/// A deprecation mark on a document, a folder, or a glob pattern of paths.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deprecation {
+    pub target: String,
+    pub is_pattern: bool,
+    pub reason: String,
+    pub superseded_by: Option<String>,
+    pub created_at: i64,
+}
+
+/// Deprecations and tags, loaded once and matched against paths.
+#[derive(Debug, Default)]
+pub struct Marks {
+    deprecations: Vec<(Deprecation, Option<globset::GlobMatcher>)>,
+    tags: Vec<(PathBuf, String)>,
+}
+
+impl Marks {
+    /// The deprecation that applies to `path`, if any (the most specific explicit one first).
+    pub fn deprecation(&self, path: &Path) -> Option<&Deprecation> {
+        self.deprecations
+            .iter()
+            .filter(|(d, glob)| match glob {
+                Some(g) => g.is_match(path),
+                None => path.starts_with(&d.target),
+            })
+            .max_by_key(|(d, glob)| (glob.is_none(), d.target.len()))
+            .map(|(d, _)| d)
+    }
+
+    /// Tags of `path`, its own and its folders'.
+    pub fn tags_of(&self, path: &Path) -> Vec<&str> {
+        self.tags
+            .iter()
+            .filter(|(t, _)| path.starts_with(t))
+            .map(|(_, tag)| tag.as_str())
+            .collect()
+    }
+
+    pub fn has_deprecations(&self) -> bool {
+        !self.deprecations.is_empty()
     }
 }
 
@@ -428,7 +550,7 @@ impl Catalog {
         let mut stmt = self.conn.prepare(
             "SELECT d.path, d.id, v.id, v.seq, v.content_hash, v.size, v.mtime
              FROM documents d JOIN versions v ON v.doc_id = d.id
-             WHERE d.folder_id = ?1 AND v.status IN ('current', 'deprecated')
+             WHERE d.folder_id = ?1 AND v.status = 'current'
                AND v.seq = (SELECT MAX(seq) FROM versions WHERE doc_id = d.id)",
         )?;
         let rows = stmt.query_map([folder.0], |r| {
@@ -578,8 +700,8 @@ impl Catalog {
             return Ok(Vec::new());
         };
         tx.execute(
-            "UPDATE versions SET status = ?2 WHERE id = ?1",
-            params![version, status.as_str()],
+            "UPDATE versions SET status = ?2, retired_at = ?3 WHERE id = ?1",
+            params![version, status.as_str(), now()],
         )?;
         let mut stmt = tx.prepare_cached("SELECT id FROM chunks WHERE version_id = ?1")?;
         let ids = stmt.query_map([version], |r| Ok(ChunkId(r.get(0)?)))?;
@@ -590,7 +712,7 @@ impl Catalog {
 
     const CHUNK_SELECT: &'static str =
         "SELECT c.id, d.id, v.id, v.seq, d.path, d.folder_id, v.kind, v.mtime, v.title, c.page,
-                c.heading, c.start, c.end, c.text
+                c.heading, c.start, c.end, c.text, v.status
          FROM chunks c JOIN versions v ON v.id = c.version_id JOIN documents d ON d.id = v.doc_id";
 
     fn chunk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChunkRecord> {
@@ -609,6 +731,7 @@ impl Catalog {
             start: r.get::<_, i64>(11)? as usize,
             end: r.get::<_, i64>(12)? as usize,
             text: r.get(13)?,
+            status: r.get(14)?,
         })
     }
 
@@ -750,13 +873,12 @@ impl Catalog {
         Ok(ready)
     }
 
-    /// The set of current chunk ids passing `filters` (None when there are no filters).
-    pub fn filter_chunks(
-        &self,
-        filters: &Filters,
-    ) -> Result<Option<std::collections::HashSet<ChunkId>>> {
-        if filters.is_empty() {
-            return Ok(None);
+    /// The chunk filter for `filters`: current chunks passing them, minus deprecated
+    /// documents unless `filters.include_deprecated`.
+    pub fn chunk_filter(&self, filters: &Filters, marks: &Marks) -> Result<ChunkFilter> {
+        let exclude_deprecated = !filters.include_deprecated && marks.has_deprecations();
+        if filters.is_empty() && !exclude_deprecated {
+            return Ok(ChunkFilter::All);
         }
         let mut stmt = self.conn.prepare(
             "SELECT c.id, d.path, v.kind, v.mtime FROM chunks c
@@ -764,30 +886,26 @@ impl Catalog {
              WHERE v.status = 'current'",
         )?;
         let mut rows = stmt.query([])?;
-        let mut set = std::collections::HashSet::new();
+        let mut allow = std::collections::HashSet::new();
+        let mut deny = std::collections::HashSet::new();
         while let Some(r) = rows.next()? {
+            let id = ChunkId(r.get(0)?);
             let path = PathBuf::from(r.get::<_, String>(1)?);
             let kind: String = r.get(2)?;
             let mtime: i64 = r.get(3)?;
-            if !filters.folders.is_empty() && !filters.folders.iter().any(|f| path.starts_with(f)) {
-                continue;
+            let ok = filters.admits(&path, &kind, mtime, marks)
+                && !(exclude_deprecated && marks.deprecation(&path).is_some());
+            if ok {
+                allow.insert(id);
+            } else {
+                deny.insert(id);
             }
-            if !filters.kinds.is_empty() && !filters.kinds.contains(&kind) {
-                continue;
-            }
-            if let Some(g) = &filters.path_glob {
-                if !g.is_match(&path) {
-                    continue;
-                }
-            }
-            if filters.modified_after.is_some_and(|a| mtime < a)
-                || filters.modified_before.is_some_and(|b| mtime > b)
-            {
-                continue;
-            }
-            set.insert(ChunkId(r.get(0)?));
         }
-        Ok(Some(set))
+        Ok(if filters.is_empty() {
+            ChunkFilter::Deny(deny)
+        } else {
+            ChunkFilter::Allow(allow)
+        })
     }
 
     // ---- status -------------------------------------------------------------------------------
@@ -881,4 +999,313 @@ pub struct BatchOutcome {
     pub deleted: usize,
     pub added_chunks: Vec<ChunkId>,
     pub removed_chunks: Vec<ChunkId>,
+}
+
+/// One version in a document's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionInfo {
+    pub version: i64,
+    pub status: String,
+    /// When Cairn recorded this version (Unix seconds).
+    pub recorded_at: i64,
+    /// When it stopped being current, if it did.
+    pub retired_at: Option<i64>,
+    pub content_hash: String,
+    pub size: u64,
+    pub mtime: i64,
+    pub kind: String,
+    pub chunks: u64,
+    /// Passages new in this version, compared with the previous one.
+    pub chunks_added: u64,
+    /// Passages of the previous version that are gone.
+    pub chunks_removed: u64,
+}
+
+/// Two current passages in different documents that say nearly the same thing differently.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    pub path_a: PathBuf,
+    pub path_b: PathBuf,
+    pub chunk_a: ChunkId,
+    pub chunk_b: ChunkId,
+    pub similarity: f32,
+    pub text_a: String,
+    pub text_b: String,
+}
+
+/// Result of [`Catalog::integrity`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Integrity {
+    pub sqlite_ok: bool,
+    pub sqlite_message: String,
+    pub documents_with_two_current_versions: u64,
+}
+
+impl Catalog {
+    /// The document at `path` (live or not).
+    pub fn document_id(&self, path: &Path) -> Result<Option<DocId>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM documents WHERE path = ?1",
+                [path_str(path)],
+                |r| Ok(DocId(r.get(0)?)),
+            )
+            .optional()?)
+    }
+
+    /// Every version of the document at `path`, oldest first, with what changed.
+    pub fn history(&self, path: &Path) -> Result<Vec<VersionInfo>> {
+        let doc = self.document_id(path)?.ok_or_else(|| {
+            Error::NotFound(format!("Cairn has no document at {}", path.display()))
+        })?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, seq, status, created_at, retired_at, content_hash, size, mtime, kind,
+                    chunk_count FROM versions WHERE doc_id = ?1 ORDER BY seq",
+        )?;
+        let rows: Vec<(i64, VersionInfo)> = stmt
+            .query_map([doc.0], |r| {
+                let hash: Vec<u8> = r.get(5)?;
+                Ok((
+                    r.get(0)?,
+                    VersionInfo {
+                        version: r.get(1)?,
+                        status: r.get(2)?,
+                        recorded_at: r.get(3)?,
+                        retired_at: r.get(4)?,
+                        content_hash: hash.iter().take(8).map(|b| format!("{b:02x}")).collect(),
+                        size: r.get::<_, i64>(6)? as u64,
+                        mtime: r.get(7)?,
+                        kind: r.get(8)?,
+                        chunks: r.get::<_, i64>(9)? as u64,
+                        chunks_added: 0,
+                        chunks_removed: 0,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut hashes = self
+            .conn
+            .prepare("SELECT embed_hash FROM chunks WHERE version_id = ?1")?;
+        let mut prev: std::collections::HashSet<Vec<u8>> = Default::default();
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, mut info) in rows {
+            let cur: std::collections::HashSet<Vec<u8>> = hashes
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            info.chunks_added = cur.difference(&prev).count() as u64;
+            info.chunks_removed = prev.difference(&cur).count() as u64;
+            prev = cur;
+            out.push(info);
+        }
+        Ok(out)
+    }
+
+    /// Chunks of any status (for history and as-of search), by id.
+    pub fn chunk_records(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} WHERE c.id = ?1", Self::CHUNK_SELECT))?;
+        for id in ids {
+            if let Some(rec) = stmt.query_row([id.0], Self::chunk_row).optional()? {
+                out.insert(*id, rec);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Chunks of the versions that were current at Unix time `at`, or of every version ever
+    /// recorded when `at` is None.
+    pub fn chunks_of_state(&self, at: Option<i64>) -> Result<Vec<ChunkRecord>> {
+        let sql = format!(
+            "{} WHERE ?1 IS NULL OR (v.created_at <= ?1 AND (v.retired_at IS NULL OR v.retired_at > ?1))",
+            Self::CHUNK_SELECT
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([at], Self::chunk_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    // ---- deprecation and tags -------------------------------------------------------------------
+
+    /// Marks a document, folder (`is_pattern` false) or glob pattern deprecated.
+    pub fn deprecate(
+        &self,
+        target: &str,
+        is_pattern: bool,
+        reason: &str,
+        superseded_by: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO deprecations(target, is_pattern, reason, superseded_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(target) DO UPDATE SET reason = excluded.reason,
+               superseded_by = excluded.superseded_by, is_pattern = excluded.is_pattern",
+            params![target, is_pattern, reason, superseded_by, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a deprecation mark; false when there was none.
+    pub fn undeprecate(&self, target: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM deprecations WHERE target = ?1", [target])?
+            > 0)
+    }
+
+    pub fn deprecations(&self) -> Result<Vec<Deprecation>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT target, is_pattern, reason, superseded_by, created_at FROM deprecations
+             ORDER BY target",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Deprecation {
+                target: r.get(0)?,
+                is_pattern: r.get(1)?,
+                reason: r.get(2)?,
+                superseded_by: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Adds tags to a document or folder path.
+    pub fn tag(&self, target: &Path, tags: &[String]) -> Result<()> {
+        for t in tags {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO tags(target, tag) VALUES (?1, ?2)",
+                params![path_str(target), t],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Removes tags (all of them when `tags` is empty); returns how many were removed.
+    pub fn untag(&self, target: &Path, tags: &[String]) -> Result<usize> {
+        if tags.is_empty() {
+            return Ok(self
+                .conn
+                .execute("DELETE FROM tags WHERE target = ?1", [path_str(target)])?);
+        }
+        let mut n = 0;
+        for t in tags {
+            n += self.conn.execute(
+                "DELETE FROM tags WHERE target = ?1 AND tag = ?2",
+                params![path_str(target), t],
+            )?;
+        }
+        Ok(n)
+    }
+
+    /// All (target, tag) pairs.
+    pub fn tags(&self) -> Result<Vec<(PathBuf, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT target, tag FROM tags ORDER BY target, tag")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                PathBuf::from(r.get::<_, String>(0)?),
+                r.get::<_, String>(1)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Loads deprecations and tags for matching.
+    pub fn marks(&self) -> Result<Marks> {
+        let mut deprecations = Vec::new();
+        for d in self.deprecations()? {
+            let glob = if d.is_pattern {
+                Some(
+                    globset::GlobBuilder::new(&d.target)
+                        .literal_separator(false)
+                        .build()
+                        .map_err(|e| Error::Invalid(format!("bad pattern `{}`: {e}", d.target)))?
+                        .compile_matcher(),
+                )
+            } else {
+                None
+            };
+            deprecations.push((d, glob));
+        }
+        Ok(Marks {
+            deprecations,
+            tags: self.tags()?,
+        })
+    }
+
+    // ---- conflicts ------------------------------------------------------------------------------
+
+    /// Records near-duplicate passage pairs (ids ordered so each pair is stored once).
+    pub fn record_conflicts(&mut self, pairs: &[(ChunkId, ChunkId, f32)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO conflicts(chunk_a, chunk_b, similarity, found_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (a, b, sim) in pairs {
+                let (a, b) = if a < b { (a, b) } else { (b, a) };
+                stmt.execute(params![a.0, b.0, sim, now()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Conflicts whose passages are both still current.
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT k.chunk_a, k.chunk_b, k.similarity FROM conflicts k
+             JOIN chunks ca ON ca.id = k.chunk_a JOIN versions va ON va.id = ca.version_id
+             JOIN chunks cb ON cb.id = k.chunk_b JOIN versions vb ON vb.id = cb.version_id
+             WHERE va.status = 'current' AND vb.status = 'current'
+             ORDER BY k.similarity DESC",
+        )?;
+        let pairs: Vec<(ChunkId, ChunkId, f32)> = stmt
+            .query_map([], |r| {
+                Ok((ChunkId(r.get(0)?), ChunkId(r.get(1)?), r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let ids: Vec<ChunkId> = pairs.iter().flat_map(|(a, b, _)| [*a, *b]).collect();
+        let recs = self.chunk_records(&ids)?;
+        Ok(pairs
+            .into_iter()
+            .filter_map(|(a, b, similarity)| {
+                let (ra, rb) = (recs.get(&a)?, recs.get(&b)?);
+                Some(Conflict {
+                    path_a: ra.path.clone(),
+                    path_b: rb.path.clone(),
+                    chunk_a: a,
+                    chunk_b: b,
+                    similarity,
+                    text_a: ra.text.clone(),
+                    text_b: rb.text.clone(),
+                })
+            })
+            .collect())
+    }
+
+    // ---- consistency ----------------------------------------------------------------------------
+
+    /// SQLite's own integrity check plus the catalog's invariants.
+    pub fn integrity(&self) -> Result<Integrity> {
+        let message: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let doubles: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM (SELECT doc_id FROM versions WHERE status = 'current'
+             GROUP BY doc_id HAVING COUNT(*) > 1)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Integrity {
+            sqlite_ok: message == "ok",
+            sqlite_message: message,
+            documents_with_two_current_versions: doubles as u64,
+        })
+    }
 }

@@ -116,6 +116,9 @@ pub struct IngestConfig {
     pub respect_ignore_files: bool,
     /// Extra gitignore-style patterns to skip, e.g. `["*.log", "node_modules/"]`.
     pub exclude: Vec<String>,
+    /// Cosine similarity above which two differing passages of different documents are
+    /// reported as a possible conflict (1.0 disables the check).
+    pub conflict_similarity: f32,
 }
 
 impl Default for IngestConfig {
@@ -126,6 +129,7 @@ impl Default for IngestConfig {
             follow_symlinks: true,
             respect_ignore_files: true,
             exclude: Vec::new(),
+            conflict_similarity: 0.92,
         }
     }
 }

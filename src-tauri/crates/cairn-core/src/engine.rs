@@ -91,6 +91,20 @@ pub struct SearchRequest {
     pub rrf_k: f32,
     /// Candidates taken from each retriever.
     pub candidates: usize,
+    /// Which state of the collection to search.
+    pub state: SearchState,
+}
+
+/// Which versions a search sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchState {
+    /// Current versions only (the default).
+    #[default]
+    Current,
+    /// The versions that were current at this Unix time.
+    AsOf(i64),
+    /// Every version ever recorded, labelled with its status.
+    History,
 }
 
 impl SearchRequest {
@@ -106,6 +120,7 @@ impl SearchRequest {
             alpha: s.alpha,
             rrf_k: s.rrf_k,
             candidates: s.candidates,
+            state: SearchState::Current,
         }
     }
 }
@@ -126,6 +141,10 @@ pub struct SearchHit {
     pub byte_start: usize,
     pub byte_end: usize,
     pub text: String,
+    /// Version status: `current`, or `superseded` / `deleted` in history searches.
+    pub status: String,
+    /// Set when the document is deprecated (only returned when asked for).
+    pub deprecated: Option<crate::catalog::Deprecation>,
 }
 
 /// Search results and how complete the semantic side was.
@@ -155,6 +174,9 @@ pub struct Status {
     pub vector_index_bytes: u64,
     pub text_index_chunks: u64,
     pub vector_index_chunks: u64,
+    pub deprecations: Vec<crate::catalog::Deprecation>,
+    pub conflicts: Vec<crate::catalog::Conflict>,
+    pub tags: Vec<(PathBuf, String)>,
 }
 
 /// An open data directory.
@@ -637,6 +659,7 @@ impl Engine {
             for (id, vec) in &ready {
                 v.add(*id, vec)?;
             }
+            self.detect_conflicts(&ready)?;
             self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
             if last_save.elapsed() >= SAVE_VECTORS_EVERY {
                 let generation = self.catalog.generation(Generation::Vector)?;
@@ -656,17 +679,20 @@ impl Engine {
 
     /// Ranked chunk ids for a request, before results are assembled (used by eval too).
     pub fn retrieve(&mut self, req: &SearchRequest) -> Result<(Vec<Hit>, Option<String>)> {
-        let allowed = self.catalog.filter_chunks(&req.filters)?;
-        let allowed = allowed.as_ref();
+        if req.state != SearchState::Current {
+            return self.retrieve_past(req);
+        }
+        let marks = self.catalog.marks()?;
+        let filter = self.catalog.chunk_filter(&req.filters, &marks)?;
         let mut notice = None;
         let bm25 = match req.mode {
             SearchMode::Bm25 | SearchMode::Hybrid => {
-                self.text.search(&req.query, req.candidates, allowed)?
+                self.text.search(&req.query, req.candidates, &filter)?
             }
             SearchMode::Dense => Vec::new(),
         };
         let dense = match req.mode {
-            SearchMode::Dense | SearchMode::Hybrid => match self.dense(req, allowed) {
+            SearchMode::Dense | SearchMode::Hybrid => match self.dense(req, &filter) {
                 Ok(h) => h,
                 Err(Error::Model(m)) if req.mode == SearchMode::Hybrid => {
                     notice = Some(format!(
@@ -678,26 +704,77 @@ impl Engine {
             },
             SearchMode::Bm25 => Vec::new(),
         };
-        let hits = match req.mode {
-            SearchMode::Bm25 => bm25,
-            SearchMode::Dense => dense,
-            SearchMode::Hybrid if dense.is_empty() => bm25,
-            SearchMode::Hybrid => retrieve::fuse(&bm25, &dense, req.fusion, req.alpha, req.rrf_k),
+        Ok((combine(req, bm25, dense), notice))
+    }
+
+    /// Searches a past state (or all history): the derived indexes hold current passages
+    /// only, so the passages of that state are scored on the fly from the catalog.
+    fn retrieve_past(&mut self, req: &SearchRequest) -> Result<(Vec<Hit>, Option<String>)> {
+        let at = match req.state {
+            SearchState::AsOf(t) => Some(t),
+            _ => None,
         };
-        Ok((hits, notice))
+        let marks = self.catalog.marks()?;
+        let records: Vec<ChunkRecord> = self
+            .catalog
+            .chunks_of_state(at)?
+            .into_iter()
+            .filter(|r| req.filters.admits(&r.path, &r.kind, r.mtime, &marks))
+            .filter(|r| req.filters.include_deprecated || marks.deprecation(&r.path).is_none())
+            .collect();
+        let mut bm25 = Vec::new();
+        if matches!(req.mode, SearchMode::Bm25 | SearchMode::Hybrid) {
+            let mut text = TextIndex::in_ram()?;
+            for r in &records {
+                text.add(r)?;
+            }
+            text.commit(0)?;
+            bm25 = text.search(
+                &req.query,
+                req.candidates,
+                &crate::catalog::ChunkFilter::All,
+            )?;
+        }
+        let mut dense = Vec::new();
+        let mut notice = None;
+        if matches!(req.mode, SearchMode::Dense | SearchMode::Hybrid) {
+            match self.embedder().and_then(|e| e.embed_query(&req.query)) {
+                Ok(q) => {
+                    let ids: Vec<ChunkId> = records.iter().map(|r| r.id).collect();
+                    let model = self.model_id().to_owned();
+                    let mut scored: Vec<Hit> = self
+                        .catalog
+                        .cached_vectors(&model, &ids)?
+                        .into_iter()
+                        .map(|(id, v)| Hit {
+                            chunk: id,
+                            score: v.iter().zip(&q).map(|(a, b)| a * b).sum(),
+                        })
+                        .collect();
+                    scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+                    scored.truncate(req.candidates);
+                    dense = scored;
+                }
+                Err(e) if req.mode == SearchMode::Hybrid => {
+                    notice = Some(format!("semantic search unavailable ({e})"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((combine(req, bm25, dense), notice))
     }
 
     fn dense(
         &mut self,
         req: &SearchRequest,
-        allowed: Option<&HashSet<ChunkId>>,
+        filter: &crate::catalog::ChunkFilter,
     ) -> Result<Vec<Hit>> {
         if self.vectors()?.is_empty() {
             return Ok(Vec::new());
         }
         let embedder = self.embedder()?;
         let q = embedder.embed_query(&req.query)?;
-        self.vectors()?.search(&q, req.candidates, allowed)
+        self.vectors()?.search(&q, req.candidates, filter)
     }
 
     /// Searches and assembles ranked passages with snippets.
@@ -710,12 +787,25 @@ impl Engine {
         }
         let (hits, mut notice) = self.retrieve(req)?;
         let ids: Vec<ChunkId> = hits.iter().map(|h| h.chunk).collect();
-        let records = self.catalog.current_chunks(&ids)?;
+        let records = match req.state {
+            SearchState::Current => self.catalog.current_chunks(&ids)?,
+            _ => self.catalog.chunk_records(&ids)?,
+        };
+        let marks = self.catalog.marks()?;
         let results: Vec<SearchHit> = hits
             .iter()
             .filter_map(|h| records.get(&h.chunk).map(|r| (h, r)))
+            .filter_map(|(h, r)| {
+                let deprecated = marks.deprecation(&r.path).cloned();
+                // Re-checked here too, so a lagging index can never leak deprecated text.
+                if deprecated.is_some() && !req.filters.include_deprecated {
+                    return None;
+                }
+                let mut hit = to_hit(h, r, &req.query);
+                hit.deprecated = deprecated;
+                Some(hit)
+            })
             .take(req.limit)
-            .map(|(h, r)| to_hit(h, r, &req.query))
             .collect();
         let stats = self.catalog.stats(self.model_id())?;
         if req.mode != SearchMode::Bm25 && notice.is_none() {
@@ -776,6 +866,9 @@ impl Engine {
             vector_index_bytes: VectorIndex::disk_bytes(&self.data_dir),
             text_index_chunks: self.text.len(),
             vector_index_chunks: vector_chunks,
+            deprecations: self.catalog.deprecations()?,
+            conflicts: self.catalog.conflicts()?,
+            tags: self.catalog.tags()?,
             stats,
         })
     }
@@ -799,6 +892,8 @@ fn to_hit(h: &Hit, r: &ChunkRecord, query: &str) -> SearchHit {
         byte_start: r.start,
         byte_end: r.end,
         text: r.text.clone(),
+        status: r.status.clone(),
+        deprecated: None,
     }
 }
 
@@ -858,4 +953,209 @@ fn process_file(f: &FileEntry, known: Option<&KnownDoc>, chunker: &Chunker) -> F
         page_count: (!doc.pages.is_empty()).then_some(doc.pages.len() as u32),
         chunks,
     }))
+}
+
+fn combine(req: &SearchRequest, bm25: Vec<Hit>, dense: Vec<Hit>) -> Vec<Hit> {
+    match req.mode {
+        SearchMode::Bm25 => bm25,
+        SearchMode::Dense => dense,
+        SearchMode::Hybrid if dense.is_empty() => bm25,
+        SearchMode::Hybrid => retrieve::fuse(&bm25, &dense, req.fusion, req.alpha, req.rrf_k),
+    }
+}
+
+/// What `Engine::check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub catalog: crate::catalog::Integrity,
+    pub current_chunks: u64,
+    pub embedded_chunks: u64,
+    pub text_index_chunks: u64,
+    pub vector_index_chunks: u64,
+    pub text_generation: (u64, u64),
+    pub vector_generation: (u64, u64),
+    pub problems: Vec<String>,
+}
+
+impl Engine {
+    fn known_path(&self, path: &Path) -> Result<PathBuf> {
+        let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let is_doc = self.catalog.document_id(&abs)?.is_some();
+        let is_folder = self
+            .catalog
+            .folders()?
+            .iter()
+            .any(|f| abs.starts_with(&f.path) || f.path.starts_with(&abs));
+        if is_doc || (is_folder && abs.is_dir()) {
+            Ok(abs)
+        } else {
+            Err(Error::NotFound(format!(
+                "{} is not a document or folder in the collection",
+                path.display()
+            )))
+        }
+    }
+
+    /// Marks a document or folder deprecated (optionally superseded by another document).
+    pub fn deprecate(
+        &mut self,
+        path: &Path,
+        superseded_by: Option<&Path>,
+        reason: &str,
+    ) -> Result<PathBuf> {
+        let target = self.known_path(path)?;
+        let by = superseded_by.map(|p| self.known_path(p)).transpose()?;
+        if by.as_ref() == Some(&target) {
+            return Err(Error::Invalid("a document cannot supersede itself".into()));
+        }
+        self.catalog.deprecate(
+            &target.to_string_lossy(),
+            false,
+            reason,
+            by.as_ref().map(|p| p.to_string_lossy()).as_deref(),
+        )?;
+        Ok(target)
+    }
+
+    /// Deprecates every path matching a glob pattern (e.g. `**/archive/**`).
+    pub fn deprecate_pattern(&mut self, pattern: &str, reason: &str) -> Result<()> {
+        globset::Glob::new(pattern)
+            .map_err(|e| Error::Invalid(format!("bad pattern `{pattern}`: {e}")))?;
+        self.catalog.deprecate(pattern, true, reason, None)
+    }
+
+    /// Removes a deprecation mark from a path or pattern.
+    pub fn undeprecate(&mut self, target: &str) -> Result<()> {
+        let abs = Path::new(target)
+            .canonicalize()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| target.to_owned());
+        if self.catalog.undeprecate(&abs)? || self.catalog.undeprecate(target)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("{target} is not deprecated")))
+        }
+    }
+
+    /// Adds tags to a document or folder.
+    pub fn tag(&mut self, path: &Path, tags: &[String]) -> Result<PathBuf> {
+        let target = self.known_path(path)?;
+        if tags.iter().any(|t| t.trim().is_empty()) {
+            return Err(Error::Invalid("tags must not be empty".into()));
+        }
+        self.catalog.tag(&target, tags)?;
+        Ok(target)
+    }
+
+    /// Removes tags (all when `tags` is empty) from a document or folder.
+    pub fn untag(&mut self, path: &Path, tags: &[String]) -> Result<usize> {
+        let target = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        self.catalog.untag(&target, tags)
+    }
+
+    /// The versions of the document at `path`.
+    pub fn history(&self, path: &Path) -> Result<Vec<crate::catalog::VersionInfo>> {
+        let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        self.catalog.history(&abs)
+    }
+
+    /// Verifies that the catalog is sound and the derived indexes match it.
+    pub fn check(&mut self) -> Result<CheckReport> {
+        let model = self.model_id().to_owned();
+        let stats = self.catalog.stats(&model)?;
+        let integrity = self.catalog.integrity()?;
+        self.text.refresh()?;
+        let text_gen = (
+            self.text.generation()?,
+            self.catalog.generation(Generation::Text)?,
+        );
+        let vector_len = self.vectors()?.len() as u64;
+        let vector_gen = (
+            self.vectors()?.generation(),
+            self.catalog.generation(Generation::Vector)?,
+        );
+        let mut problems = Vec::new();
+        if !integrity.sqlite_ok {
+            problems.push(format!(
+                "SQLite integrity check: {}",
+                integrity.sqlite_message
+            ));
+        }
+        if integrity.documents_with_two_current_versions > 0 {
+            problems.push(format!(
+                "{} documents have more than one current version",
+                integrity.documents_with_two_current_versions
+            ));
+        }
+        if self.text.len() != stats.current_chunks {
+            problems.push(format!(
+                "text index holds {} passages, catalog has {} current",
+                self.text.len(),
+                stats.current_chunks
+            ));
+        }
+        if vector_len != stats.embedded_chunks {
+            problems.push(format!(
+                "vector index holds {vector_len} vectors, catalog has {} embedded current passages",
+                stats.embedded_chunks
+            ));
+        }
+        if text_gen.0 != text_gen.1 {
+            problems.push(format!(
+                "text index at generation {}, catalog at {}",
+                text_gen.0, text_gen.1
+            ));
+        }
+        if vector_gen.0 != vector_gen.1 {
+            problems.push(format!(
+                "vector index at generation {}, catalog at {}",
+                vector_gen.0, vector_gen.1
+            ));
+        }
+        Ok(CheckReport {
+            ok: problems.is_empty(),
+            catalog: integrity,
+            current_chunks: stats.current_chunks,
+            embedded_chunks: stats.embedded_chunks,
+            text_index_chunks: self.text.len(),
+            vector_index_chunks: vector_len,
+            text_generation: text_gen,
+            vector_generation: vector_gen,
+            problems,
+        })
+    }
+
+    /// Finds current passages in other documents that are near-duplicates of `new` ones but
+    /// differ in text, and records them as conflicts for the user to resolve.
+    fn detect_conflicts(&mut self, new: &[(ChunkId, Vec<f32>)]) -> Result<()> {
+        let threshold = self.config.ingest.conflict_similarity;
+        if threshold >= 1.0 || new.is_empty() {
+            return Ok(());
+        }
+        let mut candidates = Vec::new();
+        {
+            let v = self.vectors()?;
+            for (id, vec) in new {
+                for hit in v.search(vec, 4, &crate::catalog::ChunkFilter::All)? {
+                    if hit.chunk != *id && hit.score >= threshold {
+                        candidates.push((*id, hit.chunk, hit.score));
+                    }
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<ChunkId> = candidates.iter().flat_map(|(a, b, _)| [*a, *b]).collect();
+        let recs = self.catalog.current_chunks(&ids)?;
+        let pairs: Vec<(ChunkId, ChunkId, f32)> = candidates
+            .into_iter()
+            .filter(|(a, b, _)| match (recs.get(a), recs.get(b)) {
+                (Some(ra), Some(rb)) => ra.doc != rb.doc && ra.text.trim() != rb.text.trim(),
+                _ => false,
+            })
+            .collect();
+        self.catalog.record_conflicts(&pairs)
+    }
 }

@@ -18,7 +18,7 @@ use tantivy::tokenizer::{
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use super::Hit;
-use crate::catalog::{ChunkId, ChunkRecord};
+use crate::catalog::{ChunkFilter, ChunkId, ChunkRecord};
 use crate::error::{Error, Result};
 
 const ANALYZER: &str = "cairn_en";
@@ -110,6 +110,24 @@ impl TextIndex {
         })
     }
 
+    /// A writable index in memory (for one-off searches over past states).
+    pub fn in_ram() -> Result<TextIndex> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        index.tokenizers().register(ANALYZER, analyzer());
+        let writer = Some(index.writer_with_num_threads(1, 32 * 1024 * 1024)?);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TextIndex {
+            index,
+            reader,
+            writer,
+            fields,
+        })
+    }
+
     fn writer(&mut self) -> Result<&mut IndexWriter> {
         self.writer
             .as_mut()
@@ -178,13 +196,8 @@ impl TextIndex {
         self.len() == 0
     }
 
-    /// BM25 search; `allowed` restricts results to a set of chunks (filters).
-    pub fn search(
-        &self,
-        query: &str,
-        limit: usize,
-        allowed: Option<&HashSet<ChunkId>>,
-    ) -> Result<Vec<Hit>> {
+    /// BM25 search restricted by `filter`.
+    pub fn search(&self, query: &str, limit: usize, filter: &ChunkFilter) -> Result<Vec<Hit>> {
         let f = self.fields;
         let mut seen = HashSet::new();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -206,18 +219,23 @@ impl TextIndex {
             return Ok(Vec::new());
         }
         let text_query: Box<dyn Query> = Box::new(BooleanQuery::new(clauses));
-        let query: Box<dyn Query> = match allowed {
-            Some(set) => Box::new(BooleanQuery::new(vec![
+        let id_set = |set: &HashSet<ChunkId>| -> Box<dyn Query> {
+            Box::new(TermSetQuery::new(
+                set.iter()
+                    .map(|id| Term::from_field_u64(f.chunk_id, id.key())),
+            ))
+        };
+        let query: Box<dyn Query> = match filter {
+            ChunkFilter::All => text_query,
+            ChunkFilter::Allow(set) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, text_query),
-                (
-                    Occur::Must,
-                    Box::new(TermSetQuery::new(
-                        set.iter()
-                            .map(|id| Term::from_field_u64(f.chunk_id, id.key())),
-                    )),
-                ),
+                (Occur::Must, id_set(set)),
             ])),
-            None => text_query,
+            ChunkFilter::Deny(set) if set.is_empty() => text_query,
+            ChunkFilter::Deny(set) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, text_query),
+                (Occur::MustNot, id_set(set)),
+            ])),
         };
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;

@@ -3,14 +3,13 @@
 //! Saved as `vectors.usearch` plus `vectors.json` (model id, dimension, catalog generation).
 //! Both are written to temporary files and renamed, so a crash leaves the previous state.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::Hit;
-use crate::catalog::ChunkId;
+use crate::catalog::{ChunkFilter, ChunkId};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -146,21 +145,16 @@ impl VectorIndex {
     }
 
     /// Nearest chunks by cosine similarity (score = 1 - distance, in [-1, 1]).
-    pub fn search(
-        &self,
-        query: &[f32],
-        limit: usize,
-        allowed: Option<&HashSet<ChunkId>>,
-    ) -> Result<Vec<Hit>> {
+    pub fn search(&self, query: &[f32], limit: usize, filter: &ChunkFilter) -> Result<Vec<Hit>> {
         if self.index.size() == 0 || limit == 0 {
             return Ok(Vec::new());
         }
         self.index.change_expansion_search(limit.clamp(64, 1024));
-        let matches = match allowed {
-            Some(set) => self
+        let matches = match filter {
+            ChunkFilter::All => self.index.search(query, limit),
+            _ => self
                 .index
-                .filtered_search(query, limit, |key| set.contains(&ChunkId::from_key(key))),
-            None => self.index.search(query, limit),
+                .filtered_search(query, limit, |key| filter.admits(ChunkId::from_key(key))),
         }
         .map_err(verr)?;
         Ok(matches

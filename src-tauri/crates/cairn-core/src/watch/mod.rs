@@ -1,8 +1,11 @@
 //! Finding files: walks registered folders with ignore rules.
 //!
 //! Hidden files, `.gitignore` / `.ignore` / `.cairnignore` patterns, extra exclude patterns
-//! from the config, a size cap and symlink loops are handled here. (Live watching of folders
-//! builds on this scan: a full reconcile is always a scan.)
+//! from the config, a size cap and symlink loops are handled here. Live watching of folders
+//! ([`live`]) builds on this scan: it only signals when to reconcile, and a reconcile is always
+//! a scan.
+
+pub mod live;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,372 @@
+//! Versions, history, as-of search, deprecation, tags, conflicts and crash safety, end to end
+//! with the real binary, real files and the real embedding model.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cairn_tests::{cairn, cairn_bin, cairn_ok, search_json};
+use serde_json::Value;
+
+fn json(data: &Path, args: &[&str]) -> Value {
+    parse(&cairn_ok(data, args))
+}
+
+fn parse(out: &str) -> Value {
+    serde_json::from_str(out)
+        .or_else(|_| serde_json::from_str(out.lines().last().unwrap_or("")))
+        .expect("JSON output")
+}
+
+/// `cairn check --json`, which exits 3 when it finds a problem.
+fn check(data: &Path) -> Value {
+    parse(&String::from_utf8_lossy(
+        &cairn(data, &["check", "--json"]).stdout,
+    ))
+}
+
+fn paths(results: &[Value]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| r["path"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[test]
+fn history_as_of_and_version_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let doc = lib.join("pricing.md");
+    std::fs::write(
+        &doc,
+        "# Pricing\n\nThe basic plan costs nine dollars per month.\n",
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let between = chrono_now();
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(
+        &doc,
+        "# Pricing\n\nThe basic plan costs twelve dollars per month.\n",
+    )
+    .unwrap();
+    cairn_ok(&data, &["index"]);
+    std::fs::write(
+        &doc,
+        "# Pricing\n\nThe basic plan costs twelve dollars per month.\n\n## Discounts\n\n\
+         Students pay half price on every plan.\n",
+    )
+    .unwrap();
+    cairn_ok(&data, &["index"]);
+
+    let history = json(&data, &["history", doc.to_str().unwrap(), "--json"]);
+    let versions = history.as_array().unwrap();
+    assert_eq!(versions.len(), 3, "{history}");
+    let statuses: Vec<&str> = versions
+        .iter()
+        .map(|v| v["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["superseded", "superseded", "current"]);
+    assert!(versions[1]["chunks_added"].as_u64().unwrap() >= 1);
+    assert!(versions[1]["chunks_removed"].as_u64().unwrap() >= 1);
+    assert!(versions[0]["retired_at"].is_number() && versions[2]["retired_at"].is_null());
+    let human = cairn_ok(&data, &["history", doc.to_str().unwrap()]);
+    assert!(human.contains("v1") && human.contains("v3"), "{human}");
+
+    // Current state: only the new price.
+    let r = search_json(&data, &["--mode", "bm25", "basic plan nine dollars"]);
+    assert!(
+        r.iter()
+            .all(|h| !h["snippet"].as_str().unwrap().contains("nine")),
+        "{r:?}"
+    );
+    // The past state, labelled.
+    let r = search_json(
+        &data,
+        &["--mode", "hybrid", "--as-of", &between, "basic plan price"],
+    );
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0]["snippet"].as_str().unwrap().contains("nine dollars"),
+        "{r:?}"
+    );
+    assert_eq!(r[0]["status"], "superseded");
+    assert_eq!(r[0]["version"], 1);
+    // All history, labelled.
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--history", "basic plan dollars"],
+    );
+    let labels: Vec<(i64, &str)> = r
+        .iter()
+        .map(|h| {
+            (
+                h["version"].as_i64().unwrap(),
+                h["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        labels.contains(&(1, "superseded")) && labels.contains(&(3, "current")),
+        "{labels:?}"
+    );
+    let human = cairn_ok(
+        &data,
+        &["search", "--history", "--mode", "bm25", "nine dollars"],
+    );
+    assert!(human.contains("[SUPERSEDED]"), "{human}");
+
+    // Deleted documents stay in history.
+    std::fs::remove_file(&doc).unwrap();
+    cairn_ok(&data, &["index"]);
+    assert!(search_json(&data, &["--mode", "bm25", "students half price"]).is_empty());
+    let history = json(&data, &["history", doc.to_str().unwrap(), "--json"]);
+    assert_eq!(history[2]["status"], "deleted", "{history}");
+}
+
+fn chrono_now() -> String {
+    // RFC 3339 in UTC without pulling a date crate into the tests.
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn deprecation_tags_and_conflicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(lib.join("archive")).unwrap();
+    std::fs::create_dir_all(lib.join("hr")).unwrap();
+    let old = lib.join("hr/leave-2023.md");
+    let new = lib.join("hr/leave-2025.md");
+    std::fs::write(
+        &old,
+        "# Parental leave\n\nEmployees are entitled to twelve weeks of paid parental leave, \
+         requested through the HR portal at least one month in advance.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &new,
+        "# Parental leave\n\nEmployees are entitled to sixteen weeks of paid parental leave, \
+         requested through the HR portal at least one month in advance.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("archive/old-canteen.md"),
+        "# Canteen\n\nThe canteen serves breakfast from seven o'clock.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("parking.md"),
+        "# Parking\n\nVisitor parking is on level two.\n",
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+
+    // The two leave policies conflict: near-identical passages that differ.
+    let status = json(&data, &["status", "--json"]);
+    let conflicts = status["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{status}");
+    let pair = format!("{} {}", conflicts[0]["path_a"], conflicts[0]["path_b"]);
+    assert!(
+        pair.contains("leave-2023.md") && pair.contains("leave-2025.md"),
+        "{pair}"
+    );
+
+    // Deprecate the old one, superseded by the new one: it leaves results by default.
+    cairn_ok(
+        &data,
+        &[
+            "deprecate",
+            old.to_str().unwrap(),
+            "--superseded-by",
+            new.to_str().unwrap(),
+            "--reason",
+            "replaced by the 2025 policy",
+        ],
+    );
+    let r = search_json(&data, &["-n", "20", "parental leave weeks"]);
+    assert!(
+        !paths(&r).iter().any(|p| p.ends_with("leave-2023.md")),
+        "{r:?}"
+    );
+    assert!(paths(&r).iter().any(|p| p.ends_with("leave-2025.md")));
+    let r = search_json(
+        &data,
+        &["-n", "20", "--include-deprecated", "parental leave weeks"],
+    );
+    let dep = r
+        .iter()
+        .find(|h| h["path"].as_str().unwrap().ends_with("leave-2023.md"))
+        .expect("deprecated document shown when asked");
+    assert_eq!(dep["deprecated"]["reason"], "replaced by the 2025 policy");
+    assert!(dep["deprecated"]["superseded_by"]
+        .as_str()
+        .unwrap()
+        .ends_with("leave-2025.md"));
+    let human = cairn_ok(&data, &["search", "--include-deprecated", "twelve weeks"]);
+    assert!(
+        human.contains("DEPRECATED") && human.contains("superseded by"),
+        "{human}"
+    );
+    let status = cairn_ok(&data, &["status"]);
+    assert!(status.contains("replaced by the 2025 policy"), "{status}");
+
+    // A pattern rule deprecates a folder named archive.
+    cairn_ok(
+        &data,
+        &[
+            "deprecate",
+            "--pattern",
+            "**/archive/**",
+            "--reason",
+            "archived",
+        ],
+    );
+    assert!(search_json(&data, &["--mode", "bm25", "canteen breakfast"]).is_empty());
+    cairn_ok(&data, &["undeprecate", "**/archive/**"]);
+    assert_eq!(
+        search_json(&data, &["--mode", "bm25", "canteen breakfast"]).len(),
+        1
+    );
+    cairn_ok(&data, &["undeprecate", old.to_str().unwrap()]);
+    let r = search_json(&data, &["--mode", "bm25", "twelve weeks"]);
+    assert!(paths(&r).iter().any(|p| p.ends_with("leave-2023.md")));
+    let out = cairn(&data, &["undeprecate", old.to_str().unwrap()]);
+    assert!(!out.status.success());
+
+    // Tags on a folder and a document filter search.
+    cairn_ok(&data, &["tag", lib.join("hr").to_str().unwrap(), "people"]);
+    cairn_ok(
+        &data,
+        &[
+            "tag",
+            lib.join("parking.md").to_str().unwrap(),
+            "facilities",
+        ],
+    );
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--tag", "people", "leave parking"],
+    );
+    assert!(
+        !r.is_empty() && paths(&r).iter().all(|p| p.contains("/hr/")),
+        "{r:?}"
+    );
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--tag", "facilities", "leave parking"],
+    );
+    assert_eq!(paths(&r).len(), 1);
+    assert!(paths(&r)[0].ends_with("parking.md"));
+    cairn_ok(&data, &["untag", lib.join("parking.md").to_str().unwrap()]);
+    assert!(search_json(&data, &["--mode", "bm25", "--tag", "facilities", "parking"]).is_empty());
+    let out = cairn(
+        &data,
+        &["tag", tmp.path().join("elsewhere").to_str().unwrap(), "x"],
+    );
+    assert!(!out.status.success());
+}
+
+/// A small deterministic random number generator (no dependency needed).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn killing_the_indexer_at_random_points_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("notes");
+    std::fs::create_dir_all(&lib).unwrap();
+    let write = |i: usize, rev: usize| {
+        std::fs::write(
+            lib.join(format!("note-{i:03}.txt")),
+            format!(
+                "Note {i} revision {rev}. Sensor array {i} reported marker osprey{i}r{rev}. \
+                 The crew calibrated the instruments, logged the tide tables and compared the \
+                 readings with revision {rev} of the survey protocol for site {i}."
+            ),
+        )
+        .unwrap();
+    };
+    for i in 0..240 {
+        write(i, 0);
+    }
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    let mut rng = Lcg(0x5eed);
+    let kills = 16;
+    let mut killed_while_running = 0;
+    for round in 0..kills {
+        if round % 4 == 3 {
+            // Change the collection between crashes: edits, a rename and a deletion.
+            for _ in 0..5 {
+                write(rng.next() as usize % 240, round);
+            }
+            let a = lib.join(format!("note-{:03}.txt", rng.next() % 240));
+            if a.exists() {
+                let _ = std::fs::rename(&a, a.with_extension("md"));
+            }
+            let _ = std::fs::remove_file(lib.join(format!("note-{:03}.txt", rng.next() % 240)));
+        }
+        let mut child = Command::new(cairn_bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("index")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50 + rng.next() % 2500));
+        if child.try_wait().unwrap().is_none() {
+            killed_while_running += 1;
+        }
+        let _ = child.kill(); // SIGKILL: no chance to clean up
+        let _ = child.wait();
+        // Whatever state the kill left, the catalog itself is sound.
+        let check = check(&data);
+        assert_eq!(check["catalog"]["sqlite_ok"], true, "{check}");
+        assert_eq!(check["catalog"]["documents_with_two_current_versions"], 0);
+    }
+    eprintln!("kill test: {kills} SIGKILLs, {killed_while_running} hit a running indexer");
+    assert!(
+        killed_while_running >= kills / 2,
+        "most kills should hit a running indexer"
+    );
+    // Finish the text phase, then the embedding phase must embed exactly the backlog.
+    cairn_ok(&data, &["index", "--no-embed"]);
+    let status = json(&data, &["status", "--json"]);
+    let backlog = status["embed_backlog"].as_u64().unwrap();
+    let done = json(&data, &["index", "--json"]);
+    assert_eq!(done["texts_embedded"].as_u64().unwrap(), backlog, "{done}");
+    assert_eq!(done["new_versions"], 0);
+    let check = check(&data);
+    assert_eq!(check["ok"], true, "{check}");
+    let again = json(&data, &["index", "--json"]);
+    assert_eq!(again["texts_embedded"], 0, "{again}");
+    // Every live file is searchable exactly once.
+    let live = std::fs::read_dir(&lib).unwrap().count() as u64;
+    assert_eq!(status["stats"]["current_documents"].as_u64().unwrap(), live);
+    let r = search_json(&data, &["--mode", "bm25", "osprey7r0"]);
+    let exists = lib.join("note-007.txt").exists() || lib.join("note-007.md").exists();
+    if exists
+        && std::fs::read_to_string(lib.join("note-007.txt")).is_ok_and(|t| t.contains("osprey7r0"))
+    {
+        assert_eq!(r.len(), 1, "{r:?}");
+    }
+}
