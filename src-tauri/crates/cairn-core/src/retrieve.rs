@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn rrf_rewards_agreement() {
         let a = [h(1, 9.0), h(2, 5.0), h(3, 1.0)];
-        let b = [h(3, 0.9), h(2, 0.8), h(4, 0.1)];
+        let b = [h(2, 0.9), h(3, 0.8), h(4, 0.1)];
         let fused = rrf(&[&a, &b], 60.0);
         assert_eq!(fused[0].chunk, ChunkId(2));
         assert_eq!(fused.len(), 4);

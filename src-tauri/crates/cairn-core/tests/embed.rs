@@ -584,10 +584,12 @@ fn pdf_chunks_never_cross_pages() {
         let expected = if c.start < split { "Part A" } else { "Part B" };
         assert_eq!(c.heading_path, h(&[expected]));
     }
-    // Page 3's two small pieces (end of Part A, start of Part B) are merged into one chunk.
+    // Page 3's two small pieces (end of Part A, start of Part B) belong to different sections:
+    // they stay apart so that each keeps its heading.
     let page3: Vec<_> = chunks.iter().filter(|c| c.page == Some(3)).collect();
-    assert_eq!(page3.len(), 1, "{page3:#?}");
+    assert_eq!(page3.len(), 2, "{page3:#?}");
     assert_eq!(page3[0].heading_path, h(&["Part A"]));
+    assert_eq!(page3[1].heading_path, h(&["Part B"]));
 }
 
 #[test]
@@ -600,11 +602,32 @@ fn tiny_sections_are_merged_within_bounds() {
         (&["A", "B"], "Beta is short too."),
         (&["C"], "Gamma as well."),
         (&["D"], "   \n\n  "),
+        (&["E"], "Epsilon, part one."),
+        (&["E"], "Epsilon, part two."),
     ]);
     let chunks = check(&chunker, &counter, &doc);
-    assert_eq!(chunks.len(), 1, "{chunks:#?}");
-    assert_eq!(chunks[0].heading_path, h(&["A"]));
-    assert!(chunks[0].text.starts_with("Alpha") && chunks[0].text.ends_with("Gamma as well."));
+    let summary: Vec<_> = chunks
+        .iter()
+        .map(|c| (c.heading_path.join(" > "), c.text.as_str()))
+        .collect();
+    // A short lead-in joins its first subsection and takes the subsection's heading path;
+    // unrelated sections stay apart; tiny pieces of one section merge; whitespace-only
+    // sections produce nothing.
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "A > B".to_string(),
+                "Alpha is short.\n\nB\n\nBeta is short too."
+            ),
+            ("C".to_string(), "Gamma as well."),
+            (
+                "E".to_string(),
+                "Epsilon, part one.\n\nE\n\nEpsilon, part two."
+            ),
+        ],
+        "{chunks:#?}"
+    );
 
     // Large neighbours are not merged.
     let mut words = Words(23);
