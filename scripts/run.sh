@@ -5,10 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo build --release -p cairn-cli --quiet
+# The dev profile optimises dependencies and the engine (see Cargo.toml) and shares its
+# build with the test command; release builds are for bundles.
+cargo build -p cairn-cli --quiet
 dir="${1:-$HOME/Documents}"
 if [ ! -d "$dir" ]; then
   echo "Folder $dir does not exist: run \`bash scripts/run.sh /path/to/your/folder\`." >&2
   exit 1
 fi
-exec target/release/cairn demo "$dir"
+exec target/debug/cairn demo "$dir"
