@@ -121,6 +121,16 @@ impl Chunker {
 
     fn push(&self, out: &mut Vec<ChunkDraft>, doc: &ParsedDoc, range: Range<usize>, piece: &Piece) {
         let text = doc.text[range.clone()].to_owned();
+        // A chunk that is only its section's heading line adds nothing: the heading path is
+        // indexed and embedded with every chunk of the section.
+        if piece
+            .heading_path
+            .last()
+            .is_some_and(|h| h.trim() == text.trim())
+            && piece.tokens > self.counter.count(&text)
+        {
+            return;
+        }
         debug_assert_eq!(&doc.text[range.clone()], text);
         out.push(ChunkDraft {
             ordinal: out.len() as u32,
