@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(build-essential pkg-config cmake clang libclang-dev python3 python3-pip unzip)
+need_pkgs=(build-essential pkg-config cmake clang libclang-dev python3 python3-pip python3-venv unzip)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -16,6 +16,7 @@ use cairn_core::eval::{evaluate, EvalOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod mcp;
 mod watch_cmd;
 
 #[derive(Parser)]
@@ -117,6 +118,9 @@ enum Command {
     Watch(watch_cmd::WatchArgs),
     /// Measure performance figures (printed, for docs/benchmarks.md).
     Bench(watch_cmd::BenchArgs),
+    /// Serve the collection to AI assistants over the Model Context Protocol (stdio): tools
+    /// search, list_sources, read_source, status and ask.
+    Mcp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -484,6 +488,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Watch(args) => watch_cmd::run_watch(&data_dir, config, &args)?,
         Command::Bench(args) => watch_cmd::run_bench(&data_dir, config, &args)?,
+        Command::Mcp => mcp::serve(&data_dir, config)?,
         Command::Config => {
             print!("{}", toml::to_string_pretty(&config)?);
         }

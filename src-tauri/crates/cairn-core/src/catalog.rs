@@ -161,6 +161,52 @@ CREATE TABLE conflicts (
     PRIMARY KEY (chunk_a, chunk_b)
 ) WITHOUT ROWID;
 "#,
+    // Cited answers (answer.rs, audit.rs): conversations, pinned facts, the audit log and the
+    // cached calibration of the abstention signal. User data, not derived from documents.
+    r#"
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at INTEGER NOT NULL,
+    title TEXT NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user','assistant')),
+    content TEXT NOT NULL,
+    rewritten TEXT,
+    audit_id INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX messages_session ON messages(session_id, id);
+CREATE TABLE pins (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    text TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    session_id INTEGER,
+    question TEXT NOT NULL,
+    rewritten_query TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    abstained INTEGER NOT NULL,
+    model_id TEXT,
+    endpoint TEXT,
+    template_version TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX audit_session ON audit(session_id);
+CREATE TABLE answer_calibration (
+    model_id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    passages INTEGER NOT NULL,
+    computed_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+"#,
 ];
 
 /// A folder registered with `cairn add`.
@@ -457,6 +503,11 @@ impl Catalog {
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for modules that own their tables (answers, sessions, audit).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
     }
 
     fn migrate(&mut self) -> Result<()> {

@@ -20,6 +20,7 @@ pub struct Config {
     pub chunking: ChunkingConfig,
     pub ingest: IngestConfig,
     pub search: SearchConfig,
+    pub answer: AnswerConfig,
 }
 
 /// How vectors are pooled from the model's token outputs.
@@ -192,6 +193,48 @@ impl Default for SearchConfig {
     }
 }
 
+/// Cited answers (`cairn ask`): how many sources, when to abstain, how citations are checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnswerConfig {
+    /// Passages given to the model (and the extractive answerer) as numbered sources.
+    pub sources: usize,
+    /// Answer "I don't know" without calling the model when the question's evidence is below
+    /// this level. The evidence is the percentile (0..1) of the question's best dense cosine
+    /// within the collection's own distribution of best-match scores (see
+    /// `cairn_core::answer::abstain`), so one threshold transfers across corpora and models.
+    /// 0 never abstains.
+    pub abstain_threshold: f32,
+    /// Share (0..1) of a cited sentence's content words that must occur in the cited passage
+    /// for the citation to count as supported.
+    pub min_support: f32,
+    /// Upper bound of generated tokens per answer.
+    pub max_tokens: usize,
+    /// Sampling temperature of the generator (0 = greedy).
+    pub temperature: f32,
+    /// Sentences quoted by an extractive answer.
+    pub extractive_sentences: usize,
+    /// Characters of each source passage shown to the model (longer passages are cut).
+    pub max_source_chars: usize,
+    /// Passages sampled to calibrate the abstention signal.
+    pub calibration_samples: usize,
+}
+
+impl Default for AnswerConfig {
+    fn default() -> Self {
+        AnswerConfig {
+            sources: 5,
+            abstain_threshold: crate::answer::abstain::DEFAULT_THRESHOLD,
+            min_support: 0.5,
+            max_tokens: 384,
+            temperature: 0.1,
+            extractive_sentences: 3,
+            max_source_chars: 1600,
+            calibration_samples: 200,
+        }
+    }
+}
+
 impl Config {
     /// Loads `config.toml` from `data_dir`, or the defaults when there is none.
     pub fn load(data_dir: &Path) -> Result<Config> {
@@ -254,6 +297,43 @@ impl Config {
         }
         if s.limit == 0 || s.candidates == 0 {
             return bad("search.limit and search.candidates must be positive".into());
+        }
+        let a = &self.answer;
+        if a.sources == 0 || a.sources > 20 {
+            return bad(format!(
+                "answer.sources must be between 1 and 20, not {}",
+                a.sources
+            ));
+        }
+        if !(0.0..=1.0).contains(&a.abstain_threshold) {
+            return bad(format!(
+                "answer.abstain_threshold must be between 0 and 1, not {}",
+                a.abstain_threshold
+            ));
+        }
+        if !(0.0..=1.0).contains(&a.min_support) {
+            return bad(format!(
+                "answer.min_support must be between 0 and 1, not {}",
+                a.min_support
+            ));
+        }
+        if a.max_tokens == 0 {
+            return bad("answer.max_tokens must be positive".into());
+        }
+        if !(0.0..=2.0).contains(&a.temperature) {
+            return bad(format!(
+                "answer.temperature must be between 0 and 2, not {}",
+                a.temperature
+            ));
+        }
+        if a.extractive_sentences == 0 {
+            return bad("answer.extractive_sentences must be positive".into());
+        }
+        if a.max_source_chars < 200 {
+            return bad("answer.max_source_chars must be at least 200".into());
+        }
+        if a.calibration_samples < 20 {
+            return bad("answer.calibration_samples must be at least 20".into());
         }
         if self.ingest.exclude.iter().any(|p| p.trim().is_empty()) {
             return bad("ingest.exclude must not contain empty patterns".into());

@@ -56,6 +56,9 @@ pub enum Error {
     /// usearch vector index failure.
     #[error("vector index (usearch): {0}")]
     VectorIndex(String),
+    /// An answer generator (local model or remote endpoint) is missing or failed.
+    #[error("answer generation: {0}")]
+    Generation(String),
 }
 
 impl Error {
@@ -81,6 +84,7 @@ impl Error {
                 | Error::Invalid(_)
                 | Error::Locked(_)
                 | Error::Cancelled
+                | Error::Generation(_)
         )
     }
 
@@ -99,6 +103,7 @@ impl Error {
             Error::Catalog(_) => "catalog",
             Error::TextIndex(_) => "text_index",
             Error::VectorIndex(_) => "vector_index",
+            Error::Generation(_) => "generation",
         }
     }
 
@@ -126,6 +131,9 @@ impl Error {
             Error::Invalid(_) => "Check the command's arguments (`cairn help`).",
             Error::Locked(_) => "Wait for the other `cairn index` to finish, or stop it (Ctrl-C) first.",
             Error::Cancelled => "Run the same command again to resume where it stopped.",
+            Error::Generation(_) => {
+                "Check the answer model settings (a local GGUF file, or a remote endpoint and its key), or answer without a model: `cairn ask --extractive`."
+            }
             Error::Catalog(_) | Error::TextIndex(_) | Error::VectorIndex(_) => {
                 "Run `cairn reindex` to rebuild the search indexes from the catalog; if that fails, report a bug."
             }
