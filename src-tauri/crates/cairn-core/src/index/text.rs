@@ -92,30 +92,22 @@ impl TextIndex {
             Err(_) if !dir.join("meta.json").exists() => Index::create_in_dir(dir, schema)?,
             Err(e) => return Err(e.into()),
         };
-        index.tokenizers().register(ANALYZER, analyzer());
-        let writer = if writable {
-            Some(index.writer_with_num_threads(1, 64 * 1024 * 1024)?)
-        } else {
-            None
-        };
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
-        Ok(TextIndex {
-            index,
-            reader,
-            writer,
-            fields,
-        })
+        Self::with_index(index, fields, writable.then_some(64 * 1024 * 1024))
     }
 
     /// A writable index in memory (for one-off searches over past states).
     pub fn in_ram() -> Result<TextIndex> {
         let (schema, fields) = schema();
-        let index = Index::create_in_ram(schema);
+        Self::with_index(Index::create_in_ram(schema), fields, Some(32 * 1024 * 1024))
+    }
+
+    /// Registers the analyser and opens a reader (and a writer with that much memory).
+    fn with_index(index: Index, fields: Fields, writer_memory: Option<usize>) -> Result<TextIndex> {
         index.tokenizers().register(ANALYZER, analyzer());
-        let writer = Some(index.writer_with_num_threads(1, 32 * 1024 * 1024)?);
+        let writer = match writer_memory {
+            Some(bytes) => Some(index.writer_with_num_threads(1, bytes)?),
+            None => None,
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
