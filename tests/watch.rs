@@ -341,3 +341,65 @@ fn watch_skips_hidden_and_ignored_files() {
         finds(r, &notes.join("build/gen.md"))
     });
 }
+
+#[test]
+fn watch_sees_a_same_size_save_within_the_same_second() {
+    // The catalog keeps whole-second mtimes: a second save of the same size in the same
+    // second as an already indexed one must still be noticed.
+    let (_tmp, notes, data) = setup(false);
+    std::fs::write(notes.join("seed.md"), "A seed note about ferns.\n").unwrap();
+    cairn_ok(&data, &["add", notes.to_str().unwrap()]);
+    let mut w = Watch::start(&data, &["--no-embed", "--debounce-ms", "50"]);
+    let file = notes.join("pet.md");
+    let mtime = |p: &Path| {
+        std::fs::metadata(p)
+            .unwrap()
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let mut raced = false;
+    for attempt in 0..10 {
+        // Start early in a second, so the first save is indexed before the second ends.
+        while std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_millis()
+            > 100
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (old, new) = (format!("cat{attempt}"), format!("dog{attempt}"));
+        std::fs::write(&file, format!("The {old} sleeps.\n")).unwrap();
+        let first = mtime(&file);
+        w.drain();
+        let before = w.seen.len();
+        let deadline = Instant::now() + WAIT;
+        while !w.seen[before..].iter().any(|v| v["new_versions"] == 1) {
+            assert!(
+                Instant::now() < deadline,
+                "the first save was never indexed"
+            );
+            if let Ok(v) = w.lines.recv_timeout(Duration::from_millis(50)) {
+                w.seen.push(v);
+            }
+        }
+        std::fs::write(&file, format!("The {new} sleeps.\n")).unwrap();
+        if mtime(&file) != first {
+            continue; // the machine was too slow this time: try again
+        }
+        raced = true;
+        search_until(
+            &data,
+            &new,
+            "a same-second, same-size save is indexed",
+            |r| finds(r, &file),
+        );
+        let r = search_json(&data, &["--mode", "bm25", &old]);
+        assert!(r.is_empty(), "the older text is gone: {r:?}");
+        break;
+    }
+    assert!(raced, "could not save twice within one second");
+}

@@ -16,6 +16,8 @@ use cairn_core::eval::{evaluate, EvalOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod ask_cmd;
+mod generators;
 mod mcp;
 mod watch_cmd;
 
@@ -118,6 +120,18 @@ enum Command {
     Watch(watch_cmd::WatchArgs),
     /// Measure performance figures (printed, for docs/benchmarks.md).
     Bench(watch_cmd::BenchArgs),
+    /// Answer a question from the collection, with checked [n] citations (or "I don't know").
+    Ask(ask_cmd::AskArgs),
+    /// Read the log of answers: question, passages, model, latency, citation verdicts.
+    Audit {
+        #[command(subcommand)]
+        command: ask_cmd::AuditCommand,
+    },
+    /// Pin facts that every generated answer's prompt includes.
+    Pin {
+        #[command(subcommand)]
+        command: ask_cmd::PinCommand,
+    },
     /// Serve the collection to AI assistants over the Model Context Protocol (stdio): tools
     /// search, list_sources, read_source, status and ask.
     Mcp,
@@ -226,6 +240,13 @@ struct EvalArgs {
     /// Keep the indexed store in this directory (reused by later runs) instead of a temp dir.
     #[arg(long)]
     store: Option<PathBuf>,
+    /// Evaluate the "I don't know" decision instead of ranking: a query is answerable when
+    /// one of its relevant documents is in the corpus.
+    #[arg(long)]
+    abstention: bool,
+    /// Abstention threshold to score [default: answer.abstain_threshold from the config].
+    #[arg(long, requires = "abstention")]
+    threshold: Option<f32>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -346,6 +367,17 @@ fn run(cli: Cli) -> Result<()> {
                 store: args.store.clone(),
             };
             let bar = Bar::new(!args.json);
+            if args.abstention {
+                let report = cairn_core::eval::evaluate_abstention(
+                    &opts,
+                    &config,
+                    args.threshold,
+                    &mut |p| bar.update(p),
+                )?;
+                bar.finish();
+                ask_cmd::print_abstention(&report, args.json)?;
+                return Ok(());
+            }
             let report = evaluate(&opts, &config, &mut |p| bar.update(p))?;
             bar.finish();
             if args.json {
@@ -488,6 +520,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Watch(args) => watch_cmd::run_watch(&data_dir, config, &args)?,
         Command::Bench(args) => watch_cmd::run_bench(&data_dir, config, &args)?,
+        Command::Ask(args) => ask_cmd::run_ask(&data_dir, config, &args)?,
+        Command::Audit { command } => ask_cmd::run_audit(&data_dir, config, &command)?,
+        Command::Pin { command } => ask_cmd::run_pin(&data_dir, config, &command)?,
         Command::Mcp => mcp::serve(&data_dir, config)?,
         Command::Config => {
             print!("{}", toml::to_string_pretty(&config)?);
@@ -527,34 +562,15 @@ fn search_request(args: &SearchArgs, config: &Config) -> Result<SearchRequest> {
         req.limit = n.max(1);
         req.candidates = req.candidates.max(n);
     }
-    let mut filters = Filters::default();
-    for f in &args.folders {
-        filters.folders.push(
-            f.canonicalize()
-                .with_context(|| format!("--folder {}", f.display()))?,
-        );
-    }
-    for t in &args.types {
-        let kind = cairn_core::parse::DocKind::from_name(t).with_context(|| {
-            format!("unknown --type `{t}`: use text, markdown, html, pdf or docx")
-        })?;
-        filters.kinds.push(kind.as_str().to_owned());
-    }
-    if let Some(g) = &args.path {
-        let glob = globset::GlobBuilder::new(g)
-            .literal_separator(false)
-            .build()
-            .with_context(|| format!("bad --path glob `{g}`"))?;
-        filters.path_glob = Some(glob.compile_matcher());
-    }
-    if let Some(a) = &args.after {
-        filters.modified_after = Some(parse_date(a, false)?);
-    }
-    if let Some(b) = &args.before {
-        filters.modified_before = Some(parse_date(b, true)?);
-    }
-    filters.tags = args.tags.clone();
-    filters.include_deprecated = args.include_deprecated;
+    let filters = build_filters(
+        &args.folders,
+        &args.types,
+        args.path.as_deref(),
+        args.after.as_deref(),
+        args.before.as_deref(),
+        &args.tags,
+        args.include_deprecated,
+    )?;
     if let Some(t) = &args.as_of {
         let at = chrono::DateTime::parse_from_rfc3339(t)
             .map(|d| d.timestamp())
@@ -565,6 +581,47 @@ fn search_request(args: &SearchArgs, config: &Config) -> Result<SearchRequest> {
     }
     req.filters = filters;
     Ok(req)
+}
+
+/// Search filters from the command-line flags shared by `search` and `ask`.
+fn build_filters(
+    folders: &[PathBuf],
+    types: &[String],
+    path: Option<&str>,
+    after: Option<&str>,
+    before: Option<&str>,
+    tags: &[String],
+    include_deprecated: bool,
+) -> Result<Filters> {
+    let mut filters = Filters::default();
+    for f in folders {
+        filters.folders.push(
+            f.canonicalize()
+                .with_context(|| format!("--folder {}", f.display()))?,
+        );
+    }
+    for t in types {
+        let kind = cairn_core::parse::DocKind::from_name(t).with_context(|| {
+            format!("unknown --type `{t}`: use text, markdown, html, pdf or docx")
+        })?;
+        filters.kinds.push(kind.as_str().to_owned());
+    }
+    if let Some(g) = path {
+        let glob = globset::GlobBuilder::new(g)
+            .literal_separator(false)
+            .build()
+            .with_context(|| format!("bad --path glob `{g}`"))?;
+        filters.path_glob = Some(glob.compile_matcher());
+    }
+    if let Some(a) = after {
+        filters.modified_after = Some(parse_date(a, false)?);
+    }
+    if let Some(b) = before {
+        filters.modified_before = Some(parse_date(b, true)?);
+    }
+    filters.tags = tags.to_vec();
+    filters.include_deprecated = include_deprecated;
+    Ok(filters)
 }
 
 fn print_search_json(resp: &SearchResponse) -> Result<()> {

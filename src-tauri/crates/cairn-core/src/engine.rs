@@ -1159,3 +1159,538 @@ impl Engine {
         self.catalog.record_conflicts(&pairs)
     }
 }
+
+// ---- Cited answers (answer/, cite.rs, audit.rs) -------------------------------------------------
+
+/// Passages retrieved for a question, and the evidence measured on them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retrieved {
+    pub hits: Vec<SearchHit>,
+    pub evidence: crate::answer::abstain::Evidence,
+    pub notice: Option<String>,
+}
+
+/// Passages listed with an "I don't know".
+const NEAREST: usize = 3;
+/// Sentences embedded at most for an extractive answer.
+const MAX_EXTRACT_CANDIDATES: usize = 64;
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Filters as recorded in the audit log.
+fn describe_filters(f: &Filters) -> serde_json::Value {
+    serde_json::json!({
+        "folders": f.folders,
+        "kinds": f.kinds,
+        "path": f.path_glob.as_ref().map(|g| g.glob().glob().to_owned()),
+        "modified_after": f.modified_after,
+        "modified_before": f.modified_before,
+        "tags": f.tags,
+        "include_deprecated": f.include_deprecated,
+    })
+}
+
+impl Engine {
+    /// Retrieves up to `limit` passages for `query` (the configured search mode, with
+    /// `filters`) and measures the abstention evidence on them (see
+    /// [`crate::answer::abstain`]). This is the exact decision `ask` and
+    /// `cairn eval --abstention` use.
+    pub fn retrieve_with_evidence(
+        &mut self,
+        query: &str,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Retrieved> {
+        use crate::answer::abstain::{coverage, Evidence};
+        if query.trim().is_empty() {
+            return Err(Error::Invalid("the question is empty".into()));
+        }
+        if self.access == Access::ReadOnly {
+            self.text.refresh()?;
+        }
+        let mut req = SearchRequest::new(query, &self.config);
+        req.filters = filters.clone();
+        req.limit = limit.max(1);
+        let marks = self.catalog.marks()?;
+        let filter = self.catalog.chunk_filter(&req.filters, &marks)?;
+        let bm25 = match req.mode {
+            SearchMode::Dense => Vec::new(),
+            _ => self.text.search(query, req.candidates, &filter)?,
+        };
+        let mut notice = None;
+        // Dense scores are the evidence, so they are computed whatever the ranking mode.
+        let dense = match self.dense(&req, &filter) {
+            Ok(h) => h,
+            Err(Error::Model(m)) if req.mode != SearchMode::Dense => {
+                notice = Some(format!(
+                    "semantic search unavailable ({m}); keyword evidence only"
+                ));
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        let head: Vec<ChunkId> = dense.iter().take(8).map(|h| h.chunk).collect();
+        let current = self.catalog.current_chunks(&head)?;
+        let dense_top1 = dense
+            .iter()
+            .take(8)
+            .find(|h| current.contains_key(&h.chunk))
+            .map(|h| h.score);
+        let fused = combine(&req, bm25, dense);
+        let ids: Vec<ChunkId> = fused.iter().map(|h| h.chunk).collect();
+        let records = self.catalog.current_chunks(&ids)?;
+        let hits: Vec<SearchHit> = fused
+            .iter()
+            .filter_map(|h| records.get(&h.chunk).map(|r| (h, r)))
+            .filter_map(|(h, r)| {
+                let deprecated = marks.deprecation(&r.path).cloned();
+                if deprecated.is_some() && !req.filters.include_deprecated {
+                    return None;
+                }
+                let mut hit = to_hit(h, r, query);
+                hit.deprecated = deprecated;
+                Some(hit)
+            })
+            .take(req.limit)
+            .collect();
+        let texts: Vec<String> = hits
+            .iter()
+            .take(3)
+            .map(|h| format!("{} {} {}", h.title.as_deref().unwrap_or(""), h.heading.join(" "), h.text))
+            .collect();
+        let cov = coverage(query, texts.iter().map(String::as_str));
+        let calibration = match dense_top1 {
+            Some(_) => self.abstention_calibration()?,
+            None => None,
+        };
+        let evidence = Evidence::decide(
+            dense_top1,
+            calibration.as_ref(),
+            cov,
+            !hits.is_empty(),
+            self.config.answer.abstain_threshold,
+        );
+        Ok(Retrieved {
+            hits,
+            evidence,
+            notice,
+        })
+    }
+
+    /// The collection's calibration of the abstention signal: cached, recomputed when the
+    /// embedded collection changed size by more than 10% (about a second per 100 samples).
+    /// None when there are no vectors.
+    pub fn abstention_calibration(
+        &mut self,
+    ) -> Result<Option<crate::answer::abstain::Calibration>> {
+        use crate::answer::abstain::{self, Calibration};
+        let model = self.model_id().to_owned();
+        let passages = self.vectors()?.len() as u64;
+        if passages == 0 {
+            return Ok(None);
+        }
+        if let Some(c) = abstain::load(self.catalog.conn(), &model)? {
+            if c.is_fresh(&model, passages) {
+                return Ok(Some(c));
+            }
+        }
+        let samples = self.config.answer.calibration_samples;
+        let scores = self.pseudo_query_scores(samples, &abstain::pseudo_query)?;
+        if scores.is_empty() {
+            return Ok(None);
+        }
+        let generation = self.catalog.generation(Generation::Vector)?;
+        let c = Calibration::new(&model, generation, passages, scores);
+        if let Err(e) = abstain::store(self.catalog.conn(), &c) {
+            tracing::warn!("cannot cache the abstention calibration: {e}");
+        }
+        Ok(Some(c))
+    }
+
+    /// For each pseudo-query `make` builds from up to `samples` current embedded passages spread
+    /// evenly over the collection: the best dense score it reaches, and the best score of a
+    /// passage other than the one it was made from (None when the collection has one passage).
+    pub fn pseudo_query_scores(
+        &mut self,
+        samples: usize,
+        make: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<(f32, Option<f32>)>> {
+        let ids: Vec<ChunkId> = {
+            let mut stmt = self.catalog.conn().prepare(
+                "SELECT c.id FROM chunks c JOIN versions v ON v.id = c.version_id
+                 WHERE v.status = 'current' AND EXISTS
+                   (SELECT 1 FROM embeddings e WHERE e.model_id = ?1 AND e.hash = c.embed_hash)
+                 ORDER BY c.id",
+            )?;
+            let rows = stmt.query_map([self.model_id()], |r| r.get::<_, i64>(0))?;
+            rows.map(|r| r.map(ChunkId))
+                .collect::<rusqlite::Result<_>>()?
+        };
+        if ids.is_empty() || samples == 0 {
+            return Ok(Vec::new());
+        }
+        let n = samples.min(ids.len());
+        let picked: Vec<ChunkId> = (0..n).map(|i| ids[i * ids.len() / n]).collect();
+        let records = self.catalog.current_chunks(&picked)?;
+        let embedder = self.embedder()?;
+        let mut scores = Vec::with_capacity(n);
+        for id in &picked {
+            let Some(q) = records.get(id).and_then(|r| make(&r.text)) else {
+                continue;
+            };
+            let v = embedder.embed_query(&q)?;
+            let hits = self
+                .vectors()?
+                .search(&v, 4, &crate::catalog::ChunkFilter::All)?;
+            if let Some(h) = hits.first() {
+                let other = hits.iter().find(|o| o.chunk != *id).map(|o| o.score);
+                scores.push((h.score, other));
+            }
+        }
+        Ok(scores)
+    }
+
+    /// Answers a question from the collection, with checked citations, and records it in the
+    /// audit log.
+    ///
+    /// Weak evidence (see [`crate::answer::abstain`]) gives "I don't know" with the nearest
+    /// passages, and the generator is not called. [`AnswerMode::Generative`] needs a
+    /// generator: without one this returns [`Error::Generation`] (callers that want a
+    /// model-free answer ask for [`AnswerMode::Extractive`]). Tokens stream to `on_token`
+    /// (the extractive answer streams one quoted sentence at a time). With a session, a
+    /// follow-up is rewritten into a standalone query and the exchange is appended to it.
+    ///
+    /// [`AnswerMode::Generative`]: crate::answer::AnswerMode::Generative
+    /// [`AnswerMode::Extractive`]: crate::answer::AnswerMode::Extractive
+    pub fn ask(
+        &mut self,
+        req: &crate::answer::AskRequest,
+        generator: Option<&dyn crate::answer::Generator>,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Result<crate::answer::Answer> {
+        use crate::answer::{
+            prompt, rewrite, AbstainedBy, Answer, AnswerMode, Citation, GenerateOptions, Source,
+            Timings,
+        };
+        use crate::audit::{self, AuditRecord, MessageRole, RetrievedPassage};
+        use crate::cite::{self, SourceText};
+
+        let started = Instant::now();
+        let question = req.question.trim();
+        if question.is_empty() {
+            return Err(Error::Invalid("the question is empty".into()));
+        }
+        let generator = match (req.mode, generator) {
+            (AnswerMode::Generative, None) => {
+                return Err(Error::Generation(
+                    "generative answers need a language model, and none is configured".into(),
+                ))
+            }
+            (AnswerMode::Generative, g) => g,
+            (AnswerMode::Extractive, _) => None,
+        };
+        let spec = prompt::spec();
+        let cfg = self.config.answer.clone();
+        let history = match req.session {
+            Some(id) => {
+                if !audit::session_exists(self.catalog.conn(), id)? {
+                    return Err(Error::NotFound(format!("there is no conversation {id}")));
+                }
+                audit::messages(self.catalog.conn(), id)?
+            }
+            None => Vec::new(),
+        };
+
+        let t = Instant::now();
+        let (query, how) = rewrite::standalone(question, &history, generator, spec, cancel);
+        let rewrite_ms = millis(t.elapsed());
+
+        let t = Instant::now();
+        let limit = if req.limit == 0 { cfg.sources } else { req.limit };
+        let retrieved = self.retrieve_with_evidence(&query, &req.filters, limit.max(NEAREST))?;
+        let retrieval_ms = millis(t.elapsed());
+
+        let pins = audit::pins(self.catalog.conn())?;
+        let mut sources: Vec<Source> = Vec::new();
+        let mut abstained_by = None;
+        let mut ttft_ms = None;
+        let mut cancelled = false;
+        let mut prompt_pins = Vec::new();
+
+        let t = Instant::now();
+        let text = if !retrieved.evidence.answerable {
+            abstained_by = Some(AbstainedBy::Evidence);
+            let why = if retrieved.hits.is_empty() {
+                "Nothing in the collection matches this question."
+            } else {
+                "No passage in the collection answers this closely enough; the nearest ones are listed."
+            };
+            let text = format!("{} {why}", spec.refusal);
+            on_token(&text);
+            text
+        } else {
+            sources = retrieved
+                .hits
+                .iter()
+                .take(limit)
+                .enumerate()
+                .map(|(i, h)| Source::from_hit(i + 1, h))
+                .collect();
+            match generator {
+                None => self.extractive_answer(&query, &sources, cfg.extractive_sentences, on_token),
+                Some(g) => {
+                    let messages = prompt::render_answer(
+                        spec,
+                        &sources,
+                        &pins,
+                        question,
+                        Some(&query),
+                        cfg.max_source_chars,
+                        4,
+                    );
+                    prompt_pins = pins.iter().map(|p| p.text.clone()).collect();
+                    let opts = GenerateOptions {
+                        max_tokens: cfg.max_tokens,
+                        temperature: cfg.temperature,
+                        stop: spec.stop.clone(),
+                    };
+                    let out = g.generate(&messages, &opts, cancel, on_token)?;
+                    ttft_ms = out.time_to_first_token.map(millis);
+                    cancelled = out.cancelled;
+                    let text = out.text.trim().to_owned();
+                    if cite::parse_marks(&text).is_empty() && cite::is_refusal(&text, &spec.refusal)
+                    {
+                        abstained_by = Some(AbstainedBy::Model);
+                    }
+                    text
+                }
+            }
+        };
+        let generation_ms = millis(t.elapsed());
+        // The model is recorded only when it took part (rewrite or answer).
+        let used = how == rewrite::Rewrite::Model || (generator.is_some() && !sources.is_empty());
+        let (model_id, endpoint) = match generator {
+            Some(g) if used => (Some(g.model_id()), g.endpoint()),
+            _ => (None, None),
+        };
+
+        let checked: Vec<SourceText<'_>> = sources
+            .iter()
+            .map(|s| SourceText {
+                n: s.n,
+                text: &s.text,
+                context: s.context(),
+            })
+            .collect();
+        let verification = cite::verify(&text, &checked, cfg.min_support, &spec.refusal);
+        let citations: Vec<Citation> = verification
+            .citations
+            .iter()
+            .map(|c| {
+                let s = sources.iter().find(|s| s.n == c.n);
+                Citation {
+                    n: c.n,
+                    sentence: c.sentence,
+                    verdict: c.verdict,
+                    support: c.support,
+                    reason: c.reason.clone(),
+                    path: s.map(|s| s.path.clone()),
+                    version: s.map(|s| s.version),
+                    page: s.and_then(|s| s.page),
+                    byte_span: s.map(|s| s.byte_span),
+                    chunk_id: s.map(|s| s.chunk_id),
+                }
+            })
+            .collect();
+        let abstained = abstained_by.is_some();
+        let nearest: Vec<SearchHit> = if abstained {
+            retrieved.hits.iter().take(NEAREST).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let timings = Timings {
+            rewrite_ms,
+            retrieval_ms,
+            ttft_ms,
+            generation_ms,
+            total_ms: millis(started.elapsed()),
+        };
+        let record = AuditRecord {
+            id: crate::audit::AuditId(0),
+            at: crate::catalog::now(),
+            session: req.session,
+            question: question.to_owned(),
+            rewritten_query: query.clone(),
+            rewrite: how.as_str().to_owned(),
+            mode: req.mode,
+            filters: describe_filters(&req.filters),
+            retrieved: retrieved
+                .hits
+                .iter()
+                .enumerate()
+                .map(|(i, h)| RetrievedPassage {
+                    rank: i + 1,
+                    chunk_id: h.chunk_id.0,
+                    score: h.score,
+                    path: h.path.clone(),
+                    version: h.version,
+                    page: h.page,
+                    byte_span: (h.byte_start, h.byte_end),
+                    source: sources
+                        .iter()
+                        .find(|s| s.chunk_id == h.chunk_id.0)
+                        .map(|s| s.n),
+                })
+                .collect(),
+            evidence: retrieved.evidence.clone(),
+            template_version: spec.version.clone(),
+            model_id: model_id.clone(),
+            endpoint: endpoint.clone(),
+            timings,
+            answer: text.clone(),
+            abstained,
+            citations: citations.clone(),
+            uncited: verification.uncited().map(|s| s.text.clone()).collect(),
+            pins: prompt_pins,
+            cancelled,
+        };
+        let conn = self.catalog.conn();
+        let audit_id = audit::insert_audit(conn, &record)?;
+        if let Some(session) = req.session {
+            audit::add_message(conn, session, MessageRole::User, question, Some(&query), None)?;
+            audit::add_message(
+                conn,
+                session,
+                MessageRole::Assistant,
+                &text,
+                None,
+                Some(audit_id),
+            )?;
+        }
+        Ok(Answer {
+            text,
+            mode: req.mode,
+            citations,
+            sentences: verification.sentences,
+            sources,
+            abstained,
+            abstained_by,
+            nearest,
+            evidence: retrieved.evidence,
+            audit_id,
+            session: req.session,
+            question: question.to_owned(),
+            rewritten_query: query,
+            template_version: spec.version.clone(),
+            model_id,
+            endpoint,
+            timings,
+            cancelled,
+            notice: retrieved.notice,
+        })
+    }
+
+    /// The extractive answer: best supporting sentences, verbatim, each cited; streamed one
+    /// line at a time. Uses embedding similarity when the embedder loads, word overlap alone
+    /// otherwise.
+    fn extractive_answer(
+        &mut self,
+        query: &str,
+        sources: &[crate::answer::Source],
+        k: usize,
+        on_token: &mut dyn FnMut(&str),
+    ) -> String {
+        use crate::answer::extract;
+        let mut cands = extract::candidates(query, sources);
+        cands.truncate(MAX_EXTRACT_CANDIDATES);
+        let similarities = self.embedder().ok().and_then(|e| {
+            let q = e.embed_query(query).ok()?;
+            let texts: Vec<&str> = cands.iter().map(|c| c.text.as_str()).collect();
+            let vs = e.embed_passages(&texts).ok()?;
+            Some(
+                vs.iter()
+                    .map(|v| v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>())
+                    .collect::<Vec<f32>>(),
+            )
+        });
+        let picks = extract::pick(cands, similarities.as_deref(), k);
+        let mut lines = extract::render(&picks);
+        if lines.is_empty() {
+            // No full sentence to quote (a table, a list of words): quote the best passage.
+            if let Some(s) = sources.first() {
+                let words: Vec<&str> = s.text.split_whitespace().take(60).collect();
+                lines.push(format!("{} [{}]", words.join(" "), s.n));
+            }
+        }
+        for (i, line) in lines.iter().enumerate() {
+            if i > 0 {
+                on_token("\n");
+            }
+            on_token(line);
+        }
+        lines.join("\n")
+    }
+
+    /// Starts a conversation; `ask` with its id continues it.
+    pub fn new_session(&self, title: &str) -> Result<crate::audit::SessionId> {
+        crate::audit::create_session(self.catalog.conn(), title.trim())
+    }
+
+    /// Conversations, oldest first.
+    pub fn sessions(&self) -> Result<Vec<crate::audit::Session>> {
+        crate::audit::list_sessions(self.catalog.conn())
+    }
+
+    /// The messages of a conversation.
+    pub fn session_messages(
+        &self,
+        id: crate::audit::SessionId,
+    ) -> Result<Vec<crate::audit::Message>> {
+        if !crate::audit::session_exists(self.catalog.conn(), id)? {
+            return Err(Error::NotFound(format!("there is no conversation {id}")));
+        }
+        crate::audit::messages(self.catalog.conn(), id)
+    }
+
+    /// Pins a fact: it is added to every generated answer's prompt.
+    pub fn pin_add(&self, text: &str) -> Result<crate::audit::PinId> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::Invalid("a pinned fact must not be empty".into()));
+        }
+        if text.len() > 2000 {
+            return Err(Error::Invalid(
+                "a pinned fact must be at most 2000 characters".into(),
+            ));
+        }
+        crate::audit::add_pin(self.catalog.conn(), text)
+    }
+
+    /// Pinned facts, oldest first.
+    pub fn pins(&self) -> Result<Vec<crate::audit::Pin>> {
+        crate::audit::pins(self.catalog.conn())
+    }
+
+    /// Unpins a fact.
+    pub fn pin_remove(&self, id: crate::audit::PinId) -> Result<()> {
+        crate::audit::remove_pin(self.catalog.conn(), id)
+    }
+
+    /// The newest `limit` audit records, newest first.
+    pub fn audit_list(&self, limit: usize) -> Result<Vec<crate::audit::AuditSummary>> {
+        crate::audit::list_audit(self.catalog.conn(), limit)
+    }
+
+    /// One full audit record.
+    pub fn audit_record(&self, id: crate::audit::AuditId) -> Result<crate::audit::AuditRecord> {
+        crate::audit::get_audit(self.catalog.conn(), id)
+    }
+
+    /// Every audit record, oldest first.
+    pub fn audit_export(&self) -> Result<Vec<crate::audit::AuditRecord>> {
+        crate::audit::all_audit(self.catalog.conn())
+    }
+}

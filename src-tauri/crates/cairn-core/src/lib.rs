@@ -4,10 +4,14 @@
 //! [`chunk`] cuts it into token-bounded, attributed chunks, [`embed`] turns chunks into
 //! vectors, [`catalog`] (SQLite) is the source of truth, [`index`] holds the derived tantivy
 //! and usearch indexes, [`retrieve`] searches and fuses them, [`eval`] measures the result.
-//! [`engine::Engine`] ties them together for the binaries.
+//! [`answer`] turns retrieved passages into cited answers ([`cite`] checks the citations,
+//! [`audit`] records them). [`engine::Engine`] ties them together for the binaries.
 
+pub mod answer;
+pub mod audit;
 pub mod catalog;
 pub mod chunk;
+pub mod cite;
 pub mod config;
 pub mod embed;
 pub mod engine;

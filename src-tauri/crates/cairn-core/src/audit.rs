@@ -1,0 +1,330 @@
+//! The answer audit log, conversations and pinned facts, in the catalog's SQLite file.
+//!
+//! These tables hold user data, not data derived from documents, so they are outside the
+//! "one writer" rule of ARCHITECTURE.md: `cairn ask` opens the engine read-only (it never
+//! blocks a running indexer) and still records its answer here, relying on SQLite's own
+//! locking (WAL, busy timeout). Nothing here touches the document tables or the indexes.
+//!
+//! Every answer writes one `audit` row: the question and the standalone query it was
+//! rewritten to, filters, the retrieved passages (chunk id, score, path, version, page, byte
+//! span), the abstention evidence, prompt template version, model id and endpoint, latencies,
+//! the answer text and every citation verdict. The full record is kept as JSON in `record`
+//! (so adding a field never needs a migration); a few columns are copied out for listing.
+
+use std::path::PathBuf;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::answer::abstain::Evidence;
+use crate::answer::{AnswerMode, Citation, Timings};
+use crate::error::{Error, Result};
+
+macro_rules! answer_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+answer_id!(
+    /// A conversation.
+    SessionId
+);
+answer_id!(
+    /// One row of the audit log.
+    AuditId
+);
+answer_id!(
+    /// A pinned fact.
+    PinId
+);
+
+/// A fact the user pinned: added to every prompt of the collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pin {
+    pub id: PinId,
+    pub text: String,
+    pub created_at: i64,
+}
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageRole {
+    User,
+    Assistant,
+}
+
+impl MessageRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageRole::User => "user",
+            MessageRole::Assistant => "assistant",
+        }
+    }
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: i64,
+    pub role: MessageRole,
+    pub content: String,
+    /// For questions: the standalone query it was rewritten to.
+    pub rewritten: Option<String>,
+    /// For answers: the audit row.
+    pub audit_id: Option<AuditId>,
+    pub created_at: i64,
+}
+
+/// A conversation, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: SessionId,
+    pub title: String,
+    pub created_at: i64,
+    pub messages: u64,
+}
+
+/// A retrieved passage as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievedPassage {
+    pub rank: usize,
+    pub chunk_id: i64,
+    pub score: f32,
+    pub path: PathBuf,
+    pub version: i64,
+    pub page: Option<u32>,
+    pub byte_span: (usize, usize),
+    /// Its number in the prompt, when it was given to the answerer as a source.
+    pub source: Option<usize>,
+}
+
+/// Everything recorded about one answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// 0 until stored.
+    pub id: AuditId,
+    pub at: i64,
+    pub session: Option<SessionId>,
+    pub question: String,
+    pub rewritten_query: String,
+    /// How the standalone query was made: `unchanged`, `heuristic` or `model`.
+    pub rewrite: String,
+    pub mode: AnswerMode,
+    pub filters: serde_json::Value,
+    pub retrieved: Vec<RetrievedPassage>,
+    pub evidence: Evidence,
+    pub template_version: String,
+    pub model_id: Option<String>,
+    pub endpoint: Option<String>,
+    pub timings: Timings,
+    pub answer: String,
+    pub abstained: bool,
+    pub citations: Vec<Citation>,
+    /// Sentences of the answer that carry no citation.
+    pub uncited: Vec<String>,
+    /// Pinned facts that were in the prompt.
+    pub pins: Vec<String>,
+    pub cancelled: bool,
+}
+
+/// An audit row, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditSummary {
+    pub id: AuditId,
+    pub at: i64,
+    pub session: Option<SessionId>,
+    pub question: String,
+    pub mode: String,
+    pub abstained: bool,
+    pub model_id: Option<String>,
+    pub template_version: String,
+}
+
+pub(crate) fn insert_audit(conn: &Connection, rec: &AuditRecord) -> Result<AuditId> {
+    let json = serde_json::to_string(rec).map_err(|e| Error::Invalid(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO audit(at, session_id, question, rewritten_query, mode, abstained, model_id,
+                           endpoint, template_version, answer, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            rec.at,
+            rec.session.map(|s| s.0),
+            rec.question,
+            rec.rewritten_query,
+            rec.mode.as_str(),
+            rec.abstained,
+            rec.model_id,
+            rec.endpoint,
+            rec.template_version,
+            rec.answer,
+            json
+        ],
+    )?;
+    Ok(AuditId(conn.last_insert_rowid()))
+}
+
+/// The newest `limit` audit rows, newest first.
+pub(crate) fn list_audit(conn: &Connection, limit: usize) -> Result<Vec<AuditSummary>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, session_id, question, mode, abstained, model_id, template_version
+         FROM audit ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit.min(i64::MAX as usize) as i64], |r| {
+        Ok(AuditSummary {
+            id: AuditId(r.get(0)?),
+            at: r.get(1)?,
+            session: r.get::<_, Option<i64>>(2)?.map(SessionId),
+            question: r.get(3)?,
+            mode: r.get(4)?,
+            abstained: r.get(5)?,
+            model_id: r.get(6)?,
+            template_version: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn parse_record(id: i64, json: &str) -> Result<AuditRecord> {
+    let mut rec: AuditRecord = serde_json::from_str(json)
+        .map_err(|e| Error::Invalid(format!("audit row {id} is unreadable: {e}")))?;
+    rec.id = AuditId(id);
+    Ok(rec)
+}
+
+/// One full audit record.
+pub(crate) fn get_audit(conn: &Connection, id: AuditId) -> Result<AuditRecord> {
+    let json: Option<String> = conn
+        .query_row("SELECT record FROM audit WHERE id = ?1", [id.0], |r| r.get(0))
+        .optional()?;
+    match json {
+        Some(j) => parse_record(id.0, &j),
+        None => Err(Error::NotFound(format!("there is no audit record {id}"))),
+    }
+}
+
+/// Every audit record, oldest first.
+pub(crate) fn all_audit(conn: &Connection) -> Result<Vec<AuditRecord>> {
+    let mut stmt = conn.prepare("SELECT id, record FROM audit ORDER BY id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, json) = row?;
+        out.push(parse_record(id, &json)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn create_session(conn: &Connection, title: &str) -> Result<SessionId> {
+    conn.execute(
+        "INSERT INTO sessions(created_at, title) VALUES (?1, ?2)",
+        params![crate::catalog::now(), title],
+    )?;
+    Ok(SessionId(conn.last_insert_rowid()))
+}
+
+pub(crate) fn session_exists(conn: &Connection, id: SessionId) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM sessions WHERE id = ?1", [id.0], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub(crate) fn list_sessions(conn: &Connection) -> Result<Vec<Session>> {
+    let mut stmt = conn.prepare(
+        "SELECT s.id, s.title, s.created_at,
+                (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id)
+         FROM sessions s ORDER BY s.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Session {
+            id: SessionId(r.get(0)?),
+            title: r.get(1)?,
+            created_at: r.get(2)?,
+            messages: r.get::<_, i64>(3)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn messages(conn: &Connection, session: SessionId) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, role, content, rewritten, audit_id, created_at FROM messages
+         WHERE session_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([session.0], |r| {
+        Ok(Message {
+            id: r.get(0)?,
+            role: if r.get::<_, String>(1)? == "user" {
+                MessageRole::User
+            } else {
+                MessageRole::Assistant
+            },
+            content: r.get(2)?,
+            rewritten: r.get(3)?,
+            audit_id: r.get::<_, Option<i64>>(4)?.map(AuditId),
+            created_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn add_message(
+    conn: &Connection,
+    session: SessionId,
+    role: MessageRole,
+    content: &str,
+    rewritten: Option<&str>,
+    audit_id: Option<AuditId>,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO messages(session_id, role, content, rewritten, audit_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            session.0,
+            role.as_str(),
+            content,
+            rewritten,
+            audit_id.map(|a| a.0),
+            crate::catalog::now()
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn add_pin(conn: &Connection, text: &str) -> Result<PinId> {
+    conn.execute(
+        "INSERT INTO pins(text, created_at) VALUES (?1, ?2)",
+        params![text, crate::catalog::now()],
+    )?;
+    Ok(PinId(conn.last_insert_rowid()))
+}
+
+pub(crate) fn pins(conn: &Connection) -> Result<Vec<Pin>> {
+    let mut stmt = conn.prepare("SELECT id, text, created_at FROM pins ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Pin {
+            id: PinId(r.get(0)?),
+            text: r.get(1)?,
+            created_at: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn remove_pin(conn: &Connection, id: PinId) -> Result<()> {
+    if conn.execute("DELETE FROM pins WHERE id = ?1", [id.0])? == 0 {
+        return Err(Error::NotFound(format!("there is no pinned fact {id}")));
+    }
+    Ok(())
+}
