@@ -58,7 +58,10 @@ fn extractive_answers_cite_their_sources_and_are_audited() {
         .all(|s| s["uncited"] == false));
 
     // Without --extractive and without a configured model: extractive, and it says so.
-    let out = cairn(&data, &["ask", "Who won the football world cup final in 1998?"]);
+    let out = cairn(
+        &data,
+        &["ask", "Who won the football world cup final in 1998?"],
+    );
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -69,16 +72,26 @@ fn extractive_answers_cite_their_sources_and_are_audited() {
     // The human form lists sources with verdict marks.
     let human = cairn_ok(
         &data,
-        &["ask", "--extractive", "How long do customers have to return goods?"],
+        &[
+            "ask",
+            "--extractive",
+            "How long do customers have to return goods?",
+        ],
     );
     assert!(human.contains("fourteen days"), "{human}");
     assert!(human.contains("Sources:"), "{human}");
-    assert!(human.contains("refunds.html") && human.contains("✓ supported"), "{human}");
+    assert!(
+        human.contains("refunds.html") && human.contains("✓ supported"),
+        "{human}"
+    );
 
     let list = json(&cairn_ok(&data, &["audit", "list", "--json"]));
     let rows = list.as_array().unwrap();
     assert_eq!(rows.len(), 3, "{list}");
-    assert_eq!(rows[0]["question"], "How long do customers have to return goods?");
+    assert_eq!(
+        rows[0]["question"],
+        "How long do customers have to return goods?"
+    );
     assert_eq!(rows[1]["abstained"], true);
     assert_eq!(rows[2]["abstained"], false);
     let id = rows[2]["id"].as_i64().unwrap().to_string();
@@ -91,7 +104,10 @@ fn extractive_answers_cite_their_sources_and_are_audited() {
     assert!(rec["timings"]["retrieval_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(rec["citations"], a["citations"]);
     let human = cairn_ok(&data, &["audit", "show", &id]);
-    assert!(human.contains("answer-v1") && human.contains("retrieved"), "{human}");
+    assert!(
+        human.contains("answer-v1") && human.contains("retrieved"),
+        "{human}"
+    );
     let export = json(&cairn_ok(&data, &["audit", "export", "--json"]));
     assert_eq!(export.as_array().unwrap().len(), 3);
     let missing = cairn(&data, &["audit", "show", "999"]);
@@ -105,23 +121,43 @@ fn conversations_and_pins() {
 
     let first = ask(
         &data,
-        &["--extractive", "--new-session", "What is the refund policy for goods?"],
+        &[
+            "--extractive",
+            "--new-session",
+            "What is the refund policy for goods?",
+        ],
     );
-    let session = first["session"].as_i64().expect("a new conversation").to_string();
+    let session = first["session"]
+        .as_i64()
+        .expect("a new conversation")
+        .to_string();
     let second = ask(
         &data,
-        &["--extractive", "--session", &session, "And what about groceries?"],
+        &[
+            "--extractive",
+            "--session",
+            &session,
+            "And what about groceries?",
+        ],
     );
     assert_eq!(
-        second["rewritten_query"],
-        "And what about groceries? refund policy goods",
+        second["rewritten_query"], "And what about groceries? refund policy goods",
         "{second}"
     );
-    assert!(second["text"].as_str().unwrap().contains("Perishable groceries"), "{second}");
+    assert!(
+        second["text"]
+            .as_str()
+            .unwrap()
+            .contains("Perishable groceries"),
+        "{second}"
+    );
     let bad = cairn(&data, &["ask", "--session", "4242", "anything at all"]);
     assert_eq!(bad.status.code(), Some(1));
 
-    let out = cairn_ok(&data, &["pin", "add", "The", "fiscal year starts in April."]);
+    let out = cairn_ok(
+        &data,
+        &["pin", "add", "The", "fiscal year starts in April."],
+    );
     assert!(out.contains("pinned fact 1"), "{out}");
     let pins = json(&cairn_ok(&data, &["pin", "list", "--json"]));
     assert_eq!(pins[0]["text"], "The fiscal year starts in April.");

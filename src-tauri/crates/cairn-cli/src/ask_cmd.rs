@@ -212,7 +212,10 @@ fn print_answer_footer(a: &Answer) {
             } else if verdicts.iter().all(|v| *v == Verdict::Supported) {
                 verdict_mark(Verdict::Supported).to_owned()
             } else {
-                let bad = verdicts.iter().filter(|v| **v != Verdict::Supported).count();
+                let bad = verdicts
+                    .iter()
+                    .filter(|v| **v != Verdict::Supported)
+                    .count();
                 format!(
                     "{warn}✗ {bad} of {} citation(s) unsupported{reset}",
                     verdicts.len()
@@ -226,7 +229,11 @@ fn print_answer_footer(a: &Answer) {
             );
         }
     }
-    for c in a.citations.iter().filter(|c| c.verdict != Verdict::Supported) {
+    for c in a
+        .citations
+        .iter()
+        .filter(|c| c.verdict != Verdict::Supported)
+    {
         let sentence = a
             .sentences
             .get(c.sentence)
@@ -416,7 +423,10 @@ pub fn print_abstention(r: &AbstentionReport, json: bool) -> Result<()> {
         "abstained when unanswerable  {:.3}",
         r.abstained_when_unanswerable
     );
-    println!("hit@10 when answered         {:.3}", r.hit_at_10_when_answered);
+    println!(
+        "hit@10 when answered         {:.3}",
+        r.hit_at_10_when_answered
+    );
     println!("balanced accuracy            {:.3}", r.balanced_accuracy);
     println!("\nthreshold  answered|answerable  abstained|unanswerable  hit@10|answered");
     for p in &r.sweep {

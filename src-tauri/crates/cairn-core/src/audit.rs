@@ -205,7 +205,9 @@ fn parse_record(id: i64, json: &str) -> Result<AuditRecord> {
 /// One full audit record.
 pub(crate) fn get_audit(conn: &Connection, id: AuditId) -> Result<AuditRecord> {
     let json: Option<String> = conn
-        .query_row("SELECT record FROM audit WHERE id = ?1", [id.0], |r| r.get(0))
+        .query_row("SELECT record FROM audit WHERE id = ?1", [id.0], |r| {
+            r.get(0)
+        })
         .optional()?;
     match json {
         Some(j) => parse_record(id.0, &j),

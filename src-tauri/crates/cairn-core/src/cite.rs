@@ -192,14 +192,96 @@ fn is_abbreviation(before: &str) -> bool {
 /// Function words that the index's (Lucene) stop list keeps but that carry no claim: question
 /// words, auxiliaries, pronouns, and the words answers use to refer to their sources.
 const FUNCTION_WORDS: &[&str] = &[
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did",
-    "done", "doing", "have", "has", "had", "having", "can", "could", "would", "should", "may",
-    "might", "must", "shall", "i", "you", "we", "me", "my", "our", "your", "he", "she", "him",
-    "his", "her", "them", "its", "also", "about", "many", "much", "any", "some", "more", "most",
-    "other", "than", "very", "just", "only", "so", "too", "from", "been", "being", "were", "am",
-    "here", "according", "source", "sources", "document", "documents", "passage", "passages",
-    "stated", "states", "says", "said", "mentioned", "mentions", "both", "each", "all", "yes",
-    "don", "doesn", "isn", "aren", "won", "t", "s", "m", "ll", "re", "ve", "d",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "do",
+    "does",
+    "did",
+    "done",
+    "doing",
+    "have",
+    "has",
+    "had",
+    "having",
+    "can",
+    "could",
+    "would",
+    "should",
+    "may",
+    "might",
+    "must",
+    "shall",
+    "i",
+    "you",
+    "we",
+    "me",
+    "my",
+    "our",
+    "your",
+    "he",
+    "she",
+    "him",
+    "his",
+    "her",
+    "them",
+    "its",
+    "also",
+    "about",
+    "many",
+    "much",
+    "any",
+    "some",
+    "more",
+    "most",
+    "other",
+    "than",
+    "very",
+    "just",
+    "only",
+    "so",
+    "too",
+    "from",
+    "been",
+    "being",
+    "were",
+    "am",
+    "here",
+    "according",
+    "source",
+    "sources",
+    "document",
+    "documents",
+    "passage",
+    "passages",
+    "stated",
+    "states",
+    "says",
+    "said",
+    "mentioned",
+    "mentions",
+    "both",
+    "each",
+    "all",
+    "yes",
+    "don",
+    "doesn",
+    "isn",
+    "aren",
+    "won",
+    "t",
+    "s",
+    "m",
+    "ll",
+    "re",
+    "ve",
+    "d",
 ];
 
 /// Content words of `text`: the index analyser's stems (English stemming, stop words removed)
@@ -220,14 +302,11 @@ pub fn content_stems(text: &str) -> HashSet<String> {
 pub fn quotes(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
-    loop {
-        let Some((open, close)) = rest
-            .char_indices()
-            .find(|(_, c)| *c == '"' || *c == '\u{201c}')
-            .map(|(i, c)| (i + c.len_utf8(), if c == '"' { '"' } else { '\u{201d}' }))
-        else {
-            break;
-        };
+    while let Some((open, close)) = rest
+        .char_indices()
+        .find(|(_, c)| *c == '"' || *c == '\u{201c}')
+        .map(|(i, c)| (i + c.len_utf8(), if c == '"' { '"' } else { '\u{201d}' }))
+    {
         let Some(len) = rest[open..].find(close) else {
             break;
         };
@@ -441,7 +520,9 @@ pub fn verify(
             } else if let Some(q) = missing_quote {
                 (
                     Verdict::Unsupported,
-                    Some(format!("the quoted text \"{q}\" is not in the cited source")),
+                    Some(format!(
+                        "the quoted text \"{q}\" is not in the cited source"
+                    )),
                 )
             } else {
                 (Verdict::Supported, None)

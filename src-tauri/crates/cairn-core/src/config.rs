@@ -200,10 +200,11 @@ pub struct AnswerConfig {
     /// Passages given to the model (and the extractive answerer) as numbered sources.
     pub sources: usize,
     /// Answer "I don't know" without calling the model when the question's evidence is below
-    /// this level (0..1). The evidence is ½ · the percentile of the question's best dense
-    /// cosine within the collection's own distribution of best-match scores + ½ · the share of
-    /// its content words found in the best passages (see `cairn_core::answer::abstain`): both
-    /// scale-free, so one threshold transfers across corpora and models. 0 never abstains.
+    /// this level (0..1). The evidence is ½ · the question's best dense cosine placed between
+    /// the collection's own calibrated anchors ("related passage" = 0, "its source" = 1) + ½ ·
+    /// the share of its content words found in the best passages (see
+    /// `cairn_core::answer::abstain`): both scale-free, so one threshold transfers across
+    /// corpora and models. 0 never abstains.
     pub abstain_threshold: f32,
     /// Share (0..1) of a cited sentence's content words that must occur in the cited passage
     /// for the citation to count as supported.

@@ -1258,7 +1258,14 @@ impl Engine {
         let texts: Vec<String> = hits
             .iter()
             .take(3)
-            .map(|h| format!("{} {} {}", h.title.as_deref().unwrap_or(""), h.heading.join(" "), h.text))
+            .map(|h| {
+                format!(
+                    "{} {} {}",
+                    h.title.as_deref().unwrap_or(""),
+                    h.heading.join(" "),
+                    h.text
+                )
+            })
             .collect();
         let cov = coverage(query, texts.iter().map(String::as_str));
         let calibration = match dense_top1 {
@@ -1409,7 +1416,11 @@ impl Engine {
         let rewrite_ms = millis(t.elapsed());
 
         let t = Instant::now();
-        let limit = if req.limit == 0 { cfg.sources } else { req.limit };
+        let limit = if req.limit == 0 {
+            cfg.sources
+        } else {
+            req.limit
+        };
         let retrieved = self.retrieve_with_evidence(&query, &req.filters, limit.max(NEAREST))?;
         let retrieval_ms = millis(t.elapsed());
 
@@ -1440,7 +1451,9 @@ impl Engine {
                 .map(|(i, h)| Source::from_hit(i + 1, h))
                 .collect();
             match generator {
-                None => self.extractive_answer(&query, &sources, cfg.extractive_sentences, on_token),
+                None => {
+                    self.extractive_answer(&query, &sources, cfg.extractive_sentences, on_token)
+                }
                 Some(g) => {
                     let messages = prompt::render_answer(
                         spec,
@@ -1485,7 +1498,13 @@ impl Engine {
                 context: s.context(),
             })
             .collect();
-        let verification = cite::verify(&text, &checked, cfg.min_support, &spec.refusal);
+        let mut verification = cite::verify(&text, &checked, cfg.min_support, &spec.refusal);
+        if abstained_by.is_some() {
+            // An "I don't know" and its explanation cite nothing, by design.
+            for s in &mut verification.sentences {
+                s.uncited = false;
+            }
+        }
         let citations: Vec<Citation> = verification
             .citations
             .iter()
@@ -1560,7 +1579,14 @@ impl Engine {
         let conn = self.catalog.conn();
         let audit_id = audit::insert_audit(conn, &record)?;
         if let Some(session) = req.session {
-            audit::add_message(conn, session, MessageRole::User, question, Some(&query), None)?;
+            audit::add_message(
+                conn,
+                session,
+                MessageRole::User,
+                question,
+                Some(&query),
+                None,
+            )?;
             audit::add_message(
                 conn,
                 session,

@@ -345,8 +345,8 @@ pub struct SweepPoint {
 #[derive(Debug, Clone, Serialize)]
 pub struct AbstentionReport {
     pub dataset: String,
-    /// The signal compared with the threshold: `calibrated` (½ dense percentile + ½ keyword
-    /// coverage) or `keyword-coverage` (no vectors).
+    /// The signal compared with the threshold: `calibrated` (½ relative dense score + ½
+    /// keyword coverage) or `keyword-coverage` (no vectors).
     pub signal: String,
     pub threshold: f32,
     pub queries: usize,
@@ -365,6 +365,8 @@ pub struct AbstentionReport {
     pub sweep: Vec<SweepPoint>,
     /// (quantile, best cosine) of the collection's calibration distribution.
     pub calibration: Vec<(f32, f32)>,
+    /// The calibration's anchors: median best-other and median best cosine.
+    pub calibration_anchors: Option<(f32, f32)>,
     pub calibration_samples: usize,
     pub docs: usize,
     pub chunks: u64,
@@ -475,16 +477,6 @@ pub fn evaluate_abstention(
             any: !r.hits.is_empty(),
         });
     }
-    // DEV-DUMP (temporary)
-    if let Some(path) = std::env::var_os("CAIRN_ABSTAIN_DUMP") {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&path).unwrap();
-        for ((qid, _), r) in queries.iter().zip(&rows) {
-            writeln!(f, "{}", serde_json::json!({"q": qid, "answerable": r.answerable, "hit": r.hit, "dense": r.dense_top1, "coverage": r.coverage})).unwrap();
-        }
-        let sc = engine.pseudo_query_scores(200, &crate::answer::abstain::pseudo_query)?;
-        writeln!(f, "{}", serde_json::json!({"cal": "pairs", "scores": sc})).unwrap();
-    }
     let chosen = abstention_point(&rows, calibration.as_ref(), threshold);
     let sweep = SWEEP
         .iter()
@@ -494,8 +486,14 @@ pub fn evaluate_abstention(
         .iter()
         .filter(|r| {
             r.answerable
-                && Evidence::decide(r.dense_top1, calibration.as_ref(), r.coverage, r.any, threshold)
-                    .answerable
+                && Evidence::decide(
+                    r.dense_top1,
+                    calibration.as_ref(),
+                    r.coverage,
+                    r.any,
+                    threshold,
+                )
+                .answerable
         })
         .collect();
     let hit_answerable = if answered_answerable.is_empty() {
@@ -532,15 +530,16 @@ pub fn evaluate_abstention(
         balanced_accuracy: (chosen.answered_when_answerable + chosen.abstained_when_unanswerable)
             / 2.0,
         sweep,
-        calibration: calibration.as_ref().map(|c| c.quantiles()).unwrap_or_default(),
+        calibration: calibration
+            .as_ref()
+            .map(|c| c.quantiles())
+            .unwrap_or_default(),
+        calibration_anchors: calibration.as_ref().map(|c| c.anchors()),
         calibration_samples: calibration.as_ref().map_or(0, |c| c.top1.len()),
         docs: ds.corpus.len(),
         chunks,
         index_seconds,
-        decision_p50_ms: latencies
-            .get(latencies.len() / 2)
-            .copied()
-            .unwrap_or(0.0),
+        decision_p50_ms: latencies.get(latencies.len() / 2).copied().unwrap_or(0.0),
     })
 }
 

@@ -10,8 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use cairn_core::answer::{
-    AbstainedBy, AnswerMode, AskRequest, ChatMessage, GenerateOptions, GenerationOutput,
-    Generator,
+    AbstainedBy, AnswerMode, AskRequest, ChatMessage, GenerateOptions, GenerationOutput, Generator,
 };
 use cairn_core::cite::{self, Verdict};
 use cairn_core::config::Config;
@@ -20,7 +19,11 @@ use cairn_core::{embed, Error};
 
 fn models_present() -> bool {
     embed::default_models_dir()
-        .map(|d| d.join(embed::DEFAULT_MODEL_DIR).join("model.onnx").is_file())
+        .map(|d| {
+            d.join(embed::DEFAULT_MODEL_DIR)
+                .join("model.onnx")
+                .is_file()
+        })
         .unwrap_or(false)
 }
 
@@ -240,7 +243,11 @@ fn weak_evidence_gives_i_dont_know_without_calling_the_generator() {
     assert!(!a.abstained, "{:?}", a.evidence);
     assert_eq!(g.calls.load(Ordering::SeqCst), 1);
     assert_eq!(streamed, a.text);
-    assert!(a.sources[0].path.ends_with("refunds.html"), "{:?}", a.sources);
+    assert!(
+        a.sources[0].path.ends_with("refunds.html"),
+        "{:?}",
+        a.sources
+    );
     assert_eq!(a.citations.len(), 1);
     assert_eq!(a.citations[0].verdict, Verdict::Supported);
     assert_eq!(a.model_id.as_deref(), Some("scripted-test-model"));
@@ -305,7 +312,11 @@ fn hand_written_citations_are_checked() {
         AnswerMode::Generative,
     );
     let (a, _) = ask(&mut engine, &req, Some(&g));
-    assert!(a.sources[0].path.ends_with("refunds.html"), "{:?}", a.sources);
+    assert!(
+        a.sources[0].path.ends_with("refunds.html"),
+        "{:?}",
+        a.sources
+    );
     assert!(a.sources.len() < 7, "source [7] must not exist");
     let verdicts: Vec<(usize, Verdict)> = a.citations.iter().map(|c| (c.n, c.verdict)).collect();
     assert_eq!(
@@ -427,7 +438,12 @@ fn answers_are_audited_and_readable() {
 
     // A read-only engine (what `cairn ask` opens) reads them too.
     drop(engine);
-    let ro = Engine::open(&tmp.path().join("data"), Config::default(), Access::ReadOnly).unwrap();
+    let ro = Engine::open(
+        &tmp.path().join("data"),
+        Config::default(),
+        Access::ReadOnly,
+    )
+    .unwrap();
     assert_eq!(ro.audit_list(10).unwrap().len(), 2);
 }
 
@@ -481,7 +497,10 @@ fn follow_ups_are_rewritten_into_standalone_questions() {
     );
     req.session = Some(session);
     let (first, _) = ask(&mut engine, &req, None);
-    assert_eq!(first.rewritten_query, "What is the refund policy for goods?");
+    assert_eq!(
+        first.rewritten_query,
+        "What is the refund policy for goods?"
+    );
     req.question = "And what about groceries?".into();
     let (second, _) = ask(&mut engine, &req, None);
     assert_eq!(
@@ -496,7 +515,10 @@ fn follow_ups_are_rewritten_into_standalone_questions() {
     // A self-contained question is left alone.
     req.question = "How often are file servers backed up?".into();
     let (third, _) = ask(&mut engine, &req, None);
-    assert_eq!(third.rewritten_query, "How often are file servers backed up?");
+    assert_eq!(
+        third.rewritten_query,
+        "How often are file servers backed up?"
+    );
     let messages = engine.session_messages(session).unwrap();
     assert_eq!(messages.len(), 6);
     assert_eq!(
@@ -523,8 +545,15 @@ fn follow_ups_are_rewritten_into_standalone_questions() {
     assert_eq!(r.rewrite, "model");
     g.rewrite = "   ".into();
     let (b, _) = ask(&mut engine, &req, Some(&g));
-    assert_eq!(engine.audit_record(b.audit_id).unwrap().rewrite, "heuristic");
-    assert!(b.rewritten_query.starts_with("And the receipts? "), "{}", b.rewritten_query);
+    assert_eq!(
+        engine.audit_record(b.audit_id).unwrap().rewrite,
+        "heuristic"
+    );
+    assert!(
+        b.rewritten_query.starts_with("And the receipts? "),
+        "{}",
+        b.rewritten_query
+    );
 
     // An unknown conversation is an error.
     req.session = Some(cairn_core::audit::SessionId(4242));

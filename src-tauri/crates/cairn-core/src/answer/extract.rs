@@ -1,8 +1,9 @@
 //! Extractive answers: no generation at all. The best supporting sentences of the top
 //! passages, quoted verbatim (whitespace collapsed), each followed by its `[n]` citation.
 //!
-//! A sentence's score is the share of the question's content words it contains, averaged with
-//! its embedding cosine to the question when the embedder is available; a small bonus goes to
+//! A sentence's score is the share of the question's content words it contains, mixed with
+//! its embedding cosine to the question when the embedder is available (weighted towards the
+//! cosine, which sees paraphrases: "food per day" for "meal allowance"); a small bonus goes to
 //! higher-ranked sources. Ties break on source number then position, so the output is
 //! deterministic.
 
@@ -10,6 +11,9 @@ use std::collections::HashSet;
 
 use super::Source;
 use crate::cite::{collapse_ws, content_stems, normalise, sentences};
+
+/// Weight of word overlap in a sentence's score when its embedding cosine is known.
+pub const OVERLAP_WEIGHT: f32 = 0.3;
 
 /// A sentence of a source passage that may be quoted.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,18 +60,18 @@ pub fn candidates(query: &str, sources: &[Source]) -> Vec<Candidate> {
     out
 }
 
+/// Sentences after the best one are quoted only when they score at least this share of it.
+pub const FOLLOWER_RATIO: f32 = 0.75;
+
 /// Scores candidates (with `similarities` in the same order, if any) and picks up to `k`:
-/// the best one always, others scoring at least half as well and sharing a question word.
-pub fn pick(
-    mut cands: Vec<Candidate>,
-    similarities: Option<&[f32]>,
-    k: usize,
-) -> Vec<Candidate> {
+/// the best one always, others scoring at least [`FOLLOWER_RATIO`] of it and sharing a
+/// question word.
+pub fn pick(mut cands: Vec<Candidate>, similarities: Option<&[f32]>, k: usize) -> Vec<Candidate> {
     for (i, c) in cands.iter_mut().enumerate() {
         c.similarity = similarities.and_then(|s| s.get(i).copied());
         let rank_bonus = 0.02 / c.n as f32;
         c.score = match c.similarity {
-            Some(sim) => 0.5 * c.overlap + 0.5 * sim.max(0.0),
+            Some(sim) => OVERLAP_WEIGHT * c.overlap + (1.0 - OVERLAP_WEIGHT) * sim.max(0.0),
             None => c.overlap,
         } + rank_bonus;
     }
@@ -84,7 +88,7 @@ pub fn pick(
         if out.len() >= k {
             break;
         }
-        if !out.is_empty() && (c.score < 0.5 * best || c.overlap == 0.0) {
+        if !out.is_empty() && (c.score < FOLLOWER_RATIO * best || c.overlap == 0.0) {
             continue;
         }
         if seen.insert(normalise(&c.text)) {
@@ -129,7 +133,10 @@ mod tests {
                 "Welcome to the shop. Customers may return goods within fourteen days of \
                  delivery for a full refund. Opening hours are nine to five.",
             ),
-            src(2, "Perishable groceries cannot be refunded and must be reported the same day."),
+            src(
+                2,
+                "Perishable groceries cannot be refunded and must be reported the same day.",
+            ),
         ];
         let q = "How many days do customers have to return goods for a refund?";
         let a = pick(candidates(q, &sources), None, 2);

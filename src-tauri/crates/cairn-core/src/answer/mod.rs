@@ -4,9 +4,10 @@
 //! 1. **Rewrite** a follow-up into a standalone query ([`rewrite`]): with a generator, a small
 //!    strict prompt; without one, or when its output is unusable, a heuristic.
 //! 2. **Retrieve** passages (hybrid search, the configured filters) and measure the
-//!    **evidence** ([`abstain`]): the question's best dense cosine as a percentile of the
-//!    collection's own best-match distribution. Below `answer.abstain_threshold` the answer is
-//!    "I don't know" with the nearest passages, and no model is called.
+//!    **evidence** ([`abstain`]): the question's best dense cosine placed between the
+//!    collection's own calibrated anchors, averaged with the share of its words the best
+//!    passages contain. Below `answer.abstain_threshold` the answer is "I don't know" with the
+//!    nearest passages, and no model is called.
 //! 3. **Answer**: generatively, with the versioned instructions of
 //!    `prompts/answer-v1.toml` and the sources as quoted, fenced data ([`prompt`]); or
 //!    extractively, with the best supporting sentences quoted verbatim ([`extract`]).

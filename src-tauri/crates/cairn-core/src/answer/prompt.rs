@@ -112,10 +112,7 @@ fn clip(text: &str, max: usize) -> String {
 
 /// One source block.
 pub fn render_source(spec: &PromptSpec, s: &Source, max_chars: usize) -> String {
-    let page = s
-        .page
-        .map(|p| format!(" page=\"{p}\""))
-        .unwrap_or_default();
+    let page = s.page.map(|p| format!(" page=\"{p}\"")).unwrap_or_default();
     let heading = if s.heading.is_empty() {
         String::new()
     } else {

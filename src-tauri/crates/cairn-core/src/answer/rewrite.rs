@@ -19,9 +19,9 @@ use crate::cite::content_words as analyze;
 pub const MAX_REWRITE_CHARS: usize = 300;
 
 const REFERRING: &[&str] = &[
-    "it", "its", "it's", "they", "them", "their", "theirs", "this", "that", "these", "those",
-    "he", "him", "his", "she", "her", "hers", "there", "then", "one", "ones", "same", "former",
-    "latter", "above",
+    "it", "its", "it's", "they", "them", "their", "theirs", "this", "that", "these", "those", "he",
+    "him", "his", "she", "her", "hers", "there", "then", "one", "ones", "same", "former", "latter",
+    "above",
 ];
 
 const ELLIPSIS_STARTS: &[&str] = &[
@@ -140,7 +140,10 @@ fn model_rewrite(
         ChatMessage::system(spec.rewrite_system.trim()),
         ChatMessage::user(fill(
             spec.rewrite_user.trim_start_matches('\n'),
-            &[("history", &turns.join("\n")), ("question", question.trim())],
+            &[
+                ("history", &turns.join("\n")),
+                ("question", question.trim()),
+            ],
         )),
     ];
     let opts = GenerateOptions {
