@@ -313,11 +313,14 @@ fn killing_the_indexer_at_random_points_loses_nothing() {
     let kills = 16;
     let mut killed_while_running = 0;
     for round in 0..kills {
-        if round % 4 == 3 {
-            // Change the collection between crashes: edits, a rename and a deletion.
-            for _ in 0..5 {
+        if round > 0 {
+            // Change the collection between crashes so every run has work to interrupt:
+            // edits always, and now and then a rename and a deletion.
+            for _ in 0..25 {
                 write(rng.next() as usize % 240, round);
             }
+        }
+        if round % 4 == 3 {
             let a = lib.join(format!("note-{:03}.txt", rng.next() % 240));
             if a.exists() {
                 let _ = std::fs::rename(&a, a.with_extension("md"));
@@ -332,7 +335,7 @@ fn killing_the_indexer_at_random_points_loses_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(50 + rng.next() % 2500));
+        std::thread::sleep(Duration::from_millis(50 + rng.next() % 1200));
         if child.try_wait().unwrap().is_none() {
             killed_while_running += 1;
         }

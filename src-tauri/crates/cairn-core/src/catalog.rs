@@ -961,6 +961,16 @@ impl Catalog {
 
     // ---- status -------------------------------------------------------------------------------
 
+    /// Number of current passages (cheap: no look-up of vectors).
+    pub fn current_chunk_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM chunks c JOIN versions v ON v.id = c.version_id
+             WHERE v.status = 'current'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     pub fn stats(&self, model_id: &str) -> Result<CatalogStats> {
         let one = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
