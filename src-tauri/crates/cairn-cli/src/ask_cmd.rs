@@ -1,7 +1,7 @@
 //! `cairn ask`, `cairn audit`, `cairn pin` and the printing of `cairn eval --abstention`.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use cairn_core::answer::{Answer, AnswerMode, AskRequest};
@@ -29,27 +29,8 @@ pub struct AskArgs {
     /// Number of source passages [default: answer.sources from the config].
     #[arg(short = 'n', long)]
     sources: Option<usize>,
-    /// Only documents under this folder (repeatable).
-    #[arg(long = "folder")]
-    folders: Vec<PathBuf>,
-    /// Only this file type: text, markdown, html, pdf, docx (repeatable).
-    #[arg(long = "type")]
-    types: Vec<String>,
-    /// Only paths matching this glob, e.g. '**/reports/*.pdf'.
-    #[arg(long)]
-    path: Option<String>,
-    /// Only documents modified on or after this date (YYYY-MM-DD).
-    #[arg(long)]
-    after: Option<String>,
-    /// Only documents modified on or before this date (YYYY-MM-DD).
-    #[arg(long)]
-    before: Option<String>,
-    /// Only documents with this tag (repeatable: all must match).
-    #[arg(long = "tag")]
-    tags: Vec<String>,
-    /// Also use deprecated documents.
-    #[arg(long)]
-    include_deprecated: bool,
+    #[command(flatten)]
+    filters: crate::FilterArgs,
     /// Print the answer as one JSON object (no streaming).
     #[arg(long)]
     json: bool,
@@ -127,15 +108,7 @@ pub fn run_ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
     let mut req = AskRequest::new(question, mode);
     req.session = session;
     req.limit = args.sources.unwrap_or(0);
-    req.filters = crate::build_filters(
-        &args.folders,
-        &args.types,
-        args.path.as_deref(),
-        args.after.as_deref(),
-        args.before.as_deref(),
-        &args.tags,
-        args.include_deprecated,
-    )?;
+    req.filters = args.filters.build()?;
     let cancel = crate::cancel_flag();
     let stream = !args.json;
     let mut stdout = std::io::stdout();

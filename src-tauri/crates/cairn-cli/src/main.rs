@@ -185,16 +185,9 @@ struct RankArgs {
     rrf_k: Option<f32>,
 }
 
+/// Filters shared by `search` and `ask`.
 #[derive(Args)]
-struct SearchArgs {
-    /// What to look for.
-    #[arg(required = true)]
-    query: Vec<String>,
-    #[command(flatten)]
-    rank: RankArgs,
-    /// Number of results.
-    #[arg(short = 'n', long)]
-    limit: Option<usize>,
+pub(crate) struct FilterArgs {
     /// Only documents under this folder (repeatable).
     #[arg(long = "folder")]
     folders: Vec<PathBuf>,
@@ -213,9 +206,38 @@ struct SearchArgs {
     /// Only documents with this tag (repeatable: all must match).
     #[arg(long = "tag")]
     tags: Vec<String>,
-    /// Also return deprecated documents, labelled.
+    /// Also use deprecated documents (labelled as such).
     #[arg(long)]
     include_deprecated: bool,
+}
+
+impl FilterArgs {
+    /// Resolves the arguments into engine filters (paths canonicalised, dates parsed).
+    pub(crate) fn build(&self) -> Result<Filters> {
+        build_filters(
+            &self.folders,
+            &self.types,
+            self.path.as_deref(),
+            self.after.as_deref(),
+            self.before.as_deref(),
+            &self.tags,
+            self.include_deprecated,
+        )
+    }
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// What to look for.
+    #[arg(required = true)]
+    query: Vec<String>,
+    #[command(flatten)]
+    rank: RankArgs,
+    /// Number of results.
+    #[arg(short = 'n', long)]
+    limit: Option<usize>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// Search the collection as it was at this date (YYYY-MM-DD or RFC 3339 time).
     #[arg(long, conflicts_with = "history")]
     as_of: Option<String>,
@@ -562,15 +584,7 @@ fn search_request(args: &SearchArgs, config: &Config) -> Result<SearchRequest> {
         req.limit = n.max(1);
         req.candidates = req.candidates.max(n);
     }
-    let filters = build_filters(
-        &args.folders,
-        &args.types,
-        args.path.as_deref(),
-        args.after.as_deref(),
-        args.before.as_deref(),
-        &args.tags,
-        args.include_deprecated,
-    )?;
+    let filters = args.filters.build()?;
     if let Some(t) = &args.as_of {
         let at = chrono::DateTime::parse_from_rfc3339(t)
             .map(|d| d.timestamp())

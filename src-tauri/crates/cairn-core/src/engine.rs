@@ -792,21 +792,7 @@ impl Engine {
             _ => self.catalog.chunk_records(&ids)?,
         };
         let marks = self.catalog.marks()?;
-        let results: Vec<SearchHit> = hits
-            .iter()
-            .filter_map(|h| records.get(&h.chunk).map(|r| (h, r)))
-            .filter_map(|(h, r)| {
-                let deprecated = marks.deprecation(&r.path).cloned();
-                // Re-checked here too, so a lagging index can never leak deprecated text.
-                if deprecated.is_some() && !req.filters.include_deprecated {
-                    return None;
-                }
-                let mut hit = to_hit(h, r, &req.query);
-                hit.deprecated = deprecated;
-                Some(hit)
-            })
-            .take(req.limit)
-            .collect();
+        let results = assemble_hits(&hits, &records, &marks, req);
         // Counted without probing the embeddings table, which costs ~0.25 s at 20k passages.
         let total = self.catalog.current_chunk_count()?;
         if req.mode != SearchMode::Bm25 && notice.is_none() {
@@ -876,6 +862,30 @@ impl Engine {
 
 fn file_size(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Ranked hits → passages with snippets, in order, at most `req.limit`. Deprecated documents are
+/// dropped unless asked for (re-checked here so a lagging index can never leak them) and
+/// labelled otherwise.
+fn assemble_hits(
+    hits: &[Hit],
+    records: &HashMap<ChunkId, ChunkRecord>,
+    marks: &crate::catalog::Marks,
+    req: &SearchRequest,
+) -> Vec<SearchHit> {
+    hits.iter()
+        .filter_map(|h| records.get(&h.chunk).map(|r| (h, r)))
+        .filter_map(|(h, r)| {
+            let deprecated = marks.deprecation(&r.path).cloned();
+            if deprecated.is_some() && !req.filters.include_deprecated {
+                return None;
+            }
+            let mut hit = to_hit(h, r, &req.query);
+            hit.deprecated = deprecated;
+            Some(hit)
+        })
+        .take(req.limit)
+        .collect()
 }
 
 fn to_hit(h: &Hit, r: &ChunkRecord, query: &str) -> SearchHit {
@@ -1241,20 +1251,7 @@ impl Engine {
         let fused = combine(&req, bm25, dense);
         let ids: Vec<ChunkId> = fused.iter().map(|h| h.chunk).collect();
         let records = self.catalog.current_chunks(&ids)?;
-        let hits: Vec<SearchHit> = fused
-            .iter()
-            .filter_map(|h| records.get(&h.chunk).map(|r| (h, r)))
-            .filter_map(|(h, r)| {
-                let deprecated = marks.deprecation(&r.path).cloned();
-                if deprecated.is_some() && !req.filters.include_deprecated {
-                    return None;
-                }
-                let mut hit = to_hit(h, r, query);
-                hit.deprecated = deprecated;
-                Some(hit)
-            })
-            .take(req.limit)
-            .collect();
+        let hits = assemble_hits(&fused, &records, &marks, &req);
         let texts: Vec<String> = hits
             .iter()
             .take(3)
