@@ -53,6 +53,18 @@ fn read_lines(path: &Path) -> Result<impl Iterator<Item = (usize, String)>> {
 }
 
 impl Dataset {
+    /// [`Dataset::load`], refusing a dataset with no judged query to evaluate.
+    pub fn load_judged(dir: &Path) -> Result<Dataset> {
+        let ds = Dataset::load(dir)?;
+        if ds.queries.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{} has no judged queries",
+                dir.display()
+            )));
+        }
+        Ok(ds)
+    }
+
     /// Loads a dataset directory; only queries with judgements are kept.
     pub fn load(dir: &Path) -> Result<Dataset> {
         let need = |name: &str| {
@@ -251,13 +263,7 @@ pub fn evaluate(
     config: &Config,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<EvalReport> {
-    let ds = Dataset::load(&opts.dataset)?;
-    if ds.queries.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{} has no judged queries",
-            opts.dataset.display()
-        )));
-    }
+    let ds = Dataset::load_judged(&opts.dataset)?;
     let tmp;
     let store = match &opts.store {
         Some(s) => s.clone(),
@@ -422,13 +428,7 @@ pub fn evaluate_abstention(
     threshold: Option<f32>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<AbstentionReport> {
-    let ds = Dataset::load(&opts.dataset)?;
-    if ds.queries.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{} has no judged queries",
-            opts.dataset.display()
-        )));
-    }
+    let ds = Dataset::load_judged(&opts.dataset)?;
     let mut config = config.clone();
     config.search.mode = opts.mode;
     config.search.fusion = opts.fusion;

@@ -329,13 +329,7 @@ pub fn mark_dirty(catalog: &Catalog, paths: &[PathBuf]) -> Result<usize> {
             let (Some(k), Ok(meta)) = (known.get(p), std::fs::metadata(p)) else {
                 continue;
             };
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            if k.size == meta.len() && k.mtime == mtime {
+            if k.size == meta.len() && k.mtime == super::mtime_secs(&meta) {
                 catalog.touch_version(k.version, i64::MIN)?;
                 marked += 1;
             }

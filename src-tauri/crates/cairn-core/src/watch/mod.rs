@@ -109,12 +109,7 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
             ));
             continue;
         }
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let mtime = mtime_secs(&meta);
         out.files.push(FileEntry {
             path,
             size: meta.len(),
@@ -122,6 +117,16 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
         });
     }
     Ok(out)
+}
+
+/// A file's modification time in whole Unix seconds, as the catalog stores it (0 if unknown).
+/// Every comparison with a stored mtime must go through this one conversion.
+pub(crate) fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn loop_in(err: &ignore::Error) -> bool {
