@@ -21,6 +21,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub search: SearchConfig,
     pub answer: AnswerConfig,
+    pub llm: LlmConfig,
 }
 
 /// How vectors are pooled from the model's token outputs.
@@ -236,6 +237,187 @@ impl Default for AnswerConfig {
     }
 }
 
+/// Which answer model `cairn ask` (and the app, and MCP `ask`) uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    /// A GGUF model run in-process with llama.cpp (`[llm.local]`).
+    #[default]
+    Local,
+    /// An OpenAI-compatible chat-completions endpoint (`[llm.remote]`).
+    Remote,
+    /// No model: answers are extractive (verbatim sentences from the sources).
+    None,
+}
+
+impl LlmProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmProvider::Local => "local",
+            LlmProvider::Remote => "remote",
+            LlmProvider::None => "none",
+        }
+    }
+}
+
+/// The answer model (`[llm]`). The API key of a remote endpoint is never part of it: it comes
+/// from the environment variable named by `remote.api_key_env`, or the OS keychain.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    pub provider: LlmProvider,
+    pub local: LocalLlmConfig,
+    pub remote: RemoteLlmConfig,
+}
+
+/// A local GGUF model (`[llm.local]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalLlmConfig {
+    /// The GGUF file; empty = the pinned default model
+    /// (`<models dir>/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf`).
+    pub model: PathBuf,
+    /// CPU threads for llama.cpp (0 = all cores).
+    pub threads: usize,
+    /// Context window in tokens, prompt plus answer (0 = what the model was trained with).
+    pub context: usize,
+}
+
+impl Default for LocalLlmConfig {
+    fn default() -> Self {
+        LocalLlmConfig {
+            model: PathBuf::new(),
+            threads: 0,
+            context: 4096,
+        }
+    }
+}
+
+/// Path of the default local model inside the models directory (see models/manifest.toml).
+pub const DEFAULT_LOCAL_LLM: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// Default name of the environment variable holding a remote endpoint's API key.
+pub const DEFAULT_API_KEY_ENV: &str = "CAIRN_API_KEY";
+
+impl LocalLlmConfig {
+    /// The GGUF file to load: `model`, or the default model in the models directory
+    /// ([`crate::embed::default_models_dir`]). The file may not exist; loading says so.
+    pub fn model_path(&self) -> PathBuf {
+        if !self.model.as_os_str().is_empty() {
+            return self.model.clone();
+        }
+        crate::embed::default_models_dir()
+            .unwrap_or_else(|| PathBuf::from("models").join("dist"))
+            .join(DEFAULT_LOCAL_LLM)
+    }
+}
+
+/// An OpenAI-compatible endpoint (`[llm.remote]`): Ollama, LM Studio, llama.cpp's server, vLLM,
+/// OpenAI, Azure OpenAI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteLlmConfig {
+    /// The API's base URL, the part before `/chat/completions`, e.g. `http://localhost:11434/v1`.
+    pub base_url: String,
+    /// The model name sent with each request (Azure: the deployment decides).
+    pub model: String,
+    /// Name of the environment variable holding the API key (not the key itself). When it is
+    /// unset the OS keychain entry of that name is used, if any; else no key is sent.
+    pub api_key_env: String,
+    /// Longest wait for connecting, the first response byte, or the next streamed piece.
+    pub timeout_secs: u64,
+    /// Retries after HTTP 429 or 5xx, with exponential backoff.
+    pub max_retries: u32,
+    /// Azure OpenAI's `api-version` query parameter; when set the key is sent as `api-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure_api_version: Option<String>,
+}
+
+impl Default for RemoteLlmConfig {
+    fn default() -> Self {
+        RemoteLlmConfig {
+            base_url: String::new(),
+            model: String::new(),
+            api_key_env: DEFAULT_API_KEY_ENV.into(),
+            timeout_secs: 60,
+            max_retries: 3,
+            azure_api_version: None,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// Checks the settings; `Err` is the message (naming the key) for [`Error::Config`].
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let l = &self.local;
+        if l.context != 0 && l.context < 256 {
+            return Err(format!(
+                "llm.local.context must be 0 (the model's own) or at least 256 tokens, not {}",
+                l.context
+            ));
+        }
+        if l.threads > 1024 {
+            return Err(format!("llm.local.threads = {} is too large", l.threads));
+        }
+        let r = &self.remote;
+        let env = r.api_key_env.trim();
+        if env.is_empty()
+            || !env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || env.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(
+                "llm.remote.api_key_env must be the NAME of an environment variable (letters, digits, \
+                 _), e.g. CAIRN_API_KEY; never put the key itself in the config file"
+                    .into(),
+            );
+        }
+        if r.timeout_secs == 0 || r.timeout_secs > 3600 {
+            return Err(format!(
+                "llm.remote.timeout_secs must be between 1 and 3600, not {}",
+                r.timeout_secs
+            ));
+        }
+        if r.max_retries > 10 {
+            return Err(format!(
+                "llm.remote.max_retries must be at most 10, not {}",
+                r.max_retries
+            ));
+        }
+        let url = r.base_url.trim();
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "llm.remote.base_url must start with http:// or https://, not `{url}`"
+            ));
+        }
+        if self.provider == LlmProvider::Remote {
+            if url.is_empty() {
+                return Err(
+                    "llm.provider is \"remote\" but llm.remote.base_url is empty (e.g. \
+                     http://localhost:11434/v1)"
+                        .into(),
+                );
+            }
+            if r.model.trim().is_empty() {
+                return Err(
+                    "llm.provider is \"remote\" but llm.remote.model is empty (a model name the \
+                     server lists at GET <base_url>/models)"
+                        .into(),
+                );
+            }
+        }
+        if r
+            .azure_api_version
+            .as_deref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
+            return Err("llm.remote.azure_api_version must not be empty when given".into());
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Loads `config.toml` from `data_dir`, or the defaults when there is none.
     pub fn load(data_dir: &Path) -> Result<Config> {
@@ -249,12 +431,63 @@ impl Config {
 
     /// Parses and validates a config file's text; `path` is only used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| Error::Config {
-            path: path.to_owned(),
-            message: e.to_string(),
+        let config: Config = toml::from_str(text).map_err(|e| {
+            // A secret in the file is refused with its own message (never echoed).
+            let secret = toml::from_str::<toml::Table>(text).ok().is_some_and(|t| {
+                t.get("llm")
+                    .and_then(|l| l.get("remote"))
+                    .and_then(toml::Value::as_table)
+                    .is_some_and(|r| {
+                        r.keys()
+                            .any(|k| matches!(k.as_str(), "api_key" | "key" | "apikey" | "token"))
+                    })
+            });
+            Error::Config {
+                path: path.to_owned(),
+                message: if secret {
+                    "API keys are never read from the config file: remove llm.remote.api_key and \
+                     set the environment variable named by llm.remote.api_key_env (default \
+                     CAIRN_API_KEY), or store the key in the OS keychain"
+                        .into()
+                } else {
+                    e.to_string()
+                },
+            }
         })?;
         config.validate(path)?;
         Ok(config)
+    }
+
+    /// Writes this configuration to `config.toml` in `data_dir` (created if missing), after
+    /// validating it. The file is replaced atomically (written to a temporary file in the same
+    /// folder, synced, then renamed), so a crash leaves the old or the new file, never half of
+    /// one. Holds no secret: API keys are not part of [`Config`].
+    pub fn save(&self, data_dir: &Path) -> Result<()> {
+        let path = data_dir.join(CONFIG_FILE);
+        self.validate(&path)?;
+        let text = toml::to_string_pretty(self).map_err(|e| Error::Config {
+            path: path.clone(),
+            message: format!("cannot write the settings as TOML: {e}"),
+        })?;
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io("creating", data_dir, e))?;
+        let tmp = data_dir.join(format!(".{CONFIG_FILE}.{}.tmp", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(b"# Cairn settings (docs/config.md). Written by Cairn; comments are not kept.\n")?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            // Make the rename itself durable where directories can be synced.
+            if let Ok(dir) = std::fs::File::open(data_dir) {
+                let _ = dir.sync_all();
+            }
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io("writing", path.clone(), e)
+        })
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
@@ -339,6 +572,9 @@ impl Config {
         if self.ingest.exclude.iter().any(|p| p.trim().is_empty()) {
             return bad("ingest.exclude must not contain empty patterns".into());
         }
+        if let Err(message) = self.llm.check() {
+            return bad(message);
+        }
         Ok(())
     }
 
@@ -359,4 +595,73 @@ pub fn default_data_dir() -> PathBuf {
     directories::ProjectDirs::from("org", "cairn", "cairn")
         .map(|d| d.data_dir().to_owned())
         .unwrap_or_else(|| PathBuf::from(".cairn"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_then_load_round_trips_and_replaces_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut c = Config::default();
+        c.llm.provider = LlmProvider::Remote;
+        c.llm.remote.base_url = "http://127.0.0.1:8080/v1".into();
+        c.llm.remote.model = "smol".into();
+        c.llm.remote.azure_api_version = Some("2024-10-21".into());
+        c.llm.local.threads = 2;
+        c.answer.abstain_threshold = 0.3;
+        c.save(&data).unwrap();
+        let back = Config::load(&data).unwrap();
+        assert_eq!(back.llm, c.llm);
+        assert_eq!(back.answer.abstain_threshold, 0.3);
+        c.llm.provider = LlmProvider::None;
+        c.save(&data).unwrap();
+        assert_eq!(Config::load(&data).unwrap().llm.provider, LlmProvider::None);
+        let names: Vec<_> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from(CONFIG_FILE)], "no temp files left");
+    }
+
+    #[test]
+    fn invalid_settings_are_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Config::default();
+        c.llm.provider = LlmProvider::Remote;
+        let err = c.save(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("llm.remote.base_url"), "{err}");
+        assert!(!dir.path().join(CONFIG_FILE).exists());
+    }
+
+    #[test]
+    fn api_keys_in_the_file_are_refused_without_echoing_them() {
+        let text = "[llm]\nprovider = \"remote\"\n[llm.remote]\nbase_url = \"http://x/v1\"\nmodel = \"m\"\napi_key = \"sk-secret-123\"\n";
+        let err = Config::from_toml(text, Path::new("c.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("never read from the config file"), "{msg}");
+        assert!(!msg.contains("sk-secret-123"), "{msg}");
+        let text = "[llm.remote]\napi_key_env = \"sk-secret-123\"\n";
+        let err = Config::from_toml(text, Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("NAME of an environment variable"), "{err}");
+    }
+
+    #[test]
+    fn llm_defaults_and_checks() {
+        let c = Config::from_toml("", Path::new("c.toml")).unwrap();
+        assert_eq!(c.llm.provider, LlmProvider::Local);
+        assert_eq!(c.llm.remote.api_key_env, DEFAULT_API_KEY_ENV);
+        assert!(c.llm.local.model_path().ends_with(DEFAULT_LOCAL_LLM));
+        let err = Config::from_toml("[llm]\nprovider = \"cloud\"\n", Path::new("c.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("provider"), "{err}");
+        let err = Config::from_toml(
+            "[llm.remote]\nbase_url = \"localhost:8080\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("http://"), "{err}");
+    }
 }

@@ -1389,8 +1389,8 @@ impl Engine {
         }
         let generator = match (req.mode, generator) {
             (AnswerMode::Generative, None) => {
-                return Err(Error::Generation(
-                    "generative answers need a language model, and none is configured".into(),
+                return Err(Error::generation(
+                    "generative answers need a language model, and none is configured",
                 ))
             }
             (AnswerMode::Generative, g) => g,
@@ -1425,6 +1425,8 @@ impl Engine {
         let mut sources: Vec<Source> = Vec::new();
         let mut abstained_by = None;
         let mut ttft_ms = None;
+        let mut completion_tokens = None;
+        let mut tokens_per_second = None;
         let mut cancelled = false;
         let mut prompt_pins = Vec::new();
 
@@ -1466,10 +1468,13 @@ impl Engine {
                         max_tokens: cfg.max_tokens,
                         temperature: cfg.temperature,
                         stop: spec.stop.clone(),
+                        seed: None,
                     };
                     let out = g.generate(&messages, &opts, cancel, on_token)?;
                     ttft_ms = out.time_to_first_token.map(millis);
-                    cancelled = out.cancelled;
+                    completion_tokens = Some(out.completion_tokens);
+                    tokens_per_second = out.tokens_per_second();
+                    cancelled = out.cancelled();
                     let text = out.text.trim().to_owned();
                     if cite::parse_marks(&text).is_empty() && cite::is_refusal(&text, &spec.refusal)
                     {
@@ -1531,6 +1536,8 @@ impl Engine {
             rewrite_ms,
             retrieval_ms,
             ttft_ms,
+            completion_tokens,
+            tokens_per_second,
             generation_ms,
             total_ms: millis(started.elapsed()),
         };

@@ -58,7 +58,45 @@ pub enum Error {
     VectorIndex(String),
     /// An answer generator (local model or remote endpoint) is missing or failed.
     #[error("answer generation: {0}")]
-    Generation(String),
+    Generation(GenerationError),
+}
+
+/// What went wrong with an answer generator, as told by the generator crate (`cairn-llm`):
+/// its own kind, message and hint survive the trip through [`Error::Generation`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct GenerationError {
+    /// A short, stable name of the cause: `model_file`, `unreachable`, `auth`,
+    /// `unknown_model`, `timeout`, `invalid_url`, `keychain`, … (`generation` when unknown).
+    pub kind: &'static str,
+    /// The message, naming the model file, endpoint or setting concerned.
+    pub message: String,
+    /// What the user should do about it.
+    pub hint: &'static str,
+    /// True when the user can fix it (a setting, a file, a URL, a key).
+    pub user: bool,
+}
+
+impl GenerationError {
+    /// The default hint for generation errors without a more specific one.
+    pub const DEFAULT_HINT: &'static str = "Check the answer model settings ([llm] in the config: a local GGUF file, or a remote endpoint, its model and its key), or answer without a model: `cairn ask --extractive`.";
+
+    /// A user-fixable generation error with the default hint.
+    pub fn new(message: impl Into<String>) -> GenerationError {
+        GenerationError {
+            kind: "generation",
+            message: message.into(),
+            hint: Self::DEFAULT_HINT,
+            user: true,
+        }
+    }
+}
+
+impl Error {
+    /// A user-fixable [`Error::Generation`] with the default hint.
+    pub fn generation(message: impl Into<String>) -> Error {
+        Error::Generation(GenerationError::new(message))
+    }
 }
 
 impl Error {
@@ -84,8 +122,7 @@ impl Error {
                 | Error::Invalid(_)
                 | Error::Locked(_)
                 | Error::Cancelled
-                | Error::Generation(_)
-        )
+        ) || matches!(self, Error::Generation(g) if g.user)
     }
 
     /// A short, stable machine-readable name for the kind of error.
@@ -131,9 +168,7 @@ impl Error {
             Error::Invalid(_) => "Check the command's arguments (`cairn help`).",
             Error::Locked(_) => "Wait for the other `cairn index` to finish, or stop it (Ctrl-C) first.",
             Error::Cancelled => "Run the same command again to resume where it stopped.",
-            Error::Generation(_) => {
-                "Check the answer model settings (a local GGUF file, or a remote endpoint and its key), or answer without a model: `cairn ask --extractive`."
-            }
+            Error::Generation(g) => g.hint,
             Error::Catalog(_) | Error::TextIndex(_) | Error::VectorIndex(_) => {
                 "Run `cairn reindex` to rebuild the search indexes from the catalog; if that fails, report a bug."
             }

@@ -195,7 +195,7 @@ impl Generator for Scripted {
             text,
             time_to_first_token: Some(Duration::from_millis(3)),
             total: Duration::from_millis(9),
-            cancelled: false,
+            ..Default::default()
         })
     }
 }

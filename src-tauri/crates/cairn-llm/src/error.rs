@@ -71,6 +71,29 @@ pub enum Error {
     /// llama.cpp failed while evaluating the model.
     #[error("llama.cpp: {0}")]
     Backend(String),
+    /// The OS keychain cannot be used: the `keychain` feature is off, or no keychain service
+    /// (on Linux, a Secret Service such as GNOME Keyring or KWallet over D-Bus) is running.
+    #[error("the OS keychain is not available: {0}")]
+    Keychain(String),
+}
+
+impl From<Error> for cairn_core::Error {
+    fn from(e: Error) -> Self {
+        e.into_core()
+    }
+}
+
+impl Error {
+    /// This error as [`cairn_core::Error::Generation`], keeping kind, message, hint and the
+    /// user/internal split.
+    pub fn into_core(self) -> cairn_core::Error {
+        cairn_core::Error::Generation(cairn_core::error::GenerationError {
+            kind: self.kind(),
+            hint: self.hint(),
+            user: self.is_user_error(),
+            message: self.to_string(),
+        })
+    }
 }
 
 impl Error {
@@ -87,6 +110,8 @@ impl Error {
                 | Error::Auth { .. }
                 | Error::UnknownModel { .. }
                 | Error::EndpointNotFound { .. }
+                | Error::Keychain(_)
+                | Error::Timeout { .. }
         )
     }
 
@@ -106,6 +131,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::BadResponse { .. } => "bad_response",
             Error::Backend(_) => "backend",
+            Error::Keychain(_) => "keychain",
         }
     }
 
@@ -130,9 +156,9 @@ impl Error {
                  (e.g. `ollama serve`, LM Studio's server tab, or `llama-server --port 8080`)."
             }
             Error::Auth { .. } => {
-                "Set the API key in the environment variable named in the settings \
-                 (default CAIRN_API_KEY), or store it in the OS keychain; check that it is \
-                 valid for this endpoint."
+                "Set the API key in the environment variable named by llm.remote.api_key_env \
+                 (default CAIRN_API_KEY), or store it in the OS keychain (the app's settings); \
+                 check that it is valid for this endpoint."
             }
             Error::UnknownModel { .. } => {
                 "Use a model name the server lists at GET <base URL>/models (for Ollama, \
@@ -158,6 +184,11 @@ impl Error {
             }
             Error::Backend(_) => {
                 "Try a smaller context or another GGUF file; if it persists, report a bug."
+            }
+            Error::Keychain(_) => {
+                "Set the API key in the environment variable named by llm.remote.api_key_env \
+                 (default CAIRN_API_KEY) instead, e.g. `export CAIRN_API_KEY=...` before starting \
+                 Cairn."
             }
         }
     }

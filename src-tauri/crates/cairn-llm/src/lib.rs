@@ -1,4 +1,4 @@
-//! Cairn's answer generators: one [`Generator`] trait, two implementations.
+//! Cairn's answer generators: two implementations of [`cairn_core::answer::Generator`].
 //!
 //! - [`LocalGenerator`] runs a GGUF model in-process with llama.cpp (the `llama-cpp-2` crate).
 //!   The prompt is built with the chat template stored in the model file. The default model is
@@ -10,6 +10,10 @@
 //!   `CAIRN_API_KEY`) or, with the `keychain` feature, the OS keychain; never from a file, and
 //!   it is never logged or shown by `Debug`.
 //!
+//! The CLI and the desktop app build the configured generator with [`from_config`], check the
+//! settings with [`test_connection`], and keep the API key in the OS keychain with
+//! [`store_api_key`] / [`load_api_key`] / [`delete_api_key`].
+//!
 //! # Blocking
 //! Everything here is synchronous: [`Generator::generate`] runs on the caller's thread until
 //! the answer is complete or cancelled, and calls `on_token` on that thread. Async callers (the
@@ -17,13 +21,21 @@
 //! forward tokens through a channel.
 //!
 //! # Cancelling
-//! A generation stops early when `on_token` returns `false` or when the `cancel` flag is set
-//! (checked before every token and between stream events). Cancelling is not an error: the
-//! result has [`Finish::Cancelled`] and the text produced so far.
+//! A generation stops early when the `cancel` flag is set (checked before every token and
+//! between stream events). Cancelling is not an error: the result has [`Finish::Cancelled`]
+//! and the text produced so far.
+//!
+//! # Errors
+//! This crate's [`Error`] names the model file, URL or model, and says what to do
+//! ([`Error::hint`]); it converts into [`cairn_core::Error::Generation`] keeping its kind,
+//! message, hint and user/internal split, which is what the public entry points return.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use cairn_core::config::{Config, LlmConfig, LlmProvider};
+use serde::Serialize;
 
 mod error;
 mod local;
@@ -31,198 +43,161 @@ mod remote;
 mod secret;
 mod stream;
 
+pub use cairn_core::answer::{
+    ChatMessage, Finish, GenerateOptions, GenerationOutput, Generator, Role,
+};
+pub use cairn_core::config::{DEFAULT_API_KEY_ENV, DEFAULT_LOCAL_LLM};
 pub use error::{Error, Result};
 pub use local::{LocalConfig, LocalGenerator, TemplateSource};
-pub use remote::{RemoteConfig, RemoteGenerator, DEFAULT_API_KEY_ENV};
-pub use secret::ApiKey;
-#[cfg(feature = "keychain")]
-pub use secret::{store_api_key_in_keychain, KEYCHAIN_SERVICE};
+pub use remote::{RemoteConfig, RemoteGenerator};
+pub use secret::{
+    delete_api_key, keychain_enabled, load_api_key, store_api_key, ApiKey, KeySource,
+    KEYCHAIN_SERVICE,
+};
 
-/// Who wrote a chat message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Instructions for the model.
-    System,
-    /// The person asking.
-    User,
-    /// An earlier answer of the model.
-    Assistant,
-}
-
-impl Role {
-    /// The role's name in chat templates and the OpenAI API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-}
-
-/// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatMessage {
-    pub role: Role,
-    pub content: String,
-}
-
-impl ChatMessage {
-    /// A system message.
-    pub fn system(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::System,
-            content: content.into(),
-        }
-    }
-
-    /// A user message.
-    pub fn user(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::User,
-            content: content.into(),
-        }
-    }
-
-    /// An assistant message.
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::Assistant,
-            content: content.into(),
-        }
-    }
-}
-
-/// How to sample an answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenerateOptions {
-    /// Upper bound on generated tokens; reaching it ends with [`Finish::Length`].
-    pub max_tokens: usize,
-    /// 0 (or less) picks the most likely token every time (greedy, deterministic locally);
-    /// higher is more varied.
-    pub temperature: f32,
-    /// Strings that end the answer; the stop string itself is not part of the text. Checked by
-    /// Cairn for both generators (and also sent to remote servers, at most 4, as OpenAI allows).
-    pub stop: Vec<String>,
-    /// Sampling seed, for repeatable answers at temperature > 0 (remote: only servers that
-    /// support `seed`).
-    pub seed: Option<u64>,
-}
-
-impl Default for GenerateOptions {
-    fn default() -> Self {
-        Self {
-            max_tokens: 512,
-            temperature: 0.2,
-            stop: Vec::new(),
-            seed: None,
-        }
-    }
-}
-
-/// Why a generation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finish {
-    /// The model ended its answer, or a stop string was produced.
-    Stop,
-    /// `max_tokens` (or the end of the context window) was reached.
-    Length,
-    /// `on_token` returned false or the cancel flag was set.
-    Cancelled,
-}
-
-/// The result of one generation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Generation {
-    /// The answer: exactly the concatenation of the pieces given to `on_token`.
-    pub text: String,
-    /// Tokens in the prompt, when known (always locally; remotely only if the server reports
-    /// usage).
-    pub prompt_tokens: Option<usize>,
-    /// Generated tokens: counted locally; remotely the server's usage figure if it sends one,
-    /// else the number of streamed content pieces (one per token on common servers).
-    pub completion_tokens: usize,
-    /// From the call to the first non-empty piece (the whole time if there was none).
-    pub time_to_first_token: Duration,
-    /// From the call to the end.
-    pub total: Duration,
-    pub finish: Finish,
-}
-
-impl Generation {
-    /// Generated tokens per second after the first one (decode speed), if measurable.
-    pub fn tokens_per_second(&self) -> Option<f64> {
-        let decode = self.total.checked_sub(self.time_to_first_token)?;
-        (self.completion_tokens > 1 && !decode.is_zero())
-            .then(|| (self.completion_tokens - 1) as f64 / decode.as_secs_f64())
-    }
-}
-
-/// Something that answers a conversation, token by token.
-pub trait Generator: Send + Sync {
-    /// Identifies the model: `local:<file name>` or `remote:<base URL>#<model>`.
-    fn model_id(&self) -> String;
-
-    /// The remote endpoint's base URL; `None` for a local model.
-    fn endpoint(&self) -> Option<String>;
-
-    /// Generates an answer to `messages`, streaming pieces of text to `on_token` as they come.
-    ///
-    /// Blocks the calling thread until done (see the crate docs). Returning `false` from
-    /// `on_token`, or setting `cancel`, stops early with [`Finish::Cancelled`]. The returned
-    /// [`Generation::text`] is exactly what `on_token` received.
-    fn generate(
-        &self,
-        messages: &[ChatMessage],
-        opts: &GenerateOptions,
-        cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Generation>;
-}
-
-/// Environment variable that overrides where the models directory is.
-pub const MODELS_DIR_ENV: &str = "CAIRN_MODELS_DIR";
-
-/// Path of the default local model inside the models directory (see `models/manifest.toml`).
-pub const DEFAULT_LOCAL_MODEL: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
-
-/// The models directory, found the way `cairn_core::embed::default_models_dir` finds it:
-/// `$CAIRN_MODELS_DIR`; else a `models/dist` folder next to the executable or in any parent
-/// folder, then the same from the current directory; else `<exe_dir>/../share/cairn/models` or
-/// `<exe_dir>/resources/models`. (Reimplemented so this crate does not depend on `cairn-core`.)
-pub fn default_models_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(MODELS_DIR_ENV).filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.canonicalize().ok().or(Some(exe)))
-        .and_then(|exe| exe.parent().map(Path::to_owned));
-    let cwd = std::env::current_dir().ok();
-    for start in exe_dir.iter().chain(cwd.iter()) {
-        for dir in start.ancestors() {
-            let candidate = dir.join("models").join("dist");
-            if candidate.is_dir() {
-                return Some(candidate);
-            }
-        }
-    }
-    let exe_dir = exe_dir?;
-    [
-        exe_dir
-            .join("..")
-            .join("share")
-            .join("cairn")
-            .join("models"),
-        exe_dir.join("resources").join("models"),
-    ]
-    .into_iter()
-    .find(|d| d.is_dir())
-}
+/// A generator that can be shared between threads (what [`from_config`] returns).
+pub type BoxedGenerator = Box<dyn Generator + Send + Sync>;
 
 /// The default local model (SmolLM2-135M-Instruct Q4_1) if it is installed in the models
-/// directory ([`default_models_dir`]); `None` if not (run `bash models/fetch.sh`).
+/// directory ([`cairn_core::embed::default_models_dir`]); `None` if not (run
+/// `bash models/fetch.sh`).
 pub fn default_local_model() -> Option<PathBuf> {
-    let path = default_models_dir()?.join(DEFAULT_LOCAL_MODEL);
+    let path = cairn_core::config::LocalLlmConfig::default().model_path();
     path.is_file().then_some(path)
+}
+
+/// The [`LocalConfig`] for `[llm.local]` (an empty model path means the default model).
+pub fn local_config(cfg: &LlmConfig) -> LocalConfig {
+    LocalConfig {
+        threads: cfg.local.threads,
+        context: cfg.local.context,
+        ..LocalConfig::new(cfg.local.model_path())
+    }
+}
+
+/// The [`RemoteConfig`] for `[llm.remote]`.
+pub fn remote_config(cfg: &LlmConfig) -> RemoteConfig {
+    let r = &cfg.remote;
+    RemoteConfig {
+        api_key_env: r.api_key_env.trim().to_owned(),
+        timeout: Duration::from_secs(r.timeout_secs.max(1)),
+        max_retries: r.max_retries,
+        azure_api_version: r.azure_api_version.clone(),
+        ..RemoteConfig::new(r.base_url.trim(), r.model.trim())
+    }
+}
+
+/// The answer generator configured in `config.llm`: a loaded local model, a remote endpoint
+/// (not contacted yet), or `None` when `provider = "none"`.
+///
+/// Loading a local model takes a moment (it maps the file; 135M parameters load in well under
+/// a second); call it once and keep the generator. Errors name the model file or the URL and
+/// say what to do (see [`Error::hint`]).
+pub fn from_config(config: &Config) -> cairn_core::Result<Option<BoxedGenerator>> {
+    from_llm_config(&config.llm)
+}
+
+/// [`from_config`] for the `[llm]` section alone.
+pub fn from_llm_config(cfg: &LlmConfig) -> cairn_core::Result<Option<BoxedGenerator>> {
+    cfg.check().map_err(|m| Error::Config(m).into_core())?;
+    Ok(match cfg.provider {
+        LlmProvider::None => None,
+        LlmProvider::Local => Some(Box::new(LocalGenerator::load(local_config(cfg))?)),
+        LlmProvider::Remote => Some(Box::new(RemoteGenerator::new(remote_config(cfg))?)),
+    })
+}
+
+/// What [`test_connection`] found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionReport {
+    pub provider: LlmProvider,
+    /// The id recorded with answers: `local:<file name>` or `remote:<base URL>#<model>`.
+    pub model_id: String,
+    /// The remote base URL (None for a local model).
+    pub endpoint: Option<String>,
+    /// How long the check took: loading the model and one token locally; the model list or a
+    /// one-token completion remotely.
+    pub latency_ms: f64,
+    /// Models the endpoint lists at `GET /models` (empty locally, or if it lists none).
+    pub models: Vec<String>,
+    /// Where the API key came from, e.g. "environment variable CAIRN_API_KEY", "OS keychain",
+    /// or "none" (never the key itself). None for a local model.
+    pub api_key: Option<String>,
+    /// A one-line summary for the settings screen.
+    pub message: String,
+}
+
+/// Checks the `[llm]` settings for a "Test connection" button: loads the local model and
+/// generates one token, or asks the remote endpoint for its models (`GET /models`, checking
+/// the configured model is among them) and, when it does not list models, for a one-token
+/// completion. Errors are the ones an answer would hit (missing file, bad URL, bad key,
+/// unknown model, unreachable, timeout), with what to do.
+pub fn test_connection(cfg: &LlmConfig) -> cairn_core::Result<ConnectionReport> {
+    cfg.check().map_err(|m| Error::Config(m).into_core())?;
+    let started = Instant::now();
+    let one_token = GenerateOptions {
+        max_tokens: 1,
+        temperature: 0.0,
+        ..GenerateOptions::default()
+    };
+    let hi = [ChatMessage::user("Say OK.")];
+    let never = AtomicBool::new(false);
+    match cfg.provider {
+        LlmProvider::None => Ok(ConnectionReport {
+            provider: cfg.provider,
+            model_id: "none".into(),
+            endpoint: None,
+            latency_ms: 0.0,
+            models: Vec::new(),
+            api_key: None,
+            message: "No answer model: answers are extractive (verbatim sentences from the \
+                      sources)."
+                .into(),
+        }),
+        LlmProvider::Local => {
+            let g = LocalGenerator::load(local_config(cfg))?;
+            g.generate(&hi, &one_token, &never, &mut |_| {})?;
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            Ok(ConnectionReport {
+                provider: cfg.provider,
+                model_id: g.model_id(),
+                endpoint: None,
+                latency_ms,
+                models: Vec::new(),
+                api_key: None,
+                message: format!(
+                    "Loaded {} ({}-token context) and generated a token in {latency_ms:.0} ms.",
+                    g.config().model.display(),
+                    g.context_len()
+                ),
+            })
+        }
+        LlmProvider::Remote => {
+            let g = RemoteGenerator::new(remote_config(cfg))?;
+            let models = g.check_model()?;
+            if models.is_empty() {
+                // No model list (e.g. Azure deployments): a one-token completion instead.
+                g.generate(&hi, &one_token, &never, &mut |_| {})?;
+            }
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            Ok(ConnectionReport {
+                provider: cfg.provider,
+                model_id: g.model_id(),
+                endpoint: g.endpoint(),
+                latency_ms,
+                api_key: Some(g.key_source().describe()),
+                message: format!(
+                    "{} answered in {latency_ms:.0} ms{}; API key: {}.",
+                    g.base_url(),
+                    if models.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and serves `{}`", g.config().model)
+                    },
+                    g.key_source().describe()
+                ),
+                models,
+            })
+        }
+    }
 }

@@ -16,7 +16,8 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::{ApplyChatTemplateError, LlamaCppError};
 
 use crate::stream::{Flow, Output};
-use crate::{ChatMessage, Error, Finish, GenerateOptions, Generation, Generator, Result};
+use crate::{ChatMessage, Error, Finish, GenerateOptions, GenerationOutput, Generator};
+use crate::Result;
 
 /// Settings of a [`LocalGenerator`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,8 +307,22 @@ impl Generator for LocalGenerator {
         messages: &[ChatMessage],
         opts: &GenerateOptions,
         cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Generation> {
+        on_token: &mut dyn FnMut(&str),
+    ) -> cairn_core::Result<GenerationOutput> {
+        self.run(messages, opts, cancel, on_token)
+            .map_err(Error::into_core)
+    }
+}
+
+impl LocalGenerator {
+    /// [`Generator::generate`] with this crate's error type.
+    pub fn run(
+        &self,
+        messages: &[ChatMessage],
+        opts: &GenerateOptions,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Result<GenerationOutput> {
         // Timing starts once this generator is free (waiting for another call is not counted).
         let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         let start = Instant::now();
@@ -383,10 +398,8 @@ impl Generator for LocalGenerator {
             generated += 1;
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
-            match out.push_bytes(&piece) {
-                Flow::Continue => {}
-                Flow::Stopped => break Finish::Stop,
-                Flow::Cancelled => break Finish::Cancelled,
+            if out.push_bytes(&piece) == Flow::Stopped {
+                break Finish::Stop;
             }
             if n_pos + 1 >= n_ctx {
                 break Finish::Length;

@@ -10,10 +10,9 @@ use ureq::Body;
 
 use crate::secret::{lookup_api_key, ApiKey, KeySource};
 use crate::stream::{Flow, Output};
-use crate::{ChatMessage, Error, Finish, GenerateOptions, Generation, Generator, Result};
+use crate::{ChatMessage, Error, Finish, GenerateOptions, GenerationOutput, Generator, Result};
 
-/// Default name of the environment variable holding the API key.
-pub const DEFAULT_API_KEY_ENV: &str = "CAIRN_API_KEY";
+use crate::DEFAULT_API_KEY_ENV;
 
 /// Longest wait between retries, whatever the backoff or `Retry-After` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -50,6 +49,9 @@ pub struct RemoteConfig {
     /// Ask for an SSE stream (`"stream": true`, the default) or one JSON answer. Without
     /// streaming `on_token` gets the whole answer at once.
     pub stream: bool,
+    /// Before the first answer, check once that `GET /models` lists `model` (default true; see
+    /// [`RemoteGenerator::run`]).
+    pub check_model: bool,
 }
 
 impl RemoteConfig {
@@ -65,6 +67,7 @@ impl RemoteConfig {
             retry_backoff: Duration::from_millis(500),
             azure_api_version: None,
             stream: true,
+            check_model: true,
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct RemoteGenerator {
     agent: ureq::Agent,
     key: Option<ApiKey>,
     key_source: KeySource,
+    /// The model was found in `GET /models` (checked once).
+    checked: AtomicBool,
 }
 
 impl std::fmt::Debug for RemoteGenerator {
@@ -138,6 +143,7 @@ impl RemoteGenerator {
             agent,
             key,
             key_source,
+            checked: AtomicBool::new(false),
         })
     }
 
@@ -405,18 +411,8 @@ impl RemoteGenerator {
                     if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
                         if !text.is_empty() {
                             pieces += 1;
-                            match out.push_str(text) {
-                                Flow::Continue => {}
-                                Flow::Stopped => {
-                                    return Ok((Finish::Stop, usage.0, usage.1.unwrap_or(pieces)))
-                                }
-                                Flow::Cancelled => {
-                                    return Ok((
-                                        Finish::Cancelled,
-                                        usage.0,
-                                        usage.1.unwrap_or(pieces),
-                                    ))
-                                }
+                            if out.push_str(text) == Flow::Stopped {
+                                return Ok((Finish::Stop, usage.0, usage.1.unwrap_or(pieces)));
                             }
                         }
                     }
@@ -469,7 +465,6 @@ impl RemoteGenerator {
         read_usage(&value, &mut usage);
         let finish = match out.push_str(text) {
             Flow::Stopped => Finish::Stop,
-            Flow::Cancelled => Finish::Cancelled,
             Flow::Continue => choice
                 .get("finish_reason")
                 .and_then(Value::as_str)
@@ -497,9 +492,40 @@ impl Generator for RemoteGenerator {
         messages: &[ChatMessage],
         opts: &GenerateOptions,
         cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Generation> {
+        on_token: &mut dyn FnMut(&str),
+    ) -> cairn_core::Result<GenerationOutput> {
+        self.run(messages, opts, cancel, on_token)
+            .map_err(Error::into_core)
+    }
+}
+
+impl RemoteGenerator {
+    /// [`Generator::generate`] with this crate's error type.
+    ///
+    /// The first call on a generator also checks, once, that the server lists the configured
+    /// model at `GET /models` (when it lists models at all, and not for Azure, whose
+    /// deployments are not listed): servers that would otherwise answer with another model
+    /// (llama.cpp's and llama-cpp-python's servers serve whatever they loaded) then fail with
+    /// [`Error::UnknownModel`] like the ones that check.
+    pub fn run(
+        &self,
+        messages: &[ChatMessage],
+        opts: &GenerateOptions,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(&str),
+    ) -> Result<GenerationOutput> {
         let start = Instant::now();
+        if self.config.check_model
+            && self.config.azure_api_version.is_none()
+            && !self.checked.load(Ordering::Relaxed)
+        {
+            match self.check_model() {
+                Ok(_) => self.checked.store(true, Ordering::Relaxed),
+                Err(e @ Error::UnknownModel { .. }) => return Err(e),
+                // Anything else (no /models, auth, …) shows up in the real request below.
+                Err(_) => {}
+            }
+        }
         let mut out = Output::new(start, &opts.stop, on_token);
         if cancel.load(Ordering::Relaxed) {
             return Ok(out.finish(Finish::Cancelled, false, None, 0));
@@ -514,6 +540,51 @@ impl Generator for RemoteGenerator {
             self.read_json(resp, &mut out)?
         };
         Ok(out.finish(finish, true, prompt_tokens, completion_tokens))
+    }
+
+    /// Asks `GET /models` and checks the configured model is listed. Returns the list (empty
+    /// when the server lists nothing, or has no `/models`, as some proxies and Azure do); fails
+    /// with [`Error::UnknownModel`] naming the listed models when it is not there, or with the
+    /// error of the request (unreachable, bad key, timeout, …).
+    pub fn check_model(&self) -> Result<Vec<String>> {
+        let models = match self.list_models() {
+            Ok(models) => models,
+            Err(Error::EndpointNotFound { .. }) if self.config.azure_api_version.is_some() => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
+        let want = self.config.model.trim();
+        let listed = |m: &String| {
+            m == want
+                || m.strip_suffix(":latest") == Some(want)
+                || std::path::Path::new(m)
+                    .file_name()
+                    .is_some_and(|f| f.to_string_lossy() == want)
+        };
+        if models.is_empty() || self.config.azure_api_version.is_some() || models.iter().any(listed)
+        {
+            return Ok(models);
+        }
+        let mut shown: Vec<&str> = models.iter().take(10).map(String::as_str).collect();
+        if models.len() > 10 {
+            shown.push("…");
+        }
+        Err(Error::UnknownModel {
+            model: want.to_owned(),
+            url: with_query(&format!("{}/models", self.base), &self.query),
+            detail: format!("it lists {}", shown.join(", ")),
+        })
+    }
+
+    /// Where the API key came from (names only).
+    pub fn key_source(&self) -> &KeySource {
+        &self.key_source
+    }
+
+    /// The normalised base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 }
 

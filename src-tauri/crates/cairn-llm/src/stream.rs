@@ -1,9 +1,9 @@
 //! What both generators share: turning model output into the pieces given to `on_token`
-//! (UTF-8 reassembly, stop strings, timing) and the final [`Generation`].
+//! (UTF-8 reassembly, stop strings, timing) and the final [`GenerationOutput`].
 
 use std::time::{Duration, Instant};
 
-use crate::{Finish, Generation};
+use crate::{Finish, GenerationOutput};
 
 /// What the generator should do after a piece was pushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,8 +11,6 @@ pub(crate) enum Flow {
     Continue,
     /// A stop string was produced: end with [`Finish::Stop`].
     Stopped,
-    /// `on_token` returned false: end with [`Finish::Cancelled`].
-    Cancelled,
 }
 
 /// Holds back text that could be the start of a stop string until it is known not to be.
@@ -74,14 +72,14 @@ pub(crate) struct Output<'a> {
     text: String,
     stop: StopFilter,
     utf8: Vec<u8>,
-    on_token: &'a mut dyn FnMut(&str) -> bool,
+    on_token: &'a mut dyn FnMut(&str),
 }
 
 impl<'a> Output<'a> {
     pub(crate) fn new(
         start: Instant,
         stops: &[String],
-        on_token: &'a mut dyn FnMut(&str) -> bool,
+        on_token: &'a mut dyn FnMut(&str),
     ) -> Self {
         Self {
             start,
@@ -132,8 +130,8 @@ impl<'a> Output<'a> {
             return Flow::Continue;
         }
         let (out, stopped) = self.stop.push(piece);
-        if !out.is_empty() && !self.emit(&out) {
-            return Flow::Cancelled;
+        if !out.is_empty() {
+            self.emit(&out);
         }
         if stopped {
             Flow::Stopped
@@ -142,7 +140,7 @@ impl<'a> Output<'a> {
         }
     }
 
-    fn emit(&mut self, piece: &str) -> bool {
+    fn emit(&mut self, piece: &str) {
         if self.first.is_none() {
             self.first = Some(self.start.elapsed());
         }
@@ -158,23 +156,22 @@ impl<'a> Output<'a> {
         flush: bool,
         prompt_tokens: Option<usize>,
         completion_tokens: usize,
-    ) -> Generation {
+    ) -> GenerationOutput {
         if flush && finish != Finish::Cancelled {
             let mut rest = self.stop.take_pending();
             if !self.utf8.is_empty() {
                 rest.push_str(&String::from_utf8_lossy(&std::mem::take(&mut self.utf8)));
             }
             if !rest.is_empty() {
-                // The answer is over; a false return cannot cancel anything any more.
-                let _ = self.emit(&rest);
+                self.emit(&rest);
             }
         }
         let total = self.start.elapsed();
-        Generation {
+        GenerationOutput {
             text: self.text,
             prompt_tokens,
             completion_tokens,
-            time_to_first_token: self.first.unwrap_or(total),
+            time_to_first_token: self.first,
             total,
             finish,
         }
@@ -188,10 +185,7 @@ mod tests {
     fn run(stops: &[&str], pieces: &[&str]) -> (Vec<String>, String, bool) {
         let stops: Vec<String> = stops.iter().map(|s| s.to_string()).collect();
         let mut got = Vec::new();
-        let mut sink = |p: &str| {
-            got.push(p.to_owned());
-            true
-        };
+        let mut sink = |p: &str| got.push(p.to_owned());
         let mut out = Output::new(Instant::now(), &stops, &mut sink);
         let mut stopped = false;
         for p in pieces {
@@ -256,10 +250,7 @@ mod tests {
     #[test]
     fn multibyte_characters_split_over_tokens_are_reassembled() {
         let mut got = Vec::new();
-        let mut sink = |p: &str| {
-            got.push(p.to_owned());
-            true
-        };
+        let mut sink = |p: &str| got.push(p.to_owned());
         let mut out = Output::new(Instant::now(), &[], &mut sink);
         let euro = "€".as_bytes(); // 3 bytes
         assert_eq!(out.push_bytes(&euro[..1]), Flow::Continue);
@@ -268,19 +259,5 @@ mod tests {
         let g = out.finish(Finish::Stop, true, None, 3);
         assert_eq!(g.text, "€\u{fffd}ok");
         assert_eq!(got, ["€", "\u{fffd}ok"]);
-    }
-
-    #[test]
-    fn false_from_on_token_cancels() {
-        let mut n = 0;
-        let mut sink = |_: &str| {
-            n += 1;
-            n < 2
-        };
-        let mut out = Output::new(Instant::now(), &[], &mut sink);
-        assert_eq!(out.push_str("a"), Flow::Continue);
-        assert_eq!(out.push_str("b"), Flow::Cancelled);
-        let g = out.finish(Finish::Cancelled, true, None, 2);
-        assert_eq!(g.text, "ab");
     }
 }

@@ -8,11 +8,11 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_llm::{
-    default_local_model, ApiKey, ChatMessage, Error, Finish, GenerateOptions, Generation,
+    default_local_model, ApiKey, ChatMessage, Error, Finish, GenerateOptions, GenerationOutput,
     Generator, RemoteConfig, RemoteGenerator,
 };
 
@@ -57,7 +57,7 @@ impl Server {
             .arg(script())
             .arg(model)
             .arg(port.to_string())
-            .args(["--api_key", SERVER_KEY])
+            .args(["--api_key", SERVER_KEY, "--model_alias", "smollm2"])
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -144,11 +144,10 @@ fn greedy(max_tokens: usize) -> GenerateOptions {
 fn collect(
     generator: &RemoteGenerator,
     opts: &GenerateOptions,
-) -> (Result<Generation, Error>, Vec<String>) {
+) -> (Result<GenerationOutput, Error>, Vec<String>) {
     let mut pieces = Vec::new();
-    let result = generator.generate(&question(), opts, &AtomicBool::new(false), &mut |p| {
-        pieces.push(p.to_owned());
-        true
+    let result = generator.run(&question(), opts, &AtomicBool::new(false), &mut |p| {
+        pieces.push(p.to_owned())
     });
     (result, pieces)
 }
@@ -175,7 +174,7 @@ fn openai_compatible_server_end_to_end() {
         "remote (llama-cpp-python, same GGUF, 2 threads): {} pieces, time to first token \
          {:.0} ms, total {:.0} ms, {:.1} tokens/s",
         pieces.len(),
-        g.time_to_first_token.as_secs_f64() * 1000.0,
+        g.time_to_first_token.unwrap_or_default().as_secs_f64() * 1000.0,
         g.total.as_secs_f64() * 1000.0,
         g.tokens_per_second().unwrap_or_default()
     );
@@ -194,16 +193,14 @@ fn openai_compatible_server_end_to_end() {
 
     // Cancelling mid-stream, then the server still serves the next request.
     let mut n = 0;
+    let cancel = AtomicBool::new(false);
     let g = generator
-        .generate(
-            &question(),
-            &greedy(200),
-            &AtomicBool::new(false),
-            &mut |_| {
-                n += 1;
-                n < 2
-            },
-        )
+        .run(&question(), &greedy(200), &cancel, &mut |_| {
+            n += 1;
+            if n == 2 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        })
         .unwrap();
     assert_eq!(g.finish, Finish::Cancelled);
     assert_eq!(n, 2);
@@ -220,13 +217,17 @@ fn openai_compatible_server_end_to_end() {
     assert!(g.prompt_tokens.unwrap() > 10);
     assert!(g.completion_tokens > 0);
 
-    // An unknown model name: llama-cpp-python serves its one loaded model whatever the
-    // request's `model` says (it only checks names when started with a multi-model config
-    // file), so the answer comes back normally. Servers that do check (Ollama, vLLM, OpenAI)
-    // answer 404/400, which the unit tests map to Error::UnknownModel.
+    // An unknown model name: llama-cpp-python would serve its one loaded model whatever the
+    // request's `model` says, so the generator checks `GET /models` once before its first
+    // answer. Servers that check themselves (Ollama, vLLM, OpenAI) answer 404/400, which the
+    // unit tests map to Error::UnknownModel as well.
     let (result, _) = collect(&keyed(&base, "no-such-model-xyz"), &greedy(8));
-    let g = result.expect("llama-cpp-python ignores the model name");
-    assert!(!g.text.is_empty());
+    let err = result.unwrap_err();
+    println!("unknown model: {err}\n  hint: {}", err.hint());
+    assert!(
+        matches!(&err, Error::UnknownModel { model, detail, .. } if model == "no-such-model-xyz" && detail.contains("smollm2")),
+        "{err:?}"
+    );
 
     // A wrong path prefix: 404 for the path itself.
     let wrong = base.replace("/v1", "/wrong/v1");

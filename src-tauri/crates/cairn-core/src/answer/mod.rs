@@ -43,6 +43,17 @@ pub enum Role {
     Assistant,
 }
 
+impl Role {
+    /// The role's name in chat templates and the OpenAI API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
 /// One message of a chat prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
@@ -64,32 +75,89 @@ impl ChatMessage {
             content: content.into(),
         }
     }
+
+    pub fn assistant(content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
 }
 
 /// Sampling settings for one generation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateOptions {
+    /// Upper bound on generated tokens; reaching it ends with [`Finish::Length`].
     pub max_tokens: usize,
+    /// 0 picks the most likely token every time (greedy); higher is more varied.
     pub temperature: f32,
-    /// Generation stops before any of these strings.
+    /// Generation stops before any of these strings (the stop string is not part of the text).
     pub stop: Vec<String>,
+    /// Sampling seed, for repeatable answers at temperature > 0 (remote: only servers that
+    /// support `seed`).
+    pub seed: Option<u64>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            max_tokens: 512,
+            temperature: 0.2,
+            stop: Vec::new(),
+            seed: None,
+        }
+    }
+}
+
+/// Why a generation ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finish {
+    /// The model ended its answer, or a stop string was produced.
+    #[default]
+    Stop,
+    /// `max_tokens` (or the end of the context window) was reached.
+    Length,
+    /// The cancel flag was set.
+    Cancelled,
 }
 
 /// What a generation produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GenerationOutput {
+    /// The answer: exactly the concatenation of the pieces given to `on_token`.
     pub text: String,
+    /// Tokens in the prompt, when known (always locally; remotely if the server reports usage).
+    pub prompt_tokens: Option<usize>,
+    /// Generated tokens (remotely the server's usage figure, else the streamed pieces).
     pub completion_tokens: usize,
+    /// From the call to the first non-empty piece (None when nothing was generated).
     pub time_to_first_token: Option<Duration>,
     pub total: Duration,
+    pub finish: Finish,
+}
+
+impl GenerationOutput {
     /// The cancel flag stopped it; `text` holds what came before.
-    pub cancelled: bool,
+    pub fn cancelled(&self) -> bool {
+        self.finish == Finish::Cancelled
+    }
+
+    /// Generated tokens per second after the first one (decode speed), if measurable.
+    pub fn tokens_per_second(&self) -> Option<f64> {
+        let decode = self.total.checked_sub(self.time_to_first_token?)?;
+        (self.completion_tokens > 1 && !decode.is_zero())
+            .then(|| (self.completion_tokens - 1) as f64 / decode.as_secs_f64())
+    }
 }
 
 /// A chat model that writes answers: a local GGUF model or a remote OpenAI-compatible
 /// endpoint (implemented in `cairn-llm`). Implementations stream tokens to `on_token` as they
-/// arrive, stop soon after `cancel` is set (returning the partial text with `cancelled`), and
-/// report failures as [`crate::Error::Generation`].
+/// arrive, stop soon after `cancel` is set (returning the partial text with
+/// [`Finish::Cancelled`]), and report failures as [`crate::Error::Generation`].
+///
+/// `generate` blocks the calling thread until the answer is complete; async callers run it on
+/// a blocking pool and forward tokens through a channel.
 pub trait Generator: Send + Sync {
     /// The model's identifier, recorded with every answer.
     fn model_id(&self) -> String;
@@ -218,6 +286,12 @@ pub struct Timings {
     pub retrieval_ms: f64,
     /// From the start of generation to its first token.
     pub ttft_ms: Option<f64>,
+    /// Tokens the model generated for the answer (None without a model).
+    #[serde(default)]
+    pub completion_tokens: Option<usize>,
+    /// Decode speed of the answer: generated tokens per second after the first.
+    #[serde(default)]
+    pub tokens_per_second: Option<f64>,
     /// Generation (or extraction) alone.
     pub generation_ms: f64,
     /// The whole call.

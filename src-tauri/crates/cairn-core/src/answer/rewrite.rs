@@ -150,6 +150,7 @@ fn model_rewrite(
         max_tokens: 48,
         temperature: 0.0,
         stop: vec!["\n".into()],
+        seed: None,
     };
     let out = g.generate(&messages, &opts, cancel, &mut |_| {}).ok()?;
     let text = out
@@ -159,7 +160,7 @@ fn model_rewrite(
         .trim()
         .trim_matches('"')
         .trim();
-    let usable = !out.cancelled
+    let usable = !out.cancelled()
         && !text.is_empty()
         && text.len() <= MAX_REWRITE_CHARS
         && !text.contains('\n')

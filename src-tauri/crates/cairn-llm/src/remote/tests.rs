@@ -124,20 +124,18 @@ fn config(base: &str) -> RemoteConfig {
         timeout: Duration::from_secs(5),
         max_retries: 3,
         retry_backoff: Duration::from_millis(20),
+        check_model: false,
         ..RemoteConfig::new(base, "test-model")
     }
 }
 
-fn run(generator: &RemoteGenerator) -> (Result<Generation>, Vec<String>) {
+fn run(generator: &RemoteGenerator) -> (Result<GenerationOutput>, Vec<String>) {
     let mut pieces = Vec::new();
-    let result = generator.generate(
+    let result = generator.run(
         &[ChatMessage::user("hi")],
         &GenerateOptions::default(),
         &AtomicBool::new(false),
-        &mut |p| {
-            pieces.push(p.to_owned());
-            true
-        },
+        &mut |p| pieces.push(p.to_owned()),
     );
     (result, pieces)
 }
@@ -248,11 +246,11 @@ fn cancel_during_backoff_ends_cancelled() {
             std::thread::sleep(Duration::from_millis(200));
             cancel.store(true, Ordering::Relaxed);
         });
-        generator.generate(
+        generator.run(
             &[ChatMessage::user("hi")],
             &GenerateOptions::default(),
             &cancel,
-            &mut |_| true,
+            &mut |_| {},
         )
     });
     let g = result.unwrap();
@@ -401,14 +399,11 @@ fn sse_variants_are_parsed_and_stop_strings_applied() {
         ..GenerateOptions::default()
     };
     let g = generator
-        .generate(
+        .run(
             &[ChatMessage::user("q")],
             &opts,
             &AtomicBool::new(false),
-            &mut |p| {
-                pieces.push(p.to_owned());
-                true
-            },
+            &mut |p| pieces.push(p.to_owned()),
         )
         .unwrap();
     assert_eq!(g.text, "The answer is 4.");
@@ -434,7 +429,7 @@ fn error_event_mid_stream_is_reported() {
 }
 
 #[test]
-fn on_token_false_cancels_the_stream() {
+fn cancel_set_while_streaming_stops_the_stream() {
     let server = Scripted::start(vec![sse(&[
         &delta("a"),
         &delta("b"),
@@ -444,14 +439,17 @@ fn on_token_false_cancels_the_stream() {
     ])]);
     let generator = RemoteGenerator::new(config(&server.base)).unwrap();
     let mut n = 0;
+    let cancel = AtomicBool::new(false);
     let g = generator
-        .generate(
+        .run(
             &[ChatMessage::user("q")],
             &GenerateOptions::default(),
-            &AtomicBool::new(false),
+            &cancel,
             &mut |_| {
                 n += 1;
-                n < 2
+                if n >= 2 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
             },
         )
         .unwrap();
