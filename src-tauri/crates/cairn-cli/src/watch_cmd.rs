@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use cairn_core::config::{Config, SearchMode};
 use cairn_core::engine::{Access, Engine, IndexReport, SearchRequest};
+use cairn_core::service::{self, Reconciled};
 use cairn_core::watch::live::{self, Batch, FolderWatcher};
 use clap::{Args, Subcommand};
 
@@ -83,16 +84,8 @@ fn install_stop(interrupt: Arc<AtomicBool>) -> Arc<AtomicBool> {
     stop
 }
 
-/// One reconcile: keyword phase (stopped only by `stop`), then embeddings (also paused by
-/// new file activity, so fresh changes never wait behind a long backlog).
-struct Reconciled {
-    report: IndexReport,
-    /// Milliseconds until the keyword index was committed.
-    keyword_ms: f64,
-    /// Embedding stopped early because files changed; it resumes after the next batch.
-    embedding_paused: bool,
-}
-
+/// One reconcile (the step shared with the desktop app, `cairn_core::service::reconcile`),
+/// without progress output.
 fn reconcile(
     engine: &mut Engine,
     paths: &[PathBuf],
@@ -100,28 +93,14 @@ fn reconcile(
     stop: &AtomicBool,
     activity: &AtomicBool,
 ) -> Result<Reconciled> {
-    let started = Instant::now();
-    activity.store(false, Ordering::SeqCst);
-    live::mark_dirty(engine.catalog(), paths)?;
-    let mut report = engine.index_text(&mut |_| {}, stop)?;
-    let keyword_ms = ms(started.elapsed());
-    let mut embedding_paused = false;
-    if embed && !report.cancelled {
-        match engine.embed_backlog(&mut |_| {}, activity, &mut report) {
-            Ok(()) => {}
-            Err(cairn_core::Error::Model(m)) => report.embedding_error = Some(m),
-            Err(e) => return Err(e.into()),
-        }
-        if report.cancelled && !stop.load(Ordering::SeqCst) {
-            report.cancelled = false;
-            embedding_paused = true;
-        }
-    }
-    Ok(Reconciled {
-        report,
-        keyword_ms,
-        embedding_paused,
-    })
+    Ok(service::reconcile(
+        engine,
+        paths,
+        embed,
+        stop,
+        activity,
+        &mut |_| {},
+    )?)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -568,23 +568,32 @@ impl Catalog {
 
     // ---- folders ------------------------------------------------------------------------------
 
-    /// Registers a folder (idempotent); returns its id.
+    /// Registers a folder (idempotent); returns its id. Documents left under it by an earlier
+    /// [`Catalog::remove_folder`] are adopted again.
     pub fn add_folder(&self, path: &Path) -> Result<FolderId> {
         self.conn.execute(
             "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?1, ?2)",
             params![path_str(path), now()],
         )?;
-        Ok(FolderId(self.conn.query_row(
+        let id = FolderId(self.conn.query_row(
             "SELECT id FROM folders WHERE path = ?1",
             [path_str(path)],
             |r| r.get(0),
-        )?))
+        )?);
+        let prefix = format!("{}{}", path_str(path), std::path::MAIN_SEPARATOR);
+        self.conn.execute(
+            "UPDATE documents SET folder_id = ?1
+             WHERE folder_id IN (SELECT id FROM folders WHERE path LIKE 'removed:%')
+               AND substr(path, 1, length(?2)) = ?2",
+            params![id.0, prefix],
+        )?;
+        Ok(id)
     }
 
     pub fn folders(&self) -> Result<Vec<Folder>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, path FROM folders ORDER BY path")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, path FROM folders WHERE path NOT LIKE 'removed:%' ORDER BY path",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(Folder {
                 id: FolderId(r.get(0)?),
@@ -976,7 +985,7 @@ impl Catalog {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
         Ok(CatalogStats {
-            folders: one("SELECT COUNT(*) FROM folders")?,
+            folders: one("SELECT COUNT(*) FROM folders WHERE path NOT LIKE 'removed:%'")?,
             documents: one("SELECT COUNT(*) FROM documents")?,
             current_documents: one("SELECT COUNT(*) FROM versions WHERE status = 'current'")?,
             versions: one("SELECT COUNT(*) FROM versions")?,
@@ -1027,6 +1036,72 @@ impl Catalog {
             .collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Every document with its latest version, for the desktop app's library list.
+    pub fn documents(&self) -> Result<Vec<DocumentRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.id, d.path, f.path, v.seq, v.status, v.kind, v.title, v.size, v.mtime,
+                    v.page_count, v.chunk_count,
+                    (SELECT COUNT(*) FROM versions WHERE doc_id = d.id)
+             FROM documents d JOIN folders f ON f.id = d.folder_id AND f.path NOT LIKE 'removed:%'
+             JOIN versions v ON v.doc_id = d.id
+             WHERE v.seq = (SELECT MAX(seq) FROM versions WHERE doc_id = d.id)
+             ORDER BY d.path",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DocumentRow {
+                id: DocId(r.get(0)?),
+                path: PathBuf::from(r.get::<_, String>(1)?),
+                folder: PathBuf::from(r.get::<_, String>(2)?),
+                version: r.get(3)?,
+                status: r.get(4)?,
+                kind: r.get(5)?,
+                title: r.get(6)?,
+                size: r.get::<_, i64>(7)? as u64,
+                mtime: r.get(8)?,
+                pages: r.get(9)?,
+                chunks: r.get::<_, i64>(10)? as u64,
+                versions: r.get::<_, i64>(11)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Forgets a folder: its documents' current versions become `deleted` (history is kept),
+    /// its problems are dropped and it is no longer scanned. The caller rebuilds the derived
+    /// indexes. Returns how many documents were retired.
+    pub fn remove_folder(&mut self, path: &Path) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let id: i64 = tx
+            .query_row(
+                "SELECT id FROM folders WHERE path = ?1",
+                [path_str(path)],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{} is not a folder in the collection",
+                    path.display()
+                ))
+            })?;
+        let retired = tx.execute(
+            "UPDATE versions SET status = 'deleted', retired_at = ?2
+             WHERE status = 'current' AND doc_id IN (SELECT id FROM documents WHERE folder_id = ?1)",
+            params![id, now()],
+        )?;
+        tx.execute("DELETE FROM problems WHERE folder_id = ?1", [id])?;
+        // The row stays as a tombstone (documents keep their history and reference it) and
+        // its documents are adopted again if the folder is re-added.
+        tx.execute(
+            "UPDATE folders SET path = 'removed:' || id || ':' || path WHERE id = ?1",
+            [id],
+        )?;
+        Self::bump(&tx, Generation::Text)?;
+        Self::bump(&tx, Generation::Vector)?;
+        tx.commit()?;
+        Ok(retired)
+    }
+
     /// The embedding model whose vectors this catalog's index holds, if any.
     pub fn index_model(&self) -> Result<Option<String>> {
         self.meta("embedding_model")
@@ -1060,6 +1135,27 @@ pub struct BatchOutcome {
     pub deleted: usize,
     pub added_chunks: Vec<ChunkId>,
     pub removed_chunks: Vec<ChunkId>,
+}
+
+/// A document and its latest version, as the library list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentRow {
+    pub id: DocId,
+    pub path: PathBuf,
+    /// The registered folder it belongs to.
+    pub folder: PathBuf,
+    /// Latest version number (1 = first seen).
+    pub version: i64,
+    /// Status of the latest version: `current`, `superseded`, `deleted`.
+    pub status: String,
+    pub kind: String,
+    pub title: Option<String>,
+    pub size: u64,
+    pub mtime: i64,
+    pub pages: Option<u32>,
+    pub chunks: u64,
+    /// How many versions Cairn has recorded.
+    pub versions: u64,
 }
 
 /// One version in a document's history.

@@ -370,6 +370,34 @@ impl Engine {
         Ok(abs)
     }
 
+    /// Stops following a folder: its documents leave search (their history is kept) and the
+    /// derived indexes are rebuilt from the catalog (no re-embedding).
+    pub fn remove_folder(&mut self, path: &Path) -> Result<usize> {
+        let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let retired = self.catalog.remove_folder(&abs)?;
+        self.rebuild_indexes()?;
+        Ok(retired)
+    }
+
+    /// Every document with its latest version (the desktop app's library list).
+    pub fn documents(&self) -> Result<Vec<crate::catalog::DocumentRow>> {
+        self.catalog.documents()
+    }
+
+    /// Uses an embedder already loaded by another engine on the same data directory (the
+    /// desktop app's reader and asker share one ONNX session). No effect once loaded.
+    pub fn share_embedder(&self, embedder: Arc<dyn Embedder>) {
+        let _ = self.embedder.set(Ok(embedder));
+    }
+
+    /// A read-only engine keeps the vector index it loaded; this drops it so the next
+    /// search loads the one the writer saved since.
+    pub fn reload_vectors(&mut self) {
+        if self.access == Access::ReadOnly {
+            self.vectors = None;
+        }
+    }
+
     /// Indexes every registered folder: phase 1 (text) then phase 2 (embeddings).
     pub fn index(
         &mut self,

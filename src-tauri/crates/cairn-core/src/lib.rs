@@ -20,6 +20,7 @@ pub mod eval;
 pub mod index;
 pub mod parse;
 pub mod retrieve;
+pub mod service;
 pub mod watch;
 
 pub use error::{Error, Result};

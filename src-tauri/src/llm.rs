@@ -1,0 +1,56 @@
+//! The answer model, the API key and the connection test: thin wrappers over `cairn-llm`.
+
+use std::sync::{Arc, Mutex};
+
+use cairn_core::answer::Generator;
+use cairn_core::config::{Config, LlmConfig};
+use cairn_core::service::ErrorInfo;
+
+/// The loaded answer model, kept while its settings stay the same (loading a GGUF file takes
+/// a moment; a remote generator is cheap but keeps its HTTP agent).
+#[derive(Clone, Default)]
+pub struct GeneratorCache {
+    slot: Arc<Mutex<Option<(LlmConfig, Arc<dyn Generator>)>>>,
+}
+
+impl GeneratorCache {
+    /// The generator for `config` (loading it on first use); None when no model is configured.
+    pub fn get(&self, config: &Config) -> Result<Option<Arc<dyn Generator>>, ErrorInfo> {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((cfg, g)) = slot.as_ref() {
+            if *cfg == config.llm {
+                return Ok(Some(g.clone()));
+            }
+        }
+        let made = cairn_llm::from_config(config)?.map(|g| {
+            let shared: Arc<dyn Generator + Send + Sync> = Arc::from(g);
+            shared as Arc<dyn Generator>
+        });
+        *slot = made.clone().map(|g| (config.llm.clone(), g));
+        Ok(made)
+    }
+}
+
+/// True when an API key for `name` is set in the environment or stored in the OS keychain.
+pub fn has_api_key(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+        || matches!(cairn_llm::load_api_key(name), Ok(Some(_)))
+}
+
+/// Stores an API key in the OS keychain under `name` (never in a file).
+pub fn store_api_key(name: &str, key: &str) -> Result<(), ErrorInfo> {
+    Ok(cairn_llm::store_api_key(
+        name,
+        &cairn_llm::ApiKey::new(key.to_owned()),
+    )?)
+}
+
+/// Loads the configured model (one token) or asks the endpoint for its models; a typed API key
+/// is stored in the keychain first, so the test uses exactly what answers will use.
+pub fn test_connection(config: &Config, api_key: Option<String>) -> Result<String, ErrorInfo> {
+    if let Some(key) = api_key {
+        store_api_key(&config.llm.remote.api_key_env, &key)?;
+    }
+    let report = cairn_llm::test_connection(&config.llm)?;
+    Ok(report.message)
+}
