@@ -21,6 +21,7 @@ pub const COMMANDS: &[&str] = &[
     "untag",
     "ask",
     "cancel_ask",
+    "passage_context",
     "sessions",
     "session_messages",
     "audit_list",

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use cairn_core::service::{
     AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, IndexProgress, Library,
-    LibraryContents, LibraryInfo, MessageItem, SearchQuery, SearchResults, SessionItem, Settings,
-    VersionItem,
+    LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery, SearchResults,
+    SessionItem, Settings, VersionItem,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -228,6 +228,14 @@ pub async fn cancel_ask(state: State<'_, AppState>) -> Res<()> {
         c.store(true, Ordering::SeqCst);
     }
     Ok(())
+}
+
+/// The passages around a cited one.
+#[tauri::command]
+#[specta::specta]
+pub async fn passage_context(state: State<'_, AppState>, chunk_id: i64) -> Res<PassageContext> {
+    let lib = lib(&state);
+    blocking(move || lib.passage_context(chunk_id)).await
 }
 
 #[tauri::command]

@@ -63,6 +63,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::untag,
             commands::ask,
             commands::cancel_ask,
+            commands::passage_context,
             commands::sessions,
             commands::session_messages,
             commands::audit_list,

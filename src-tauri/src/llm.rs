@@ -6,11 +6,14 @@ use cairn_core::answer::Generator;
 use cairn_core::config::{Config, LlmConfig};
 use cairn_core::service::ErrorInfo;
 
+/// A loaded generator and the `[llm]` settings it was made from.
+type Loaded = (LlmConfig, Arc<dyn Generator>);
+
 /// The loaded answer model, kept while its settings stay the same (loading a GGUF file takes
 /// a moment; a remote generator is cheap but keeps its HTTP agent).
 #[derive(Clone, Default)]
 pub struct GeneratorCache {
-    slot: Arc<Mutex<Option<(LlmConfig, Arc<dyn Generator>)>>>,
+    slot: Arc<Mutex<Option<Loaded>>>,
 }
 
 impl GeneratorCache {

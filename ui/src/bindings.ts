@@ -184,6 +184,17 @@ async cancelAsk() : Promise<Result<null, ErrorInfo>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * The passages around a cited one.
+ */
+async passageContext(chunkId: number) : Promise<Result<PassageContext, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("passage_context", { chunkId }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async sessions() : Promise<Result<SessionItem[], ErrorInfo>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("sessions") };
@@ -443,6 +454,10 @@ export type MessageItem = {
  * `user` or `assistant`.
  */
 role: string; content: string; audit_id: number | null; created_at: number }
+/**
+ * The passages around a cited one, in the same version of its document.
+ */
+export type PassageContext = { before: string | null; after: string | null }
 /**
  * A file that could not be indexed.
  */

@@ -1066,6 +1066,30 @@ impl Catalog {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The text of the passages just before and after chunk `id` in the same version (for
+    /// showing a cited passage in context).
+    pub fn neighbours(&self, id: ChunkId) -> Result<(Option<String>, Option<String>)> {
+        let mut stmt = self.conn.prepare(
+            "SELECT n.ordinal - c.ordinal, n.text FROM chunks c
+             JOIN chunks n ON n.version_id = c.version_id
+                          AND n.ordinal IN (c.ordinal - 1, c.ordinal + 1)
+             WHERE c.id = ?1",
+        )?;
+        let rows = stmt.query_map([id.0], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let (mut before, mut after) = (None, None);
+        for row in rows {
+            let (offset, text) = row?;
+            if offset < 0 {
+                before = Some(text);
+            } else {
+                after = Some(text);
+            }
+        }
+        Ok((before, after))
+    }
+
     /// Forgets a folder: its documents' current versions become `deleted` (history is kept),
     /// its problems are dropped and it is no longer scanned. The caller rebuilds the derived
     /// indexes. Returns how many documents were retired.

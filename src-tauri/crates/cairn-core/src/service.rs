@@ -552,6 +552,14 @@ pub struct AnswerView {
     pub notice: Option<String>,
 }
 
+/// The passages around a cited one, in the same version of its document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PassageContext {
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
 /// A conversation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -1231,6 +1239,14 @@ impl Library {
         }
         let answer = asker.engine.ask(&req, generator, cancel, on_token)?;
         Ok(answer_view(answer))
+    }
+
+    /// The text just before and after a passage (a citation shown in context).
+    pub fn passage_context(&self, chunk_id: i64) -> Result<PassageContext, ErrorInfo> {
+        self.read(|e| {
+            let (before, after) = e.catalog().neighbours(crate::catalog::ChunkId(chunk_id))?;
+            Ok(PassageContext { before, after })
+        })
     }
 
     pub fn sessions(&self) -> Result<Vec<SessionItem>, ErrorInfo> {
