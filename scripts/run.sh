@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Launches Cairn with its embedded defaults. Until the desktop app lands this is the CLI demo:
-# it indexes the folder you name (default: ~/Documents) and answers searches at a prompt.
-# Data lives in the platform data directory (override with CAIRN_DATA_DIR).
+# Launches the Cairn desktop app with its embedded defaults: sets up what is missing, builds the
+# UI and the app (the dev build the tests share), and opens the window. The app's data lives in
+# the platform data directory (~/.local/share/cairn on Linux; override with CAIRN_DATA_DIR);
+# the models come from models/dist (fetched by setup). Arguments go to the app.
+# The CLI is `target/debug/cairn` (`cargo build -p cairn-cli`), e.g. `target/debug/cairn demo DIR`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The dev profile optimises dependencies and the engine (see Cargo.toml) and shares its
-# build with the test command; release builds are for bundles.
-cargo build -p cairn-cli --quiet
-dir="${1:-$HOME/Documents}"
-if [ ! -d "$dir" ]; then
-  echo "Folder $dir does not exist: run \`bash scripts/run.sh /path/to/your/folder\`." >&2
+npm run --silent build:ui
+cargo build -p cairn-desktop --quiet
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "run.sh: no display (DISPLAY/WAYLAND_DISPLAY unset): start Cairn from a desktop session," >&2
+  echo "        or headless: xvfb-run -a target/debug/cairn-desktop" >&2
   exit 1
 fi
-exec target/debug/cairn demo "$dir"
+exec target/debug/cairn-desktop "$@"

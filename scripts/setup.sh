@@ -1,12 +1,29 @@
 #!/usr/bin/env bash
-# Installs what Cairn needs to build and run on Debian/Ubuntu, skipping what is already there:
-# system packages, the Rust toolchain check, and the pinned model files (models/fetch.sh).
+# Installs what Cairn needs to build, run and test on Debian/Ubuntu, skipping what is already
+# there: system packages (engine build, Tauri/WebKitGTK, and the headless desktop-test tools),
+# the Rust toolchain check, the pinned model files (models/fetch.sh), the front end's npm
+# packages (`npm ci` when node_modules is missing or older than package-lock.json) and
+# tauri-driver (WebDriver for the desktop window).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(build-essential pkg-config cmake clang libclang-dev python3 python3-pip python3-venv unzip)
+need_pkgs=(
+  # engine
+  build-essential pkg-config cmake clang libclang-dev python3 python3-pip python3-venv unzip
+  # the desktop app (Tauri v2 on WebKitGTK 4.1) and its bundles
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev
+  libxdo-dev patchelf file nodejs npm rpm
+  # desktop tests: a headless X server, WebKit's WebDriver, screenshots, window checks,
+  # updater-signature checks
+  xvfb xauth webkit2gtk-driver imagemagick xdotool minisign
+)
 missing=()
 for p in "${need_pkgs[@]}"; do
+  # nodejs/npm may come from elsewhere (nvm, NodeSource): a working command is enough.
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -22,3 +39,24 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 bash models/fetch.sh
+
+# Front end: install exactly what package-lock.json pins, when it changed since the last install.
+if [ -f package.json ]; then
+  if [ ! -f node_modules/.package-lock.json ] ||
+     { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; } ||
+     [ package.json -nt node_modules/.package-lock.json ]; then
+    echo "setup: installing npm packages"
+    if [ -f package-lock.json ]; then
+      npm ci --no-audit --no-fund --loglevel=error
+    else
+      npm install --no-audit --no-fund --loglevel=error
+    fi
+  fi
+fi
+
+# WebDriver server for the desktop window (drives /usr/bin/WebKitWebDriver); a prebuilt
+# binary is not published, so cargo builds it (about 40 s).
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "setup: installing tauri-driver"
+  cargo install tauri-driver --version 2.1.0 --locked --quiet
+fi

@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, clippy, and the whole workspace's tests (unit,
-# integration and black-box CLI tests with the real model files).
+# Runs every check and test: the UI's build and unit tests, formatting, clippy, the signed
+# .deb/.rpm bundles, and the whole workspace's tests (unit, integration, black-box CLI tests
+# with the real model files, and the desktop tests: the real app window under Xvfb driven
+# through WebDriver, bundle signatures and contents, installing the .deb). Screenshots of every
+# screen land in target/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$(date +%s)
+step() { echo "test.sh: $* ($(( $(date +%s) - t0 )) s)"; }
+
 bash scripts/setup.sh
 # The remote-generator tests talk to a real OpenAI-compatible server (llama-cpp-python).
 bash src-tauri/crates/cairn-llm/tests/openai-server.sh --install >/dev/null
+step "setup done"
+# The app embeds ui/dist at compile time, so the UI is built before anything compiles it.
+npm run --silent build:ui
+npm run --silent test:ui
+step "UI built and unit-tested"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "fmt and clippy clean"
+# deb + rpm with signed updater artifacts (a throw-away key unless TAURI_SIGNING_PRIVATE_KEY
+# is set); the desktop tests check and install them.
+bash scripts/bundle.sh
+step "bundles built"
+rm -rf target/screenshots
+step "running the test suite (desktop tests print their screenshots' paths)"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

@@ -1,6 +1,8 @@
 //! Fixture builders for Cairn's end-to-end tests: real files of every supported type, built
 //! in code so the tests need nothing checked in, and a runner for the real `cairn` binary.
 
+pub mod desktop;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
