@@ -69,7 +69,9 @@ describe("describeProgress", () => {
   });
   it("prefers the engine's message when done or failed", () => {
     expect(describeProgress({ ...base, phase: "error", message: "disk full" })).toBe("disk full");
-    expect(describeProgress({ ...base, phase: "done", files_total: 3 })).toBe("Up to date · 3 files followed live");
+    expect(describeProgress({ ...base, phase: "done", files_total: 3 }, 3)).toBe("Up to date · 3 documents · following changes live");
+    expect(describeProgress({ ...base, phase: "done" }, 1)).toBe("Up to date · 1 document · following changes live");
+    expect(describeProgress({ ...base, phase: "done" })).toBe("Up to date · following changes live");
     expect(progressFraction({ ...base, phase: "scanning" })).toBeNull();
   });
 });

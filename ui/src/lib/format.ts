@@ -73,8 +73,9 @@ export interface ProgressLike {
   ready: boolean;
 }
 
-/** One line describing indexing progress, as shown next to the bar. */
-export function describeProgress(p: ProgressLike): string {
+/** One line describing indexing progress, as shown next to the bar (`documents`: how many
+ * the library holds, for the "up to date" line). */
+export function describeProgress(p: ProgressLike, documents: number | null = null): string {
   const rate = formatRate(p.rate);
   const eta = formatEta(p.eta_seconds);
   const tail = [rate, eta ? `about ${eta} left` : ""].filter(Boolean).join(" · ");
@@ -91,7 +92,12 @@ export function describeProgress(p: ProgressLike): string {
         `Embedding passages ${formatCount(p.chunks_done)} of ${formatCount(p.chunks_total)} (keyword search already works)`,
       );
     case "done":
-      return p.message ?? `Up to date · ${formatCount(p.files_total)} files followed live`;
+      return (
+        p.message ??
+        (documents != null
+          ? `Up to date · ${formatCount(documents)} document${documents === 1 ? "" : "s"} · following changes live`
+          : "Up to date · following changes live")
+      );
     case "paused":
       return "Paused — search works; resume to finish indexing";
     case "error":
