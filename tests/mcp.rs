@@ -1,10 +1,13 @@
 //! `cairn mcp` driven by the official Python MCP client (`tests/mcp_client.py`, PyPI `mcp`):
-//! initialise, list the five tools, call each on a small indexed library.
+//! initialise, list the five tools, call each on a small indexed library; `ask` extractively
+//! (no model configured), generatively with the local GGUF while `cairn watch` holds the
+//! writer lock, and extractively again when the configured model cannot be loaded.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use cairn_tests::{build_library, cairn_bin, cairn_ok};
+use cairn_tests::{build_library, cairn, cairn_bin, cairn_ok};
 use serde_json::Value;
 
 /// Makes sure `python3 -c "import mcp"` works, installing the package with pip if needed.
@@ -30,18 +33,48 @@ fn ensure_python_mcp() {
     );
 }
 
+/// Indexes the test library into `<root>/data` with `config` as its config.toml.
+fn indexed(root: &Path, config: &str) -> std::path::PathBuf {
+    let lib = build_library(root).unwrap();
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("config.toml"), config).unwrap();
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+    data
+}
+
+/// Runs mcp_client.py against `data`; returns its JSON summary (panics on a failed check).
+fn run_client(data: &Path, ask_mode: &str) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(cairn_bin())
+        .arg(data)
+        .env_remove("CAIRN_CONFIG")
+        .env("CAIRN_MCP_ASK", ask_mode)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("mcp_client.py printed no JSON ({e}):\nstdout:\n{stdout}\nstderr:\n{stderr}")
+    });
+    assert!(
+        out.status.success() && summary["ok"] == true,
+        "MCP checks failed ({ask_mode}): {}\nsummary:\n{stdout}\nstderr:\n{stderr}",
+        summary["failures"]
+    );
+    summary
+}
+
 #[test]
 fn python_mcp_client_uses_every_tool() {
     ensure_python_mcp();
     let tmp = tempfile::tempdir().unwrap();
-    let lib = build_library(tmp.path()).unwrap();
-    let data = tmp.path().join("data");
-    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
-    cairn_ok(&data, &["index"]);
-
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py");
+    let data = indexed(tmp.path(), "[llm]\nprovider = \"none\"\n");
     let out = Command::new("python3")
-        .arg(&script)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py"))
         .arg(cairn_bin())
         .arg(&data)
         .env_remove("CAIRN_CONFIG")
@@ -95,4 +128,67 @@ fn python_mcp_client_uses_every_tool() {
         .contains("What to do"));
     // Nothing but the protocol went to stdout: the client parsed every message (a stray line
     // would have surfaced as a parse error and failed a call above).
+}
+
+/// `ask` over MCP runs `Engine::ask` with the local model on the server's read-only engine,
+/// while another process (`cairn watch`) holds the writer lock: the answers are still
+/// recorded in the audit log (SQLite WAL; the audit log is not derived from the catalog).
+/// Then a configured model that cannot be loaded: extractive answers that say why.
+#[test]
+fn mcp_ask_uses_the_configured_model_beside_a_writer() {
+    ensure_python_mcp();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = indexed(
+        tmp.path(),
+        "[llm]\nprovider = \"local\"\n[llm.local]\nthreads = 2\ncontext = 2048\n[answer]\nmax_tokens = 64\n",
+    );
+
+    // `cairn watch` takes the writer lock and keeps it.
+    let mut watch = Command::new(cairn_bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("watch")
+        .env_remove("CAIRN_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let probe = cairn(&data, &["index"]);
+        if String::from_utf8_lossy(&probe.stderr).contains("another Cairn process") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "cairn watch never took the writer lock"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let summary = run_client(&data, "generative");
+    let held = watch.try_wait().unwrap().is_none();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        held,
+        "cairn watch kept running (and the lock) during the MCP calls"
+    );
+    println!("generative MCP answer: {}", summary["ask"]);
+    let audit: Value =
+        serde_json::from_str(&cairn_ok(&data, &["audit", "list", "--json"])).unwrap();
+    let rows = audit.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{audit}");
+    assert_eq!(rows[1]["model_id"], "local:SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(rows[1]["id"], summary["ask"]["audit_id"]);
+    assert_eq!(rows[0]["abstained"], true);
+
+    std::fs::write(
+        data.join("config.toml"),
+        "[llm]\nprovider = \"local\"\n[llm.local]\nmodel = \"/no/such/model.gguf\"\n",
+    )
+    .unwrap();
+    let summary = run_client(&data, "fallback");
+    let notice = summary["ask"]["notice"].as_str().unwrap();
+    assert!(notice.contains("/no/such/model.gguf"), "{notice}");
 }

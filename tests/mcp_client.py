@@ -6,10 +6,17 @@ Usage: mcp_client.py CAIRN_BIN DATA_DIR
 Launches `CAIRN_BIN --data-dir DATA_DIR mcp` over stdio, initialises, lists the tools and
 calls each of them on a small indexed library (the one `cairn_tests::build_library` makes).
 Prints one JSON summary on stdout and exits non-zero when a check fails.
+
+$CAIRN_MCP_ASK says what the `ask` tool should do with the data directory's config:
+  extractive  (default) llm.provider = "none": extractive answer, the notice says why
+  generative  the local GGUF model writes the answer (only `ask` is called)
+  fallback    the configured model cannot be loaded: extractive, the notice says so
+              (only `ask` is called)
 """
 
 import asyncio
 import json
+import os
 import sys
 import traceback
 
@@ -49,9 +56,14 @@ async def run(binary, data_dir):
         args=["--data-dir", data_dir, "mcp"],
         env={"CAIRN_LOG": "info"},
     )
+    expect = os.environ.get("CAIRN_MCP_ASK", "extractive")
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
+            if expect != "extractive":
+                await check_ask(session, check, summary, expect)
+                summary["ok"] = not summary["failures"]
+                return summary
             info = getattr(init, "server_info", None) or getattr(init, "serverInfo", None)
             summary["server"] = {"name": info.name, "version": info.version}
             summary["protocol_version"] = getattr(init, "protocol_version", None) or getattr(
@@ -207,21 +219,46 @@ async def run(binary, data_dir):
                 st["problems"],
             )
 
-            # ask: an extractive answer with [n] citations and its sources.
-            r = await session.call_tool("ask", {"question": "What is the daily meal allowance abroad?"})
-            check("ask ok", not is_error(r), text_of(r))
-            a = structured(r) if not is_error(r) else {"answer": "", "sources": []}
-            summary["ask"] = a
-            check("ask answer", "45 euros" in a["answer"], a)
-            check("ask cites", "[1]" in a["answer"] and len(a["sources"]) >= 1, a)
-            check(
-                "ask source",
-                bool(a["sources"]) and a["sources"][0]["path"].endswith("onboarding.md"),
-                a["sources"],
-            )
+            await check_ask(session, check, summary, expect)
 
     summary["ok"] = not summary["failures"]
     return summary
+
+
+async def check_ask(session, check, summary, expect):
+    """Calls `ask` with an answerable and an unanswerable question and checks the results."""
+    r = await session.call_tool("ask", {"question": "What is the daily meal allowance abroad?"})
+    check("ask ok", not is_error(r), text_of(r))
+    a = structured(r) if not is_error(r) else {"answer": "", "sources": [], "method": ""}
+    summary["ask"] = a
+    sources = a.get("sources", [])
+    check(
+        "ask source",
+        any(s["path"].endswith("onboarding.md") for s in sources),
+        sources,
+    )
+    check("ask audited", a.get("audit_id", 0) > 0, a)
+    check("ask verdicts", all(s["verdict"] in ("supported", "unsupported", "not cited") for s in sources), sources)
+    if expect == "generative":
+        check("ask generative", a["method"] == "generative", a)
+        check("ask model", (a.get("model") or "").startswith("local:SmolLM2"), a)
+        check("ask text", bool(a["answer"].strip()), a)
+    else:
+        # An extractive answer with [n] citations, and a notice saying why it is extractive.
+        check("ask extractive", a["method"] == "extractive" and a.get("model") is None, a)
+        check("ask answer", "45 euros" in a["answer"], a)
+        check("ask cites", "[1]" in a["answer"] and len(sources) >= 1, a)
+        check("ask supported", all(s["verdict"] != "unsupported" for s in sources), sources)
+        want = "could not be loaded" if expect == "fallback" else "no answer model is configured"
+        check("ask notice", want in (a.get("notice") or ""), a)
+
+    # No evidence: "I don't know" with the nearest passages, no model involved.
+    r = await session.call_tool("ask", {"question": "Who won the football world cup final in 1998?"})
+    check("ask abstain ok", not is_error(r), text_of(r))
+    n = structured(r) if not is_error(r) else {}
+    summary["ask_abstained"] = n
+    check("ask abstained", n.get("abstained") is True and n.get("model") is None, n)
+    check("ask nearest", len(n.get("nearest", [])) >= 1, n)
 
 
 def main():

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Result;
-use cairn_core::answer::{Answer, AnswerMode, AskRequest};
+use cairn_core::answer::{Answer, AnswerMode, AskRequest, Generator};
 use cairn_core::audit::{AuditId, AuditRecord, PinId, SessionId};
 use cairn_core::cite::Verdict;
 use cairn_core::config::Config;
@@ -18,8 +18,10 @@ pub struct AskArgs {
     #[arg(required = true)]
     question: Vec<String>,
     /// Answer without a model: the best supporting sentences, quoted verbatim and cited.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["provider", "model", "base_url"])]
     extractive: bool,
+    #[command(flatten)]
+    llm: crate::generators::LlmArgs,
     /// Continue this conversation (follow-ups are rewritten into standalone questions).
     #[arg(long, conflicts_with = "new_session")]
     session: Option<i64>,
@@ -76,6 +78,7 @@ pub enum PinCommand {
 }
 
 pub fn run_ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
+    let config = args.llm.apply(config)?;
     let generator = if args.extractive {
         None
     } else {
@@ -86,7 +89,7 @@ pub fn run_ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
     } else {
         if !args.extractive {
             eprintln!(
-                "note: no answer model is configured: answering extractively (sentences quoted verbatim from the sources)"
+                "note: no answer model is configured (llm.provider = \"none\"): answering extractively (sentences quoted verbatim from the sources)"
             );
         }
         AnswerMode::Extractive
@@ -112,12 +115,17 @@ pub fn run_ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
     let cancel = crate::cancel_flag();
     let stream = !args.json;
     let mut stdout = std::io::stdout();
-    let answer = engine.ask(&req, generator.as_deref(), &cancel, &mut |t| {
-        if stream {
-            let _ = stdout.write_all(t.as_bytes());
-            let _ = stdout.flush();
-        }
-    })?;
+    let answer = engine.ask(
+        &req,
+        generator.as_deref().map(|g| g as &dyn Generator),
+        &cancel,
+        &mut |t| {
+            if stream {
+                let _ = stdout.write_all(t.as_bytes());
+                let _ = stdout.flush();
+            }
+        },
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&answer)?);
     } else {
@@ -223,7 +231,18 @@ fn print_answer_footer(a: &Answer) {
     for s in a.sentences.iter().filter(|s| s.uncited) {
         println!("{warn}uncited{reset}: \"{}\"", s.text);
     }
-    println!("(audit {}; {})", a.audit_id, a.template_version);
+    let mut about = vec![format!("audit {}", a.audit_id), a.template_version.clone()];
+    if let Some(m) = &a.model_id {
+        about.push(m.clone());
+    }
+    let t = &a.timings;
+    if let Some(ttft) = t.ttft_ms {
+        about.push(format!("first token {ttft:.0} ms"));
+    }
+    if let (Some(n), Some(tps)) = (t.completion_tokens, t.tokens_per_second) {
+        about.push(format!("{n} tokens, {tps:.1} tokens/s"));
+    }
+    println!("({})", about.join("; "));
 }
 
 pub fn run_audit(data_dir: &Path, config: Config, cmd: &AuditCommand) -> Result<()> {

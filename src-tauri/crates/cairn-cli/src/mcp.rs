@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use cairn_core::catalog::{ChunkId, ChunkRecord, Filters, Generation, Marks};
 use cairn_core::config::{Config, SearchMode};
-use cairn_core::engine::{Access, Engine, SearchHit, SearchRequest, SearchResponse};
+use cairn_core::engine::{Access, Engine, SearchRequest, SearchResponse};
 use cairn_core::Error;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_handler, tool_router, Json, ServerHandler, ServiceExt};
@@ -272,7 +272,7 @@ struct AskParams {
     folder: Option<String>,
 }
 
-/// A cited source; `[n]` in the answer refers to the source with this `n`.
+/// A source passage; `[n]` in the answer refers to the source with this `n`.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Citation {
     n: usize,
@@ -281,17 +281,35 @@ struct Citation {
     heading: String,
     chunk_id: i64,
     version: i64,
+    /// How the answer's citations of this source were checked: `supported` (every sentence
+    /// citing it is backed by the passage), `unsupported` (some are not: do not rely on them),
+    /// or `not cited`.
+    verdict: String,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 struct AskResult {
-    /// The answer, with `[n]` citations into `sources`.
+    /// The answer, with `[n]` citations into `sources`; or "I don't know …" when the knowledge
+    /// base holds no good enough evidence (then `abstained` is true and `nearest` lists the
+    /// closest passages).
     answer: String,
-    /// The passages cited.
+    /// The numbered sources the answer was written from, each with its citation verdict.
     sources: Vec<Citation>,
-    /// How the answer was made: `extractive` (sentences quoted verbatim from the sources).
+    /// `generative` (a language model wrote the answer from the sources) or `extractive`
+    /// (sentences quoted verbatim from the sources, no model).
     method: String,
-    /// Set when retrieval was incomplete (e.g. embeddings still being computed).
+    /// The model that wrote the answer (`local:<file>` or `remote:<url>#<model>`), if any.
+    model: Option<String>,
+    /// True when Cairn answered "I don't know".
+    abstained: bool,
+    /// The nearest passages, when abstained.
+    nearest: Vec<Citation>,
+    /// Sentences of the answer whose citations failed the check, or that cite nothing.
+    unsupported_sentences: Vec<String>,
+    /// Id of the answer's record in Cairn's audit log (`cairn audit show ID`).
+    audit_id: i64,
+    /// Set when retrieval was incomplete (e.g. embeddings still being computed) or the answer
+    /// model was unavailable (then the answer is extractive and this says why).
     notice: Option<String>,
 }
 
@@ -307,6 +325,22 @@ struct Shared {
     data_dir: PathBuf,
     config: Config,
     engine: Mutex<Option<Held>>,
+    /// The answer model, loaded on the first `ask`: `Ok(None)` when `llm.provider = "none"`,
+    /// `Err(reason)` when it could not be loaded (answers are then extractive and say why).
+    generator: std::sync::OnceLock<Result<Option<cairn_llm::BoxedGenerator>, String>>,
+}
+
+impl Shared {
+    fn generator(&self) -> Result<Option<&dyn cairn_core::answer::Generator>, String> {
+        let loaded = self.generator.get_or_init(|| {
+            cairn_llm::from_config(&self.config).map_err(|e| format!("{e} ({})", e.hint()))
+        });
+        match loaded {
+            Ok(Some(g)) => Ok(Some(g.as_ref() as &dyn cairn_core::answer::Generator)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.clone()),
+        }
+    }
 }
 
 impl Shared {
@@ -354,6 +388,7 @@ impl CairnMcp {
                 data_dir,
                 config,
                 engine: Mutex::new(None),
+                generator: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -363,6 +398,15 @@ impl CairnMcp {
     where
         T: Send + 'static,
         F: FnOnce(&mut Engine) -> cairn_core::Result<T> + Send + 'static,
+    {
+        self.with_shared(move |_, engine| f(engine)).await
+    }
+
+    /// Runs `f` with the shared state and the engine on the blocking pool.
+    async fn with_shared<T, F>(&self, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Shared, &mut Engine) -> cairn_core::Result<T> + Send + 'static,
     {
         let shared = self.shared.clone();
         let job = tokio::task::spawn_blocking(move || {
@@ -374,7 +418,7 @@ impl CairnMcp {
                 slot
             });
             let engine = shared.open_engine(&mut slot)?;
-            f(engine)
+            f(&shared, engine)
         });
         match job.await {
             Ok(result) => result.map_err(|e| tool_error(&e)),
@@ -622,71 +666,126 @@ fn read_document(
     })
 }
 
-// TODO(ask): switch the `ask` tool to `Engine::ask` (being added in cairn-core) once it lands,
-// e.g. `engine.ask(&AskRequest::new(question, AnswerMode::Extractive), None, &cancel, &mut |_| {})`
-// (generative when a generator is configured), and delete this extractive stand-in. Check then
-// that it works on this server's read-only engine (it appends to the audit log). Until then: the
-// sentences of the top passages sharing most terms with the question, quoted with [n] citations.
-fn extractive_answer(question: &str, hits: &[SearchHit]) -> (String, Vec<Citation>) {
-    let terms = |s: &str| -> HashSet<String> {
-        cairn_core::index::text::analyze(s)
-            .into_iter()
-            .map(|(t, _, _)| t)
-            .collect()
-    };
-    let wanted = terms(question);
-    // (shared terms, score, passage rank, sentence); heading lines are not sentences.
-    let mut scored: Vec<(usize, f32, usize, &str)> = Vec::new();
-    for (rank, h) in hits.iter().enumerate() {
-        let sentences = h.text.split_inclusive(['.', '!', '?', '\n']).map(str::trim);
-        for s in sentences.filter(|s| s.split_whitespace().count() >= 3) {
-            if h.heading.iter().chain(&h.title).any(|t| t.trim() == s) {
-                continue;
-            }
-            let overlap = terms(s).intersection(&wanted).count();
-            scored.push((overlap, overlap as f32 - 0.05 * rank as f32, rank, s));
-        }
+/// Answers with [`Engine::ask`]: generatively with the configured model, else (provider
+/// `none`, a model that cannot be loaded, or a generation that fails) extractively, saying why
+/// in `notice`. The answer is recorded in the audit log: a read-only engine may append to it
+/// (SQLite WAL, its own locking), also while `cairn index` holds the writer lock.
+fn answer(shared: &Shared, engine: &mut Engine, p: AskParams) -> cairn_core::Result<AskResult> {
+    use cairn_core::answer::{AnswerMode, AskRequest};
+    use cairn_core::cite::Verdict;
+
+    let mut filters = Filters::default();
+    if let Some(f) = &p.folder {
+        filters.folders.push(resolve_folder(engine, f)?);
     }
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let picked = scored.iter().filter(|s| s.0 > 0).take(3);
-    let mut sources: Vec<Citation> = Vec::new();
-    let mut cite = |h: &SearchHit| match sources.iter().position(|c| c.chunk_id == h.chunk_id.0) {
-        Some(i) => i + 1,
-        None => {
-            sources.push(Citation {
-                n: sources.len() + 1,
-                path: h.path.display().to_string(),
-                page: h.page,
-                heading: heading(&h.heading),
-                chunk_id: h.chunk_id.0,
-                version: h.version,
-            });
-            sources.len()
+    let limit = p.limit.map_or(0, |n| n.clamp(1, 20) as usize);
+    let request = |mode| {
+        let mut req = AskRequest::new(p.question.clone(), mode);
+        req.filters = filters.clone();
+        req.limit = limit;
+        req
+    };
+    // MCP calls are not cancelled midway; the client simply stops waiting.
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut why_extractive = None;
+    let answer = match shared.generator() {
+        Ok(Some(g)) => {
+            match engine.ask(
+                &request(AnswerMode::Generative),
+                Some(g),
+                &never,
+                &mut |_| {},
+            ) {
+                Err(Error::Generation(e)) => {
+                    tracing::warn!("cairn mcp: the answer model failed: {e}");
+                    why_extractive = Some(format!(
+                        "the answer model failed ({}; {}), so this answer is extractive",
+                        e.message, e.hint
+                    ));
+                    engine.ask(&request(AnswerMode::Extractive), None, &never, &mut |_| {})?
+                }
+                other => other?,
+            }
+        }
+        Ok(None) => {
+            why_extractive = Some(
+                "no answer model is configured (llm.provider = \"none\"), so this answer is extractive"
+                    .into(),
+            );
+            engine.ask(&request(AnswerMode::Extractive), None, &never, &mut |_| {})?
+        }
+        Err(reason) => {
+            why_extractive = Some(format!(
+                "the answer model could not be loaded ({reason}), so this answer is extractive"
+            ));
+            engine.ask(&request(AnswerMode::Extractive), None, &never, &mut |_| {})?
         }
     };
-    let mut answer: Vec<String> = picked
-        .map(|&(_, _, rank, s)| {
-            let n = cite(&hits[rank]);
-            format!("{} [{n}]", s.chars().take(600).collect::<String>())
+    let verdict = |n: usize| {
+        let mut v = answer.citations.iter().filter(|c| c.n == n).peekable();
+        if v.peek().is_none() {
+            "not cited"
+        } else if v.all(|c| c.verdict == Verdict::Supported) {
+            "supported"
+        } else {
+            "unsupported"
+        }
+    };
+    let sources = answer
+        .sources
+        .iter()
+        .map(|s| Citation {
+            n: s.n,
+            path: s.path.display().to_string(),
+            page: s.page,
+            heading: heading(&s.heading),
+            chunk_id: s.chunk_id,
+            version: s.version,
+            verdict: verdict(s.n).into(),
         })
         .collect();
-    if answer.is_empty() {
-        // No sentence shares a term with the question: say so, and point at the nearest.
-        let near: Vec<String> = hits
-            .iter()
-            .take(3)
-            .map(|h| format!("[{}]", cite(h)))
-            .collect();
-        answer.push(if near.is_empty() {
-            "No passage in the knowledge base matches this question.".into()
-        } else {
-            format!(
-                "No passage states this directly; the nearest passages are {}.",
-                near.join(", ")
-            )
-        });
-    }
-    (answer.join(" "), sources)
+    let nearest = answer
+        .nearest
+        .iter()
+        .enumerate()
+        .map(|(i, h)| Citation {
+            n: i + 1,
+            path: h.path.display().to_string(),
+            page: h.page,
+            heading: heading(&h.heading),
+            chunk_id: h.chunk_id.0,
+            version: h.version,
+            verdict: "nearest".into(),
+        })
+        .collect();
+    let bad: HashSet<usize> = answer
+        .citations
+        .iter()
+        .filter(|c| c.verdict != Verdict::Supported)
+        .map(|c| c.sentence)
+        .collect();
+    let unsupported_sentences = answer
+        .sentences
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| s.uncited || bad.contains(i))
+        .map(|(_, s)| s.text.clone())
+        .collect();
+    let notice = match (why_extractive, answer.notice.clone()) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    Ok(AskResult {
+        answer: answer.text,
+        sources,
+        method: answer.mode.as_str().into(),
+        model: answer.model_id,
+        abstained: answer.abstained,
+        nearest,
+        unsupported_sentences,
+        audit_id: answer.audit_id.0,
+        notice,
+    })
 }
 
 #[tool_router]
@@ -827,30 +926,12 @@ impl CairnMcp {
     }
 
     #[tool(
-        description = "Answer a question from the knowledge base, citing sources: the answer carries [n] markers that refer to the returned sources (path, page, heading, chunk_id). Currently extractive: it quotes the most relevant sentences of the top passages verbatim.",
+        description = "Answer a question from the knowledge base, citing sources: the answer carries [n] markers that refer to the returned sources (path, page, heading, chunk_id), and every citation is checked against its passage (see each source's verdict and unsupported_sentences). Written by the configured language model, or extractive (sentences quoted verbatim) when none is available; says \"I don't know\" with the nearest passages when the knowledge base holds no good evidence.",
         annotations(title = "Ask", read_only_hint = true, open_world_hint = false)
     )]
     async fn ask(&self, Parameters(p): Parameters<AskParams>) -> Result<Json<AskResult>, String> {
-        self.with_engine(move |engine| {
-            let params = SearchParams {
-                query: p.question.clone(),
-                mode: None,
-                limit: Some(p.limit.unwrap_or(5).clamp(1, 20)),
-                kind: None,
-                folder: p.folder,
-                path: None,
-            };
-            let req = search_request(engine, &params)?;
-            let resp = engine.search(&req)?;
-            let (answer, sources) = extractive_answer(&p.question, &resp.results);
-            Ok(Json(AskResult {
-                answer,
-                sources,
-                method: "extractive".into(),
-                notice: notice(&resp),
-            }))
-        })
-        .await
+        self.with_shared(move |shared, engine| answer(shared, engine, p).map(Json))
+            .await
     }
 }
 

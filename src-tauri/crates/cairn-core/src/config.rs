@@ -362,9 +362,7 @@ impl LlmConfig {
         let r = &self.remote;
         let env = r.api_key_env.trim();
         if env.is_empty()
-            || !env
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             || env.starts_with(|c: char| c.is_ascii_digit())
         {
             return Err(
@@ -407,8 +405,7 @@ impl LlmConfig {
                 );
             }
         }
-        if r
-            .azure_api_version
+        if r.azure_api_version
             .as_deref()
             .is_some_and(|v| v.trim().is_empty())
         {
@@ -474,7 +471,9 @@ impl Config {
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(b"# Cairn settings (docs/config.md). Written by Cairn; comments are not kept.\n")?;
+            f.write_all(
+                b"# Cairn settings (docs/config.md). Written by Cairn; comments are not kept.\n",
+            )?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;
@@ -623,7 +622,11 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, [std::ffi::OsString::from(CONFIG_FILE)], "no temp files left");
+        assert_eq!(
+            names,
+            [std::ffi::OsString::from(CONFIG_FILE)],
+            "no temp files left"
+        );
     }
 
     #[test]
@@ -645,7 +648,10 @@ mod tests {
         assert!(!msg.contains("sk-secret-123"), "{msg}");
         let text = "[llm.remote]\napi_key_env = \"sk-secret-123\"\n";
         let err = Config::from_toml(text, Path::new("c.toml")).unwrap_err();
-        assert!(err.to_string().contains("NAME of an environment variable"), "{err}");
+        assert!(
+            err.to_string().contains("NAME of an environment variable"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -654,8 +660,8 @@ mod tests {
         assert_eq!(c.llm.provider, LlmProvider::Local);
         assert_eq!(c.llm.remote.api_key_env, DEFAULT_API_KEY_ENV);
         assert!(c.llm.local.model_path().ends_with(DEFAULT_LOCAL_LLM));
-        let err = Config::from_toml("[llm]\nprovider = \"cloud\"\n", Path::new("c.toml"))
-            .unwrap_err();
+        let err =
+            Config::from_toml("[llm]\nprovider = \"cloud\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("provider"), "{err}");
         let err = Config::from_toml(
             "[llm.remote]\nbase_url = \"localhost:8080\"\n",

@@ -16,8 +16,8 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::{ApplyChatTemplateError, LlamaCppError};
 
 use crate::stream::{Flow, Output};
-use crate::{ChatMessage, Error, Finish, GenerateOptions, GenerationOutput, Generator};
 use crate::Result;
+use crate::{ChatMessage, Error, Finish, GenerateOptions, GenerationOutput, Generator};
 
 /// Settings of a [`LocalGenerator`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -76,11 +76,7 @@ pub(crate) struct Output<'a> {
 }
 
 impl<'a> Output<'a> {
-    pub(crate) fn new(
-        start: Instant,
-        stops: &[String],
-        on_token: &'a mut dyn FnMut(&str),
-    ) -> Self {
+    pub(crate) fn new(start: Instant, stops: &[String], on_token: &'a mut dyn FnMut(&str)) -> Self {
         Self {
             start,
             first: None,

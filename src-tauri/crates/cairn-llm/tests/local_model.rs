@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use cairn_llm::{
-    default_local_model, ChatMessage, Error, Finish, GenerateOptions, GenerationOutput,
-    Generator, LocalConfig, LocalGenerator, TemplateSource,
+    default_local_model, ChatMessage, Error, Finish, GenerateOptions, GenerationOutput, Generator,
+    LocalConfig, LocalGenerator, TemplateSource,
 };
 
 fn model_path() -> Option<PathBuf> {
@@ -317,7 +317,9 @@ fn from_config_and_test_connection_load_the_default_model() {
     let mut config = cairn_core::config::Config::default();
     config.llm.local.threads = 2;
     config.llm.local.context = 1024;
-    let g = cairn_llm::from_config(&config).unwrap().expect("provider local");
+    let g = cairn_llm::from_config(&config)
+        .unwrap()
+        .expect("provider local");
     assert_eq!(g.model_id(), "local:SmolLM2-135M-Instruct.Q4_1.gguf");
     let report = cairn_llm::test_connection(&config.llm).unwrap();
     println!("{report:?}");
