@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use cairn_core::answer::Generator;
-use cairn_core::config::{Config, LlmConfig};
+use cairn_core::config::{Config, LlmConfig, LlmProvider};
 use cairn_core::service::ErrorInfo;
 
 /// A loaded generator and the `[llm]` settings it was made from.
@@ -51,7 +51,7 @@ pub fn store_api_key(name: &str, key: &str) -> Result<(), ErrorInfo> {
 /// Loads the configured model (one token) or asks the endpoint for its models; a typed API key
 /// is stored in the keychain first, so the test uses exactly what answers will use.
 pub fn test_connection(config: &Config, api_key: Option<String>) -> Result<String, ErrorInfo> {
-    if let Some(key) = api_key {
+    if let Some(key) = api_key.filter(|_| config.llm.provider == LlmProvider::Remote) {
         store_api_key(&config.llm.remote.api_key_env, &key)?;
     }
     let report = cairn_llm::test_connection(&config.llm)?;
