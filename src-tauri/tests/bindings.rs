@@ -73,7 +73,9 @@ fn csp_is_strict() {
         !all.contains("https:") && !all.contains("http://*"),
         "{all}"
     );
+    assert!(!all.contains("unsafe-inline"), "{all}");
     assert_eq!(csp["script-src"], "'self'");
+    assert_eq!(csp["style-src"], "'self'");
     assert!(
         conf["build"].get("devUrl").is_none(),
         "the UI is always embedded"
