@@ -1453,6 +1453,7 @@ impl Engine {
         let mut sources: Vec<Source> = Vec::new();
         let mut abstained_by = None;
         let mut ttft_ms = None;
+        let mut prompt_tokens = None;
         let mut completion_tokens = None;
         let mut tokens_per_second = None;
         let mut cancelled = false;
@@ -1500,6 +1501,7 @@ impl Engine {
                     };
                     let out = g.generate(&messages, &opts, cancel, on_token)?;
                     ttft_ms = out.time_to_first_token.map(millis);
+                    prompt_tokens = out.prompt_tokens;
                     completion_tokens = Some(out.completion_tokens);
                     tokens_per_second = out.tokens_per_second();
                     cancelled = out.cancelled();
@@ -1564,6 +1566,7 @@ impl Engine {
             rewrite_ms,
             retrieval_ms,
             ttft_ms,
+            prompt_tokens,
             completion_tokens,
             tokens_per_second,
             generation_ms,

@@ -286,6 +286,9 @@ pub struct Timings {
     pub retrieval_ms: f64,
     /// From the start of generation to its first token.
     pub ttft_ms: Option<f64>,
+    /// Tokens of the answer prompt, when the model reports them (None without a model).
+    #[serde(default)]
+    pub prompt_tokens: Option<usize>,
     /// Tokens the model generated for the answer (None without a model).
     #[serde(default)]
     pub completion_tokens: Option<usize>,
