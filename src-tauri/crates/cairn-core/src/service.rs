@@ -872,12 +872,24 @@ impl Library {
                 engine: reader,
                 vectors_seen: vectors_mtime(&dir),
             });
-            inner.writable.store(writer.is_some(), Ordering::SeqCst);
+            let writable = writer.is_some();
+            inner.writable.store(writable, Ordering::SeqCst);
+            // The writer thread takes commands before anyone is told the library is open, so
+            // a command sent right after opening never finds it missing.
+            if let Some(writer) = writer {
+                let (tx, rx) = mpsc::channel();
+                *lock(&inner.commands) = Some(tx);
+                let me = self.clone();
+                std::thread::Builder::new()
+                    .name("cairn-writer".into())
+                    .spawn(move || me.writer_loop(writer, rx))
+                    .map_err(|e| Error::io("starting", "the indexing thread", e))?;
+            }
             *lock(&inner.state) = OpenState::Open;
             inner.opened.notify_all();
             self.update(|p| {
                 p.ready = true;
-                p.writable = writer.is_some();
+                p.writable = writable;
                 p.message = lock(&inner.read_only_reason).clone();
             });
             // Keyword search works from here. Load the query-side embedding model once,
@@ -899,15 +911,6 @@ impl Library {
                         *lock(&inner.embedding_error) = Some(e.to_string());
                     }
                 }
-            }
-            if let Some(writer) = writer {
-                let (tx, rx) = mpsc::channel();
-                *lock(&inner.commands) = Some(tx);
-                let me = self.clone();
-                std::thread::Builder::new()
-                    .name("cairn-writer".into())
-                    .spawn(move || me.writer_loop(writer, rx))
-                    .map_err(|e| Error::io("starting", "the indexing thread", e))?;
             }
             Ok(())
         })();
@@ -1124,7 +1127,14 @@ impl Library {
                 req.limit = (limit as usize).clamp(1, 200);
             }
             req.filters = filters(&q.kinds, &q.folders, &q.tags, q.include_deprecated);
-            let resp = engine.search(&req)?;
+            // The writer may be merging segments at this moment: one retry hides that race.
+            let resp = match engine.search(&req) {
+                Err(Error::TextIndex(e)) => {
+                    tracing::debug!("search retried after a text index error: {e}");
+                    engine.search(&req)?
+                }
+                other => other?,
+            };
             Ok(SearchResults {
                 query: q.query.clone(),
                 items: resp.results.iter().map(search_item).collect(),
@@ -1890,7 +1900,7 @@ mod tests {
         loop {
             assert!(Instant::now() < deadline, "not indexed in time");
             if lib.progress().phase == ProgressPhase::Done
-                && !lib.search(&query).unwrap().items.is_empty()
+                && lib.search(&query).is_ok_and(|r| !r.items.is_empty())
             {
                 break;
             }
@@ -1921,7 +1931,7 @@ mod tests {
                 Instant::now() < deadline,
                 "live change not searchable in time"
             );
-            if !lib.search(&zebra).unwrap().items.is_empty() {
+            if lib.search(&zebra).is_ok_and(|r| !r.items.is_empty()) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -1961,7 +1971,7 @@ mod tests {
                 Instant::now() < deadline,
                 "re-added folder not searchable in time"
             );
-            if !lib.search(&zebra).unwrap().items.is_empty() {
+            if lib.search(&zebra).is_ok_and(|r| !r.items.is_empty()) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
