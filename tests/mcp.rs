@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cairn_tests::{build_library, cairn, cairn_bin, cairn_ok};
 use serde_json::Value;
@@ -143,28 +143,42 @@ fn mcp_ask_uses_the_configured_model_beside_a_writer() {
         "[llm]\nprovider = \"local\"\n[llm.local]\nthreads = 2\ncontext = 2048\n[answer]\nmax_tokens = 64\n",
     );
 
-    // `cairn watch` takes the writer lock and keeps it.
+    // `cairn watch` takes the writer lock and keeps it. With `--json` it prints its start-up
+    // reconcile once it holds the lock (probing with another writer could race it for the lock).
     let mut watch = Command::new(cairn_bin())
         .arg("--data-dir")
         .arg(&data)
-        .arg("watch")
+        .args(["watch", "--json"])
         .env_remove("CAIRN_CONFIG")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    loop {
-        let probe = cairn(&data, &["index"]);
-        if String::from_utf8_lossy(&probe.stderr).contains("another Cairn process") {
-            break;
+    let (first_line, lines) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut first_line = Some(first_line);
+        for line in std::io::BufReader::new(stdout).lines() {
+            if line.is_err() {
+                break;
+            }
+            if let Some(tx) = first_line.take() {
+                let _ = tx.send(());
+            }
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "cairn watch never took the writer lock"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
+    let _ = lines.recv_timeout(Duration::from_secs(120));
+    assert!(
+        watch.try_wait().unwrap().is_none(),
+        "cairn watch exited before the MCP calls"
+    );
+    let probe = cairn(&data, &["index"]);
+    assert!(
+        String::from_utf8_lossy(&probe.stderr).contains("another Cairn process"),
+        "cairn watch does not hold the writer lock: {}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
 
     let summary = run_client(&data, "generative");
     let held = watch.try_wait().unwrap().is_none();
