@@ -47,7 +47,11 @@ if [ -f package.json ]; then
      [ package.json -nt node_modules/.package-lock.json ]; then
     echo "setup: installing npm packages"
     if [ -f package-lock.json ]; then
-      npm ci --no-audit --no-fund --loglevel=error
+      # `npm ci` refuses a lock that lacks other platforms' optional @tauri-apps/cli binaries
+      # (a registry mirror without them); `npm install` then installs the same pinned versions
+      # and leaves package-lock.json as it is.
+      npm ci --no-audit --no-fund --loglevel=silent 2>/dev/null ||
+        npm install --no-audit --no-fund --loglevel=error
     else
       npm install --no-audit --no-fund --loglevel=error
     fi
