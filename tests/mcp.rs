@@ -73,23 +73,7 @@ fn python_mcp_client_uses_every_tool() {
     ensure_python_mcp();
     let tmp = tempfile::tempdir().unwrap();
     let data = indexed(tmp.path(), "[llm]\nprovider = \"none\"\n");
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py"))
-        .arg(cairn_bin())
-        .arg(&data)
-        .env_remove("CAIRN_CONFIG")
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("mcp_client.py printed no JSON ({e}):\nstdout:\n{stdout}\nstderr:\n{stderr}")
-    });
-    assert!(
-        out.status.success() && summary["ok"] == true,
-        "MCP checks failed: {}\nsummary:\n{stdout}\nstderr:\n{stderr}",
-        summary["failures"]
-    );
+    let summary = run_client(&data, "extractive");
 
     assert_eq!(summary["server"]["name"], "cairn");
     let tools: Vec<&str> = summary["tools"]

@@ -281,19 +281,22 @@ pub struct SettingsView {
     pub api_key_stored: bool,
 }
 
+impl SettingsView {
+    /// `settings` with whether a key for its remote endpoint is stored.
+    fn of(settings: Settings) -> SettingsView {
+        let api_key_stored = llm::has_api_key(&settings.remote_api_key_env);
+        SettingsView {
+            settings,
+            api_key_stored,
+        }
+    }
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn get_settings(state: State<'_, AppState>) -> Res<SettingsView> {
     let lib = lib(&state);
-    blocking(move || {
-        let settings = lib.settings();
-        let api_key_stored = llm::has_api_key(&settings.remote_api_key_env);
-        Ok(SettingsView {
-            settings,
-            api_key_stored,
-        })
-    })
-    .await
+    blocking(move || Ok(SettingsView::of(lib.settings()))).await
 }
 
 /// Saves settings; a non-empty `api_key` goes to the OS keychain, never to a file.
@@ -309,12 +312,7 @@ pub async fn save_settings(
         if let Some(key) = api_key.filter(|k| !k.trim().is_empty()) {
             llm::store_api_key(&settings.remote_api_key_env, key.trim())?;
         }
-        let settings = lib.save_settings(&settings)?;
-        let api_key_stored = llm::has_api_key(&settings.remote_api_key_env);
-        Ok(SettingsView {
-            settings,
-            api_key_stored,
-        })
+        Ok(SettingsView::of(lib.save_settings(&settings)?))
     })
     .await
 }

@@ -638,29 +638,7 @@ pub fn build_desktop_library(root: &Path) -> Result<PathBuf> {
          <p>Perishable groceries cannot be refunded &amp; must be reported the same day.</p>\
          </body></html>",
     )?;
-    crate::write_pdf(
-        &lib.join("annual-report.pdf"),
-        &[
-            &["Annual Report 2025", "Overview of the fiscal year."],
-            &["Revenue grew by 12 percent driven by the glacier monitoring product."],
-            &["Outlook: the board expects steady hiring of hydrologists next year."],
-        ],
-    )?;
-    crate::write_docx(
-        &lib.join("meeting-notes.docx"),
-        &[
-            ("Heading1", "Quarterly Planning"),
-            (
-                "",
-                "Attendees agreed to migrate the archive to cold storage.",
-            ),
-            ("Heading2", "Decisions"),
-            (
-                "",
-                "The telescope maintenance budget is approved for March.",
-            ),
-        ],
-    )?;
+    crate::write_report_and_notes(&lib)?;
     Ok(lib)
 }
 

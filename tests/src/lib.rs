@@ -97,6 +97,35 @@ pub fn write_latin1(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes the fixtures' three-page `annual-report.pdf` and `meeting-notes.docx` (with
+/// headings) into `dir`.
+pub fn write_report_and_notes(dir: &Path) -> anyhow::Result<()> {
+    write_pdf(
+        &dir.join("annual-report.pdf"),
+        &[
+            &["Annual Report 2025", "Overview of the fiscal year."],
+            &["Revenue grew by 12 percent driven by the glacier monitoring product."],
+            &["Outlook: the board expects steady hiring of hydrologists next year."],
+        ],
+    )?;
+    write_docx(
+        &dir.join("meeting-notes.docx"),
+        &[
+            ("Heading1", "Quarterly Planning"),
+            (
+                "",
+                "Attendees agreed to migrate the archive to cold storage.",
+            ),
+            ("Heading2", "Decisions"),
+            (
+                "",
+                "The telescope maintenance budget is approved for March.",
+            ),
+        ],
+    )?;
+    Ok(())
+}
+
 /// Builds a small mixed library: markdown, HTML, PDF, DOCX, Latin-1 text, plus files that
 /// must be skipped or reported. Returns its root.
 pub fn build_library(root: &Path) -> anyhow::Result<PathBuf> {
@@ -119,29 +148,7 @@ pub fn build_library(root: &Path) -> anyhow::Result<PathBuf> {
          <p>Perishable groceries cannot be refunded &amp; must be reported the same day.</p>\
          </body></html>",
     )?;
-    write_pdf(
-        &lib.join("annual-report.pdf"),
-        &[
-            &["Annual Report 2025", "Overview of the fiscal year."],
-            &["Revenue grew by 12 percent driven by the glacier monitoring product."],
-            &["Outlook: the board expects steady hiring of hydrologists next year."],
-        ],
-    )?;
-    write_docx(
-        &lib.join("meeting-notes.docx"),
-        &[
-            ("Heading1", "Quarterly Planning"),
-            (
-                "",
-                "Attendees agreed to migrate the archive to cold storage.",
-            ),
-            ("Heading2", "Decisions"),
-            (
-                "",
-                "The telescope maintenance budget is approved for March.",
-            ),
-        ],
-    )?;
+    write_report_and_notes(&lib)?;
     write_latin1(
         &lib.join("recette.txt"),
         "Recette du gâteau: mélanger la crème fraîche et le sucre, cuire à 180 degrés.",
