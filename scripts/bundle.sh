@@ -3,8 +3,8 @@
 #   target/<profile>/bundle/deb/Cairn_<version>_amd64.deb (+ .sig)
 #   target/<profile>/bundle/rpm/Cairn-<version>-1.x86_64.rpm (+ .sig)
 #
-# Usage: bash scripts/bundle.sh [--release] [--bundles LIST] [EXTRA TAURI BUILD ARGS...]
-#   default: debug profile (shares the build with `cargo build` and the tests), deb + rpm.
+# Usage: bash scripts/bundle.sh [--release] [--bundles LIST] [EXTRA TAURI BUNDLE ARGS...]
+#   default: debug profile (shares the build with `cargo build --workspace` and the tests), deb + rpm.
 #   AppImage (`--bundles deb,rpm,appimage`) needs network: tauri downloads linuxdeploy.
 #
 # Signing: the updater artifacts are signed with the key in TAURI_SIGNING_PRIVATE_KEY (the key
@@ -69,7 +69,14 @@ printf '%s\n' "$pub" > "$keys/used.pub"
 rm -rf "$target/$profile/bundle/deb" "$target/$profile/bundle/rpm" "$target/$profile/bundle/appimage"
 
 start=$(date +%s)
-npx --no-install tauri build "${profile_flag[@]}" --ci --bundles "$bundles" --config "$override" \
+# `tauri build` would run `cargo build -p cairn-desktop`, whose feature resolution differs from
+# the workspace's and compiles a second copy of every dependency (llama.cpp included). Build the
+# workspace's programs the way the tests do, then let tauri only bundle them.
+npm run --silent build:ui
+cargo_profile=()
+[ "$profile" = release ] && cargo_profile=(--release)
+cargo build --workspace --bins --quiet ${cargo_profile[@]+"${cargo_profile[@]}"}
+npx --no-install tauri bundle "${profile_flag[@]}" --ci --bundles "$bundles" --config "$override" \
   ${extra[@]+"${extra[@]}"}
 echo "bundle: built $bundles ($profile) in $(( $(date +%s) - start )) s:"
 find "$target/$profile/bundle" -maxdepth 2 -type f \( -name '*.deb' -o -name '*.rpm' -o -name '*.AppImage' -o -name '*.sig' \) \

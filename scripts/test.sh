@@ -7,7 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
-step() { echo "test.sh: $* ($(( $(date +%s) - t0 )) s)"; }
+step() {
+  echo "test.sh: $* ($(( $(date +%s) - t0 )) s; $(df -h --output=avail . | tail -1 | tr -d ' ') free on disk)"
+}
+# A full run compiles each workspace crate once: incremental caches would only cost disk and time.
+export CARGO_INCREMENTAL=0
 
 bash scripts/setup.sh
 # The remote-generator tests talk to a real OpenAI-compatible server (llama-cpp-python).
@@ -22,6 +26,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "fmt and clippy clean"
 # deb + rpm with signed updater artifacts (a throw-away key unless TAURI_SIGNING_PRIVATE_KEY
 # is set); the desktop tests check and install them.
+# It builds the programs with `cargo build --workspace --bins`: the tests' own build shares every
+# dependency with it (building one package with `-p` would compile a second copy of them).
 bash scripts/bundle.sh
 step "bundles built"
 rm -rf target/screenshots
@@ -31,3 +37,4 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+step "all tests passed"

@@ -1,7 +1,7 @@
 //! Desktop start-up and memory figures (ignored by default; docs/benchmarks.md "Desktop"):
 //!
 //! ```sh
-//! cargo build -p cairn-desktop -p cairn-cli
+//! cargo build --workspace --bins
 //! cargo nextest run -p cairn-tests --test desktop_bench --run-ignored only --no-capture
 //! ```
 //!

@@ -40,17 +40,17 @@ pub fn screenshots_dir() -> PathBuf {
 }
 
 /// The dev build of the desktop app, built on demand (a no-op after `scripts/bundle.sh`, which
-/// builds the same binary with the same features).
+/// builds the same binaries the same way; see [`crate::WORKSPACE_BINS`]).
 pub fn desktop_bin() -> Result<PathBuf> {
     let bin = target_dir().join("debug/cairn-desktop");
     let out = Command::new(env!("CARGO"))
-        .args(["build", "-p", "cairn-desktop", "--quiet"])
+        .args(crate::WORKSPACE_BINS)
         .current_dir(workspace_root())
         .output()
-        .context("running cargo build -p cairn-desktop")?;
+        .context("running cargo build --workspace --bins")?;
     if !out.status.success() {
         bail!(
-            "cargo build -p cairn-desktop failed ({}); build the UI first (`npm run build:ui`):\n{}",
+            "cargo build --workspace --bins failed ({}); build the UI first (`npm run build:ui`):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );

@@ -178,7 +178,16 @@ pub fn build_library(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(lib)
 }
 
+/// `cargo` arguments that build the workspace's programs (`cairn`, `cairn-desktop`) with the
+/// features the tests are built with.
+pub const WORKSPACE_BINS: [&str; 4] = ["build", "--workspace", "--bins", "--quiet"];
+
 /// Path of the `cairn` binary built for this workspace (built on demand).
+///
+/// Built with `cargo build --workspace --bins`: the same package selection as the test build
+/// (`cargo test --workspace`), so every dependency is shared with it. Building with
+/// `-p cairn-cli` would resolve features differently and compile a second copy of the whole
+/// dependency tree, llama.cpp included.
 pub fn cairn_bin() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -188,11 +197,15 @@ pub fn cairn_bin() -> PathBuf {
     static BUILD: std::sync::Once = std::sync::Once::new();
     BUILD.call_once(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "cairn-cli", "--quiet"])
+            .args(WORKSPACE_BINS)
             .current_dir(&root)
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "building cairn failed");
+        assert!(
+            status.success(),
+            "`cargo build --workspace --bins` failed; the desktop app embeds the UI, so build it \
+             first (`npm run build:ui`)"
+        );
     });
     bin
 }
