@@ -128,6 +128,56 @@ fn history_as_of_and_version_labels() {
     assert_eq!(history[2]["status"], "deleted", "{history}");
 }
 
+#[test]
+fn an_edit_that_keeps_size_and_mtime_is_still_a_new_version() {
+    // A file rewritten with the same size within one tick of the file system's clock keeps its
+    // modification time (simulated exactly here by restoring it): the indexer must not trust a
+    // stat taken so close to reading the file, and hash it again on the next run.
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let doc = lib.join("pet.md");
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    // Written just before it is indexed, as an editor's save followed by the indexer.
+    std::fs::write(&doc, "The cat sleeps by the stove.\n").unwrap();
+    cairn_ok(&data, &["index", "--no-embed"]);
+    let stamp = std::fs::metadata(&doc).unwrap().modified().unwrap();
+    std::fs::write(&doc, "The dog sleeps by the stove.\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&doc)
+        .unwrap()
+        .set_modified(stamp)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&doc).unwrap().modified().unwrap(), stamp);
+    cairn_ok(&data, &["index", "--no-embed"]);
+    let dog = search_json(&data, &["--mode", "bm25", "dog"]);
+    assert_eq!(
+        paths(&dog),
+        [doc.to_str().unwrap()],
+        "the new text is found"
+    );
+    let cat = search_json(&data, &["--mode", "bm25", "cat"]);
+    assert!(
+        cat.is_empty(),
+        "the superseded text is not retrieved: {cat:?}"
+    );
+
+    // Once its mtime is well in the past the stat is trusted again: no further versions.
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&doc)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    cairn_ok(&data, &["index", "--no-embed"]);
+    let again = json(&data, &["index", "--no-embed", "--json"]);
+    assert_eq!(again["files_unchanged"], 1, "{again}");
+    assert_eq!(again["new_versions"], 0, "{again}");
+}
+
 fn chrono_now() -> String {
     // RFC 3339 in UTC without pulling a date crate into the tests.
     let out = Command::new("date")

@@ -207,6 +207,13 @@ CREATE TABLE answer_calibration (
     data TEXT NOT NULL
 );
 "#,
+    // Change detection by nanosecond stat: the (ns) mtime a version's content was verified
+    // against, NULL while it cannot be trusted (written within the file system's clock tick of
+    // being read, marked dirty by the watcher, or recorded before this column existed). A NULL
+    // makes the next reconcile hash the file rather than trust (size, mtime).
+    r#"
+ALTER TABLE versions ADD COLUMN stat_ns INTEGER;
+"#,
 ];
 
 /// A folder registered with `cairn add`.
@@ -224,7 +231,8 @@ pub struct KnownDoc {
     pub seq: i64,
     pub content_hash: Vec<u8>,
     pub size: u64,
-    pub mtime: i64,
+    /// The ns mtime this content was verified against; `None` means "hash it again".
+    pub stat_ns: Option<i64>,
 }
 
 /// A chunk to insert.
@@ -247,6 +255,8 @@ pub struct NewVersion {
     pub content_hash: [u8; 32],
     pub size: u64,
     pub mtime: i64,
+    /// See [`KnownDoc::stat_ns`].
+    pub stat_ns: Option<i64>,
     pub kind: String,
     pub title: Option<String>,
     pub text_len: usize,
@@ -608,7 +618,7 @@ impl Catalog {
     /// Current (live) documents under a folder, keyed by path.
     pub fn known_docs(&self, folder: FolderId) -> Result<HashMap<PathBuf, KnownDoc>> {
         let mut stmt = self.conn.prepare(
-            "SELECT d.path, d.id, v.id, v.seq, v.content_hash, v.size, v.mtime
+            "SELECT d.path, d.id, v.id, v.seq, v.content_hash, v.size, v.stat_ns
              FROM documents d JOIN versions v ON v.doc_id = d.id
              WHERE d.folder_id = ?1 AND v.status = 'current'
                AND v.seq = (SELECT MAX(seq) FROM versions WHERE doc_id = d.id)",
@@ -622,7 +632,7 @@ impl Catalog {
                     seq: r.get(3)?,
                     content_hash: r.get(4)?,
                     size: r.get::<_, i64>(5)? as u64,
-                    mtime: r.get(6)?,
+                    stat_ns: r.get(6)?,
                 },
             ))
         })?;
@@ -643,10 +653,24 @@ impl Catalog {
     }
 
     /// Records that an unchanged file's modification time moved (no new version).
-    pub fn touch_version(&self, version: VersionId, mtime: i64) -> Result<()> {
+    pub fn touch_version(
+        &self,
+        version: VersionId,
+        mtime: i64,
+        stat_ns: Option<i64>,
+    ) -> Result<()> {
         self.conn.execute(
-            "UPDATE versions SET mtime = ?2 WHERE id = ?1",
-            params![version.0, mtime],
+            "UPDATE versions SET mtime = ?2, stat_ns = ?3 WHERE id = ?1",
+            params![version.0, mtime, stat_ns],
+        )?;
+        Ok(())
+    }
+
+    /// Makes the next reconcile hash this version's file instead of trusting its stat.
+    pub fn forget_stat(&self, version: VersionId) -> Result<()> {
+        self.conn.execute(
+            "UPDATE versions SET stat_ns = NULL WHERE id = ?1",
+            [version.0],
         )?;
         Ok(())
     }
@@ -689,8 +713,8 @@ impl Catalog {
             )?;
             tx.execute(
                 "INSERT INTO versions(doc_id, seq, status, content_hash, size, mtime, kind, title,
-                                      text_len, page_count, chunk_count, created_at)
-                 VALUES (?1, ?2, 'current', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                      text_len, page_count, chunk_count, created_at, stat_ns)
+                 VALUES (?1, ?2, 'current', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     doc,
                     seq,
@@ -702,7 +726,8 @@ impl Catalog {
                     v.text_len as i64,
                     v.page_count,
                     v.chunks.len() as i64,
-                    t
+                    t,
+                    v.stat_ns
                 ],
             )?;
             let version = tx.last_insert_rowid();

@@ -463,7 +463,7 @@ impl Engine {
                 report.files_seen += 1;
                 seen.insert(f.path.clone());
                 match known.get(&f.path) {
-                    Some(k) if k.size == f.size && k.mtime == f.mtime => {
+                    Some(k) if k.size == f.size && k.stat_ns == Some(f.mtime_ns) => {
                         report.files_unchanged += 1
                     }
                     _ => todo.push(f),
@@ -525,7 +525,8 @@ impl Engine {
                     match outcome {
                         FileOutcome::Unsupported => report.files_unsupported += 1,
                         FileOutcome::Same { version } => {
-                            self.catalog.touch_version(version, f.mtime)?;
+                            let stat = watch::trusted_stat(f.mtime_ns);
+                            self.catalog.touch_version(version, f.mtime, stat)?;
                             report.files_unchanged += 1;
                         }
                         FileOutcome::Problem(reason) => {
@@ -985,6 +986,7 @@ fn process_file(f: &FileEntry, known: Option<&KnownDoc>, chunker: &Chunker) -> F
         content_hash: *hash.as_bytes(),
         size: f.size,
         mtime: f.mtime,
+        stat_ns: crate::watch::trusted_stat(f.mtime_ns),
         kind: doc.kind.as_str().to_owned(),
         title: doc.title.clone(),
         text_len: doc.text.len(),

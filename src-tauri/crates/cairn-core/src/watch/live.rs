@@ -306,11 +306,10 @@ fn watch_error(path: &Path, e: notify::Error) -> Error {
 
 /// Makes the next reconcile re-read `paths` even if their (size, mtime) look unchanged.
 ///
-/// The catalog records modification times in whole seconds: a file saved, indexed and saved
-/// again with the same size within one second would be skipped. For each path whose recorded
-/// (size, mtime) still matches the file, the recorded mtime is cleared; the reconcile then
-/// hashes the file and either records a new version or restores the mtime. Returns how many
-/// paths were marked.
+/// A file saved, indexed and saved again with the same size within one tick of the file
+/// system's clock keeps its mtime. For each path whose recorded stat still matches the file,
+/// the stat is forgotten; the reconcile then hashes the file and either records a new version
+/// or records the stat again. Returns how many paths were marked.
 pub fn mark_dirty(catalog: &Catalog, paths: &[PathBuf]) -> Result<usize> {
     if paths.is_empty() {
         return Ok(0);
@@ -329,8 +328,8 @@ pub fn mark_dirty(catalog: &Catalog, paths: &[PathBuf]) -> Result<usize> {
             let (Some(k), Ok(meta)) = (known.get(p), std::fs::metadata(p)) else {
                 continue;
             };
-            if k.size == meta.len() && k.mtime == super::mtime_secs(&meta) {
-                catalog.touch_version(k.version, i64::MIN)?;
+            if k.size == meta.len() && k.stat_ns == Some(super::mtime_ns(&meta)) {
+                catalog.forget_stat(k.version)?;
                 marked += 1;
             }
         }

@@ -20,8 +20,10 @@ use crate::error::{Error, Result};
 pub struct FileEntry {
     pub path: PathBuf,
     pub size: u64,
-    /// Modification time, Unix seconds.
+    /// Modification time, Unix seconds (what filters and views show).
     pub mtime: i64,
+    /// Modification time, Unix nanoseconds (0 if unknown): what change detection compares.
+    pub mtime_ns: i64,
 }
 
 /// What a scan found: files to consider, and paths it could not use with the reason.
@@ -109,24 +111,46 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
             ));
             continue;
         }
-        let mtime = mtime_secs(&meta);
         out.files.push(FileEntry {
             path,
             size: meta.len(),
-            mtime,
+            mtime: mtime_secs(&meta),
+            mtime_ns: mtime_ns(&meta),
         });
     }
     Ok(out)
 }
 
-/// A file's modification time in whole Unix seconds, as the catalog stores it (0 if unknown).
-/// Every comparison with a stored mtime must go through this one conversion.
+/// A file's modification time in whole Unix seconds (0 if unknown): the `mtime` that filters
+/// and views use.
 pub(crate) fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
+    mtime_ns(meta) / 1_000_000_000
+}
+
+/// A file's modification time in Unix nanoseconds (0 if unknown). Every comparison with a
+/// recorded stat (`KnownDoc::stat_ns`) goes through this one conversion.
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs() as i64)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// How close to "now" a modification time may be before it is not trusted to tell a later
+/// edit apart: file systems stamp times from a coarse clock (a few ms on ext4, 2 s on FAT), so
+/// a file saved again within the same tick keeps its mtime.
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// The stat to record for a file whose content was just read: its ns mtime, or `None` when that
+/// mtime is within [`RACY_WINDOW_NS`] of now ("racily clean", as git calls it). A `None` stat
+/// never matches, so the next reconcile re-hashes the file instead of trusting (size, mtime).
+pub(crate) fn trusted_stat(mtime_ns: i64) -> Option<i64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    (mtime_ns != 0 && now.saturating_sub(mtime_ns).abs() >= RACY_WINDOW_NS).then_some(mtime_ns)
 }
 
 fn loop_in(err: &ignore::Error) -> bool {
