@@ -502,30 +502,74 @@ fn remote_provider_against_a_real_openai_compatible_server() {
         human.contains("Sources:") && human.contains("refunds.html"),
         "{human}"
     );
-    let audited = 2;
+    let mut audited = 2;
 
-    // Failures: clear message, what to do, exit 1, and nothing recorded or lost.
-    let expect_failure = |args: &[&str], env: &[(&str, &str)], wants: &[&str]| {
-        let mut all = vec!["ask"];
-        all.extend_from_slice(args);
-        all.push(question);
-        let started = Instant::now();
-        let out = cairn_env(&data, &all, env);
-        let stderr = text(&out.stderr);
-        println!(
-            "cairn {all:?} -> {:?} in {:.1} s:\n{stderr}",
-            out.status.code(),
-            started.elapsed().as_secs_f64()
-        );
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("what to do:"), "{stderr}");
-        for w in wants {
-            assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
-        }
-        assert!(!stderr.contains(SERVER_KEY), "the key leaked:\n{stderr}");
-    };
-    // Wrong key (named by its variable, never shown).
-    expect_failure(
+    // Failures: clear message, what to do, exit 1. One before the prompt is sent (the
+    // generator cannot be made, the server does not list the model) records nothing; one
+    // after it (the server refused or never got the request) is an attempt the audit log
+    // shows: `sent_to` is the endpoint then, and the new row's record is returned.
+    let mut expect_failure =
+        |args: &[&str],
+         env: &[(&str, &str)],
+         wants: &[&str],
+         sent_to: Option<&str>|
+         -> Option<Value> {
+            let mut all = vec!["ask"];
+            all.extend_from_slice(args);
+            all.push(question);
+            let started = Instant::now();
+            let out = cairn_env(&data, &all, env);
+            let stderr = text(&out.stderr);
+            println!(
+                "cairn {all:?} -> {:?} in {:.1} s:\n{stderr}",
+                out.status.code(),
+                started.elapsed().as_secs_f64()
+            );
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains("what to do:"), "{stderr}");
+            for w in wants {
+                assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
+            }
+            assert!(!stderr.contains(SERVER_KEY), "the key leaked:\n{stderr}");
+
+            let list = json(&cairn_ok(&data, &["audit", "list", "--json"]));
+            let rows = list.as_array().unwrap();
+            let endpoint = sent_to?;
+            audited += 1;
+            assert_eq!(
+                rows.len(),
+                audited,
+                "one row for the failed attempt: {list}"
+            );
+            let row = &rows[0];
+            let error = row["error"].as_str().expect("the row has the error");
+            assert!(error.contains(wants[0]), "{error}");
+            assert_eq!(row["abstained"], false);
+            let id = row["id"].to_string();
+            let rec = json(&cairn_ok(&data, &["audit", "show", &id, "--json"]));
+            assert_eq!(rec["error"], row["error"], "{rec}");
+            assert_eq!(rec["question"], question);
+            assert_eq!(rec["answer"], "", "no answer: {rec}");
+            assert!(rec["citations"].as_array().unwrap().is_empty(), "{rec}");
+            assert_eq!(rec["endpoint"], endpoint, "{rec}");
+            assert_eq!(rec["model_id"], row["model_id"]);
+            assert!(rec["model_id"].as_str().unwrap().starts_with("remote:"));
+            assert_eq!(rec["template_version"], "answer-v1");
+            let retrieved = rec["retrieved"].as_array().unwrap();
+            assert!(
+                retrieved.iter().any(|p| !p["source"].is_null()
+                    && p["path"].as_str().unwrap().ends_with("refunds.html")),
+                "the passages sent are recorded: {rec}"
+            );
+            assert!(
+                !rec.to_string().contains(SERVER_KEY),
+                "the key leaked: {rec}"
+            );
+            Some(rec)
+        };
+    // Wrong key (named by its variable, never shown): the server rejects the chat request
+    // with the prompt in it (its `GET /models` refusal is no verdict on the model).
+    let rejected = expect_failure(
         &[],
         &[("CAIRN_E2E_KEY", "wrong-key")],
         &[
@@ -533,10 +577,36 @@ fn remote_provider_against_a_real_openai_compatible_server() {
             "$CAIRN_E2E_KEY was rejected",
             "llm.remote.api_key_env",
         ],
+        Some(&base),
+    )
+    .unwrap();
+    assert!(!rejected.to_string().contains("wrong-key"), "{rejected}");
+    let id = rejected["id"].to_string();
+    let human = cairn_ok(&data, &["audit", "list"]);
+    let line = human
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("row {id} not in:\n{human}"));
+    assert!(
+        line.contains("[failed: ") && line.contains("HTTP 401"),
+        "{line}"
     );
+    let human = cairn_ok(&data, &["audit", "show", &id]);
+    assert!(
+        human
+            .lines()
+            .any(|l| l.starts_with("error") && l.contains("HTTP 401")),
+        "{human}"
+    );
+    assert!(human.contains("refunds.html"), "{human}");
     // No key at all.
-    expect_failure(&[], &[], &["no API key was sent", "CAIRN_E2E_KEY"]);
-    // A model the server does not serve.
+    expect_failure(
+        &[],
+        &[],
+        &["no API key was sent", "CAIRN_E2E_KEY"],
+        Some(&base),
+    );
+    // A model the server does not serve: found by the model check, before the prompt.
     expect_failure(
         &["--model", "no-such-model"],
         &key,
@@ -545,29 +615,35 @@ fn remote_provider_against_a_real_openai_compatible_server() {
             "smollm2",
             "GET <base URL>/models",
         ],
+        None,
     );
-    // Nothing listening there.
+    // Nothing listening there: the attempt is recorded, with why it failed.
     let dead = format!("http://127.0.0.1:{}/v1", free_port());
     expect_failure(
         &["--base-url", &dead],
         &key,
         &["cannot reach", "connection refused", "server is running"],
+        Some(&dead),
     );
-    // Not a URL.
-    expect_failure(&["--base-url", "localhost:8080"], &key, &["http://"]);
-    // A wrong path prefix.
+    // Not a URL: no generator.
+    expect_failure(&["--base-url", "localhost:8080"], &key, &["http://"], None);
+    // A wrong path prefix: the server answers the chat request with 404.
+    let wrong = base.replace("/v1", "/nope/v1");
     expect_failure(
-        &["--base-url", &base.replace("/v1", "/nope/v1")],
+        &["--base-url", &wrong],
         &key,
         &["HTTP 404", "/v1"],
+        Some(&wrong),
     );
 
     let list = json(&cairn_ok(&data, &["audit", "list", "--json"]));
     assert_eq!(
         list.as_array().unwrap().len(),
         audited,
-        "failed answers are not recorded"
+        "only failed attempts that sent the prompt are recorded"
     );
+    let answered = list.as_array().unwrap().iter();
+    assert_eq!(answered.filter(|r| r["error"].is_null()).count(), 2);
     let check = json(&cairn_ok(&data, &["check", "--json"]));
     assert_eq!(check["ok"], true, "{check}");
 

@@ -323,13 +323,22 @@ mode: string;
  */
 session: number | null; kinds: string[]; folders: string[] }
 /**
- * Everything recorded about one answer.
+ * Everything recorded about one answer, or one failed attempt at one.
  */
-export type AuditDetail = { id: number; at: number; question: string; rewritten_query: string; mode: string; answer: string; abstained: boolean; model_id: string | null; endpoint: string | null; template_version: string; retrieved: RetrievedItem[]; citations: CitationItem[]; total_ms: number; pins: string[] }
+export type AuditDetail = { id: number; at: number; question: string; rewritten_query: string; mode: string; answer: string; abstained: boolean; model_id: string | null; endpoint: string | null; template_version: string; retrieved: RetrievedItem[]; citations: CitationItem[]; total_ms: number; pins: string[]; 
+/**
+ * Set when the generation failed: the prompt with the sources in `retrieved` was sent
+ * (or being sent) to `model_id` at `endpoint`, `answer` is empty. The message.
+ */
+error: string | null }
 /**
  * An audit row, as listed.
  */
-export type AuditItem = { id: number; at: number; question: string; mode: string; abstained: boolean; model_id: string | null; template_version: string }
+export type AuditItem = { id: number; at: number; question: string; mode: string; abstained: boolean; model_id: string | null; template_version: string; 
+/**
+ * Set when the generation failed (no answer came back): its message.
+ */
+error: string | null }
 /**
  * A checked citation.
  */

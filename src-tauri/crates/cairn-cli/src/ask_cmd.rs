@@ -40,14 +40,14 @@ pub struct AskArgs {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// The latest answers, newest first.
+    /// The latest answers (and failed attempts), newest first.
     List {
         #[arg(short = 'n', long, default_value_t = 20)]
         limit: usize,
         #[arg(long)]
         json: bool,
     },
-    /// Everything recorded about one answer.
+    /// Everything recorded about one answer or failed attempt.
     Show {
         id: i64,
         #[arg(long)]
@@ -256,7 +256,11 @@ pub fn run_audit(data_dir: &Path, config: Config, cmd: &AuditCommand) -> Result<
                 println!("no answers recorded yet");
             } else {
                 for r in &rows {
-                    let flag = if r.abstained { "  [I don't know]" } else { "" };
+                    let flag = match &r.error {
+                        Some(e) => format!("  [failed: {e}]"),
+                        None if r.abstained => "  [I don't know]".to_owned(),
+                        None => String::new(),
+                    };
                     let model = r.model_id.as_deref().unwrap_or("extractive");
                     println!(
                         "{:>5}  {}  {model}  {}{flag}",
@@ -320,6 +324,9 @@ fn print_record(r: &AuditRecord) {
         t.total_ms
     );
     println!("abstained      {}", r.abstained);
+    if let Some(e) = &r.error {
+        println!("error          generation failed, no answer: {e}");
+    }
     println!("retrieved");
     for p in &r.retrieved {
         let src = p.source.map(|n| format!("[{n}] ")).unwrap_or_default();
@@ -341,7 +348,9 @@ fn print_record(r: &AuditRecord) {
             println!("  - {p}");
         }
     }
-    println!("answer\n{}", r.answer);
+    if r.error.is_none() || !r.answer.is_empty() {
+        println!("answer\n{}", r.answer);
+    }
     if !r.citations.is_empty() {
         println!("citations");
         for c in &r.citations {

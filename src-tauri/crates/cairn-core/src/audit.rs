@@ -8,8 +8,11 @@
 //! Every answer writes one `audit` row: the question and the standalone query it was
 //! rewritten to, filters, the retrieved passages (chunk id, score, path, version, page, byte
 //! span), the abstention evidence, prompt template version, model id and endpoint, latencies,
-//! the answer text and every citation verdict. The full record is kept as JSON in `record`
-//! (so adding a field never needs a migration); a few columns are copied out for listing.
+//! the answer text and every citation verdict. So does every attempt whose generation failed
+//! once the prompt was on its way to the model (the passages may have reached the endpoint):
+//! the same record with an empty answer, no citations and the failure in `error`. The full
+//! record is kept as JSON in `record` (so adding a field never needs a migration; fields added
+//! later default when older rows are read); a few columns are copied out for listing.
 
 use std::path::PathBuf;
 
@@ -109,7 +112,7 @@ pub struct RetrievedPassage {
     pub source: Option<usize>,
 }
 
-/// Everything recorded about one answer.
+/// Everything recorded about one answer, or one failed attempt at one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// 0 until stored.
@@ -136,6 +139,12 @@ pub struct AuditRecord {
     /// Pinned facts that were in the prompt.
     pub pins: Vec<String>,
     pub cancelled: bool,
+    /// Why the generation failed (its message): the prompt, with the sources marked in
+    /// `retrieved`, was sent or being sent to `model_id` at `endpoint`, and no answer came
+    /// back (`answer` is empty, `citations` none). None for an answer (and in rows written
+    /// before this field existed).
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// An audit row, as listed.
@@ -149,6 +158,9 @@ pub struct AuditSummary {
     pub abstained: bool,
     pub model_id: Option<String>,
     pub template_version: String,
+    /// Set when the generation failed: see [`AuditRecord::error`].
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 pub(crate) fn insert_audit(conn: &Connection, rec: &AuditRecord) -> Result<AuditId> {
@@ -177,7 +189,8 @@ pub(crate) fn insert_audit(conn: &Connection, rec: &AuditRecord) -> Result<Audit
 /// The newest `limit` audit rows, newest first.
 pub(crate) fn list_audit(conn: &Connection, limit: usize) -> Result<Vec<AuditSummary>> {
     let mut stmt = conn.prepare(
-        "SELECT id, at, session_id, question, mode, abstained, model_id, template_version
+        "SELECT id, at, session_id, question, mode, abstained, model_id, template_version,
+                json_extract(record, '$.error')
          FROM audit ORDER BY id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit.min(i64::MAX as usize) as i64], |r| {
@@ -190,6 +203,7 @@ pub(crate) fn list_audit(conn: &Connection, limit: usize) -> Result<Vec<AuditSum
             abstained: r.get(5)?,
             model_id: r.get(6)?,
             template_version: r.get(7)?,
+            error: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -329,4 +343,101 @@ pub(crate) fn remove_pin(conn: &Connection, id: PinId) -> Result<()> {
         return Err(Error::NotFound(format!("there is no pinned fact {id}")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn record(error: Option<&str>) -> AuditRecord {
+        AuditRecord {
+            id: AuditId(0),
+            at: 1_700_000_000,
+            session: None,
+            question: "How long do refunds take?".into(),
+            rewritten_query: "How long do refunds take?".into(),
+            rewrite: "unchanged".into(),
+            mode: AnswerMode::Generative,
+            filters: serde_json::json!({ "include_deprecated": false }),
+            retrieved: vec![RetrievedPassage {
+                rank: 1,
+                chunk_id: 7,
+                score: 0.8,
+                path: PathBuf::from("/library/refunds.html"),
+                version: 1,
+                page: None,
+                byte_span: (0, 120),
+                source: Some(1),
+            }],
+            evidence: Evidence::decide(Some(0.8), None, 1.0, true, 0.5),
+            template_version: "answer-v1".into(),
+            model_id: Some("remote:http://127.0.0.1:9/v1#m".into()),
+            endpoint: Some("http://127.0.0.1:9/v1".into()),
+            timings: Timings::default(),
+            answer: if error.is_some() {
+                String::new()
+            } else {
+                "Within five working days [1].".into()
+            },
+            abstained: false,
+            citations: Vec::new(),
+            uncited: Vec::new(),
+            pins: Vec::new(),
+            cancelled: false,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn failed_attempts_are_listed_with_their_error_and_older_rows_still_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&tmp.path().join("catalog.sqlite3")).unwrap();
+        let conn = catalog.conn();
+
+        // A row written before `error` existed: its JSON has no such key.
+        let mut old = serde_json::to_value(record(None)).unwrap();
+        old.as_object_mut().unwrap().remove("error").unwrap();
+        let old_id = insert_audit(conn, &record(None)).unwrap();
+        conn.execute(
+            "UPDATE audit SET record = ?1 WHERE id = ?2",
+            params![old.to_string(), old_id.0],
+        )
+        .unwrap();
+
+        let failed_id =
+            insert_audit(conn, &record(Some("HTTP 401: the key was rejected"))).unwrap();
+
+        let old_rec = get_audit(conn, old_id).unwrap();
+        assert_eq!(old_rec.error, None);
+        assert_eq!(old_rec.answer, "Within five working days [1].");
+        let failed = get_audit(conn, failed_id).unwrap();
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("HTTP 401: the key was rejected")
+        );
+        assert!(failed.answer.is_empty() && failed.citations.is_empty());
+        assert_eq!(failed.retrieved[0].source, Some(1));
+        assert_eq!(failed.endpoint.as_deref(), Some("http://127.0.0.1:9/v1"));
+
+        let list = list_audit(conn, 10).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].id, failed_id, "newest first");
+        assert_eq!(
+            list[0].error.as_deref(),
+            Some("HTTP 401: the key was rejected")
+        );
+        assert_eq!(list[1].error, None);
+        assert_eq!(all_audit(conn).unwrap().len(), 2);
+
+        // The stored JSON names the field (null for answers), and old summaries load too.
+        let json = serde_json::to_value(&old_rec).unwrap();
+        assert!(json["error"].is_null());
+        let summary: AuditSummary = serde_json::from_value(serde_json::json!({
+            "id": 1, "at": 0, "session": null, "question": "q", "mode": "generative",
+            "abstained": false, "model_id": null, "template_version": "answer-v1"
+        }))
+        .unwrap();
+        assert_eq!(summary.error, None);
+    }
 }

@@ -1396,6 +1396,12 @@ impl Engine {
     /// (the extractive answer streams one quoted sentence at a time). With a session, a
     /// follow-up is rewritten into a standalone query and the exchange is appended to it.
     ///
+    /// When the generator fails after [`Generator::prepare`] (the prompt, with its passages,
+    /// may have reached the model), the attempt is still recorded in the audit log (empty
+    /// answer, no citations, `error` set, nothing appended to the session) and its error is
+    /// returned. Failures before that (no question, no generator, `prepare`) record nothing.
+    ///
+    /// [`Generator::prepare`]: crate::answer::Generator::prepare
     /// [`AnswerMode::Generative`]: crate::answer::AnswerMode::Generative
     /// [`AnswerMode::Extractive`]: crate::answer::AnswerMode::Extractive
     pub fn ask(
@@ -1460,6 +1466,8 @@ impl Engine {
         let mut tokens_per_second = None;
         let mut cancelled = false;
         let mut prompt_pins = Vec::new();
+        // A generation that failed once the prompt was on its way: audited, then returned.
+        let mut failure: Option<Error> = None;
 
         let t = Instant::now();
         let text = if !retrieved.evidence.answerable {
@@ -1485,6 +1493,8 @@ impl Engine {
                     self.extractive_answer(&query, &sources, cfg.extractive_sentences, on_token)
                 }
                 Some(g) => {
+                    // Nothing has been sent yet: a failure here is not an attempt to audit.
+                    g.prepare()?;
                     let messages = prompt::render_answer(
                         spec,
                         &sources,
@@ -1501,18 +1511,26 @@ impl Engine {
                         stop: spec.stop.clone(),
                         seed: None,
                     };
-                    let out = g.generate(&messages, &opts, cancel, on_token)?;
-                    ttft_ms = out.time_to_first_token.map(millis);
-                    prompt_tokens = out.prompt_tokens;
-                    completion_tokens = Some(out.completion_tokens);
-                    tokens_per_second = out.tokens_per_second();
-                    cancelled = out.cancelled();
-                    let text = out.text.trim().to_owned();
-                    if cite::parse_marks(&text).is_empty() && cite::is_refusal(&text, &spec.refusal)
-                    {
-                        abstained_by = Some(AbstainedBy::Model);
+                    match g.generate(&messages, &opts, cancel, on_token) {
+                        Ok(out) => {
+                            ttft_ms = out.time_to_first_token.map(millis);
+                            prompt_tokens = out.prompt_tokens;
+                            completion_tokens = Some(out.completion_tokens);
+                            tokens_per_second = out.tokens_per_second();
+                            cancelled = out.cancelled();
+                            let text = out.text.trim().to_owned();
+                            if cite::parse_marks(&text).is_empty()
+                                && cite::is_refusal(&text, &spec.refusal)
+                            {
+                                abstained_by = Some(AbstainedBy::Model);
+                            }
+                            text
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            String::new()
+                        }
                     }
-                    text
                 }
             }
         };
@@ -1532,7 +1550,11 @@ impl Engine {
                 context: s.context(),
             })
             .collect();
-        let mut verification = cite::verify(&text, &checked, cfg.min_support, &spec.refusal);
+        let mut verification = if failure.is_some() {
+            cite::Verification::default()
+        } else {
+            cite::verify(&text, &checked, cfg.min_support, &spec.refusal)
+        };
         if abstained_by.is_some() {
             // An "I don't know" and its explanation cite nothing, by design.
             for s in &mut verification.sentences {
@@ -1612,8 +1634,20 @@ impl Engine {
             uncited: verification.uncited().map(|s| s.text.clone()).collect(),
             pins: prompt_pins,
             cancelled,
+            error: failure.as_ref().map(|e| match e {
+                Error::Generation(g) => g.message.clone(),
+                other => other.to_string(),
+            }),
         };
         let conn = self.catalog.conn();
+        if let Some(e) = failure {
+            // The caller sees the generator's error, as without the audit; the record is kept
+            // if it can be, and its own failure is only logged.
+            if let Err(db) = audit::insert_audit(conn, &record) {
+                tracing::warn!("cannot record the failed answer attempt in the audit log: {db}");
+            }
+            return Err(e);
+        }
         let audit_id = audit::insert_audit(conn, &record)?;
         if let Some(session) = req.session {
             audit::add_message(

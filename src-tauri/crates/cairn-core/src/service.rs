@@ -592,6 +592,8 @@ pub struct AuditItem {
     pub abstained: bool,
     pub model_id: Option<String>,
     pub template_version: String,
+    /// Set when the generation failed (no answer came back): its message.
+    pub error: Option<String>,
 }
 
 /// A passage recorded as retrieved for an answer.
@@ -607,7 +609,7 @@ pub struct RetrievedItem {
     pub source: Option<u32>,
 }
 
-/// Everything recorded about one answer.
+/// Everything recorded about one answer, or one failed attempt at one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AuditDetail {
@@ -625,6 +627,9 @@ pub struct AuditDetail {
     pub citations: Vec<CitationItem>,
     pub total_ms: f64,
     pub pins: Vec<String>,
+    /// Set when the generation failed: the prompt with the sources in `retrieved` was sent
+    /// (or being sent) to `model_id` at `endpoint`, `answer` is empty. The message.
+    pub error: Option<String>,
 }
 
 /// The settings the app edits (the rest of config.toml is kept as it is).
@@ -1302,6 +1307,7 @@ impl Library {
                     abstained: a.abstained,
                     model_id: a.model_id,
                     template_version: a.template_version,
+                    error: a.error,
                 })
                 .collect())
         })
@@ -1344,6 +1350,7 @@ impl Library {
                     .collect(),
                 total_ms: r.timings.total_ms,
                 pins: r.pins,
+                error: r.error,
             })
         })
     }

@@ -15,6 +15,7 @@ use cairn_core::answer::{
 use cairn_core::cite::{self, Verdict};
 use cairn_core::config::Config;
 use cairn_core::engine::{Access, Engine};
+use cairn_core::error::GenerationError;
 use cairn_core::{embed, Error};
 
 fn models_present() -> bool {
@@ -579,4 +580,140 @@ fn generative_mode_without_a_generator_is_a_clear_error() {
     assert!(matches!(err, Error::Generation(_)), "{err}");
     assert!(err.hint().contains("--extractive"));
     assert!(engine.audit_list(10).unwrap().is_empty());
+}
+
+/// Fails like a remote endpoint: in `prepare` (the model check: nothing sent), or in
+/// `generate` after a first token (the prompt went out, then the stream broke).
+struct Failing {
+    in_prepare: bool,
+    calls: AtomicUsize,
+}
+
+impl Failing {
+    fn new(in_prepare: bool) -> Failing {
+        Failing {
+            in_prepare,
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    fn error(kind: &'static str, message: &str) -> GenerationError {
+        GenerationError {
+            kind,
+            message: message.into(),
+            hint: "Check the endpoint.",
+            user: true,
+        }
+    }
+}
+
+const STREAM_BROKE: &str = "the connection to http://127.0.0.1:9/v1/chat/completions was lost";
+
+impl Generator for Failing {
+    fn model_id(&self) -> String {
+        "failing-test-model".into()
+    }
+    fn endpoint(&self) -> Option<String> {
+        Some("http://127.0.0.1:9/v1".into())
+    }
+    fn prepare(&self) -> cairn_core::Result<()> {
+        if self.in_prepare {
+            return Err(Error::Generation(Failing::error(
+                "unknown_model",
+                "no such model",
+            )));
+        }
+        Ok(())
+    }
+    fn generate(
+        &self,
+        _: &[ChatMessage],
+        _: &GenerateOptions,
+        _: &AtomicBool,
+        on_token: &mut dyn FnMut(&str),
+    ) -> cairn_core::Result<GenerationOutput> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        on_token("Customers ");
+        Err(Error::Generation(Failing::error(
+            "bad_response",
+            STREAM_BROKE,
+        )))
+    }
+}
+
+#[test]
+fn a_failed_generation_is_audited_and_its_error_returned() {
+    require_models!();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut engine = indexed(tmp.path());
+    let session = engine.new_session("refunds").unwrap();
+    let mut req = AskRequest::new(
+        "How many days do customers have to return goods for a refund?",
+        AnswerMode::Generative,
+    );
+    req.session = Some(session);
+    let never = AtomicBool::new(false);
+
+    // Failing before anything is sent: the error, and nothing recorded.
+    let early = Failing::new(true);
+    let err = engine
+        .ask(&req, Some(&early), &never, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Generation(g) if *g == Failing::error("unknown_model", "no such model")),
+        "{err:?}"
+    );
+    assert_eq!(early.calls.load(Ordering::SeqCst), 0);
+    assert!(engine.audit_list(10).unwrap().is_empty());
+
+    // Failing once the prompt was sent: the same error for the caller, one audit row.
+    let late = Failing::new(false);
+    let err = engine
+        .ask(&req, Some(&late), &never, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Generation(g) if *g == Failing::error("bad_response", STREAM_BROKE)),
+        "{err:?}"
+    );
+    assert_eq!(late.calls.load(Ordering::SeqCst), 1);
+    let list = engine.audit_list(10).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].error.as_deref(), Some(STREAM_BROKE));
+    assert!(!list[0].abstained);
+    assert_eq!(list[0].model_id.as_deref(), Some("failing-test-model"));
+    let r = engine.audit_record(list[0].id).unwrap();
+    assert_eq!(r.error.as_deref(), Some(STREAM_BROKE));
+    assert_eq!(r.session, Some(session));
+    assert_eq!(r.question, req.question);
+    assert_eq!(r.rewritten_query, req.question);
+    assert_eq!(r.template_version, "answer-v1");
+    assert_eq!(r.model_id.as_deref(), Some("failing-test-model"));
+    assert_eq!(r.endpoint.as_deref(), Some("http://127.0.0.1:9/v1"));
+    assert!(r.answer.is_empty(), "{:?}", r.answer);
+    assert!(r.citations.is_empty() && r.uncited.is_empty());
+    assert!(!r.abstained && !r.cancelled);
+    assert!(r.evidence.answerable);
+    assert_eq!(r.filters["include_deprecated"], false);
+    // What was retrieved, and which passages went into the prompt.
+    assert!(!r.retrieved.is_empty());
+    assert_eq!(r.retrieved[0].source, Some(1));
+    assert!(r
+        .retrieved
+        .iter()
+        .any(|p| p.source.is_some() && p.path.ends_with("refunds.html")));
+    assert!(r.timings.retrieval_ms > 0.0 && r.timings.total_ms >= r.timings.retrieval_ms);
+    assert!(r.timings.ttft_ms.is_none() && r.timings.completion_tokens.is_none());
+    assert_eq!(
+        engine.audit_export().unwrap()[0].error.as_deref(),
+        Some(STREAM_BROKE)
+    );
+    // The conversation holds no half exchange.
+    assert!(engine.session_messages(session).unwrap().is_empty());
+
+    // The next answer succeeds and has no error.
+    let g = Scripted::new("Customers may return goods within fourteen days of delivery [1].");
+    let (a, _) = ask(&mut engine, &req, Some(&g));
+    assert!(engine.audit_record(a.audit_id).unwrap().error.is_none());
+    assert_eq!(engine.audit_list(10).unwrap()[0].error, None);
+    assert_eq!(engine.session_messages(session).unwrap().len(), 2);
 }

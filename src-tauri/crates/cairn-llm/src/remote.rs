@@ -1,7 +1,7 @@
 //! Any OpenAI-compatible chat-completions endpoint, over blocking HTTP (ureq, rustls).
 
 use std::io::{BufRead, BufReader};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -18,6 +18,14 @@ use crate::DEFAULT_API_KEY_ENV;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How much of an error body goes into messages.
 const BODY_EXCERPT: usize = 300;
+
+/// States of the one-time `GET /models` check ([`RemoteGenerator::run`]).
+const MODEL_UNCHECKED: u8 = 0;
+/// The server lists the model: never checked again.
+const MODEL_LISTED: u8 = 1;
+/// [`Generator::prepare`] just checked without a verdict (no list, no answer, …): the next
+/// `run` does not ask again (its request shows the problem); the one after it does.
+const MODEL_JUST_TRIED: u8 = 2;
 
 /// Settings of a [`RemoteGenerator`]. Holds no secret: the key is looked up by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +92,8 @@ pub struct RemoteGenerator {
     agent: ureq::Agent,
     key: Option<ApiKey>,
     key_source: KeySource,
-    /// The model was found in `GET /models` (checked once).
-    checked: AtomicBool,
+    /// The `GET /models` check: `MODEL_UNCHECKED`, `MODEL_LISTED` or `MODEL_JUST_TRIED`.
+    model_check: AtomicU8,
 }
 
 impl std::fmt::Debug for RemoteGenerator {
@@ -143,7 +151,7 @@ impl RemoteGenerator {
             agent,
             key,
             key_source,
-            checked: AtomicBool::new(false),
+            model_check: AtomicU8::new(MODEL_UNCHECKED),
         })
     }
 
@@ -487,6 +495,15 @@ impl Generator for RemoteGenerator {
         Some(self.base.clone())
     }
 
+    /// The model check of [`RemoteGenerator::run`], made before any prompt is sent: fails
+    /// with [`Error::UnknownModel`] when the server lists models without this one.
+    fn prepare(&self) -> cairn_core::Result<()> {
+        if self.ensure_model().map_err(Error::into_core)? {
+            self.model_check.store(MODEL_JUST_TRIED, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     fn generate(
         &self,
         messages: &[ChatMessage],
@@ -506,7 +523,8 @@ impl RemoteGenerator {
     /// model at `GET /models` (when it lists models at all, and not for Azure, whose
     /// deployments are not listed): servers that would otherwise answer with another model
     /// (llama.cpp's and llama-cpp-python's servers serve whatever they loaded) then fail with
-    /// [`Error::UnknownModel`] like the ones that check.
+    /// [`Error::UnknownModel`] like the ones that check. [`Generator::prepare`] makes the same
+    /// check ahead (before the prompt is rendered); a check it just made is not repeated.
     pub fn run(
         &self,
         messages: &[ChatMessage],
@@ -515,16 +533,17 @@ impl RemoteGenerator {
         on_token: &mut dyn FnMut(&str),
     ) -> Result<GenerationOutput> {
         let start = Instant::now();
-        if self.config.check_model
-            && self.config.azure_api_version.is_none()
-            && !self.checked.load(Ordering::Relaxed)
-        {
-            match self.check_model() {
-                Ok(_) => self.checked.store(true, Ordering::Relaxed),
-                Err(e @ Error::UnknownModel { .. }) => return Err(e),
-                // Anything else (no /models, auth, …) shows up in the real request below.
-                Err(_) => {}
-            }
+        let just_tried = self
+            .model_check
+            .compare_exchange(
+                MODEL_JUST_TRIED,
+                MODEL_UNCHECKED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if !just_tried {
+            self.ensure_model()?;
         }
         let mut out = Output::new(start, &opts.stop, on_token);
         if cancel.load(Ordering::Relaxed) {
@@ -540,6 +559,30 @@ impl RemoteGenerator {
             self.read_json(resp, &mut out)?
         };
         Ok(out.finish(finish, true, prompt_tokens, completion_tokens))
+    }
+
+    /// The one-time check of `GET /models` (when enabled and not Azure): fails only with
+    /// [`Error::UnknownModel`]; anything else (no `/models`, auth, unreachable, …) shows up in
+    /// the real request. Returns true when it asked without getting a verdict (checked again
+    /// next time).
+    fn ensure_model(&self) -> Result<bool> {
+        if !self.config.check_model
+            || self.config.azure_api_version.is_some()
+            || self.model_check.load(Ordering::Relaxed) == MODEL_LISTED
+        {
+            return Ok(false);
+        }
+        match self.check_model() {
+            Ok(_) => {
+                self.model_check.store(MODEL_LISTED, Ordering::Relaxed);
+                Ok(false)
+            }
+            Err(e @ Error::UnknownModel { .. }) => {
+                self.model_check.store(MODEL_UNCHECKED, Ordering::Relaxed);
+                Err(e)
+            }
+            Err(_) => Ok(true),
+        }
     }
 
     /// Asks `GET /models` and checks the configured model is listed. Returns the list (empty

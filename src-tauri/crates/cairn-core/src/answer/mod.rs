@@ -163,6 +163,13 @@ pub trait Generator: Send + Sync {
     fn model_id(&self) -> String;
     /// The remote endpoint, or None for a local model.
     fn endpoint(&self) -> Option<String>;
+    /// Checks, before the answer prompt is rendered, what can be checked without sending any
+    /// document text (a remote generator: that the endpoint serves the model). An error here
+    /// means nothing was sent, so [`crate::engine::Engine::ask`] records no audit row for it;
+    /// a failure of [`Generator::generate`] is recorded. Default: nothing to check.
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
     fn generate(
         &self,
         messages: &[ChatMessage],

@@ -509,6 +509,84 @@ fn refused_connection_is_unreachable() {
     }
 }
 
+/// The first word and path of each request the server saw.
+fn request_lines(server: &Scripted) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| r.split(" HTTP/").next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn prepare_checks_the_model_before_anything_is_sent() {
+    let models = r#"{"object":"list","data":[{"id":"other-model"},{"id":"test-model"}]}"#;
+    let server = Scripted::start(vec![
+        response(
+            "200 OK",
+            &[("Content-Type", "application/json")],
+            r#"{"object":"list","data":[{"id":"other-model"}]}"#,
+        ),
+        response("200 OK", &[("Content-Type", "application/json")], models),
+        sse(&[&delta("Hi"), "[DONE]"]),
+    ]);
+    let mut cfg = config(&server.base);
+    cfg.check_model = true;
+    let generator = RemoteGenerator::new(cfg).unwrap();
+    // Not listed: `prepare` fails with the unknown model, and no prompt went out.
+    let err = generator.prepare().unwrap_err();
+    assert!(
+        matches!(&err, cairn_core::Error::Generation(g) if g.kind == "unknown_model" && g.message.contains("other-model")),
+        "{err:?}"
+    );
+    assert_eq!(request_lines(&server), ["GET /v1/models"]);
+    // Listed: `prepare` passes and `run` does not ask again.
+    generator.prepare().unwrap();
+    assert_eq!(run(&generator).0.unwrap().text, "Hi");
+    assert_eq!(
+        request_lines(&server),
+        [
+            "GET /v1/models",
+            "GET /v1/models",
+            "POST /v1/chat/completions"
+        ]
+    );
+}
+
+#[test]
+fn an_inconclusive_check_in_prepare_is_not_repeated_by_the_next_run() {
+    let unauthorized = || response("401 Unauthorized", &[], r#"{"error":"bad key"}"#);
+    let server = Scripted::start(vec![
+        unauthorized(),
+        unauthorized(),
+        unauthorized(),
+        unauthorized(),
+    ]);
+    let mut cfg = config(&server.base);
+    cfg.check_model = true;
+    let generator = RemoteGenerator::new(cfg).unwrap();
+    // The model list is refused: no verdict, so `prepare` passes and the real request fails.
+    generator.prepare().unwrap();
+    let err = run(&generator).0.unwrap_err();
+    assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
+    assert_eq!(
+        request_lines(&server),
+        ["GET /v1/models", "POST /v1/chat/completions"]
+    );
+    // Without `prepare`, `run` checks again itself.
+    let err = run(&generator).0.unwrap_err();
+    assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
+    assert_eq!(
+        request_lines(&server),
+        [
+            "GET /v1/models",
+            "POST /v1/chat/completions",
+            "GET /v1/models",
+            "POST /v1/chat/completions"
+        ]
+    );
+}
+
 #[test]
 fn base_urls_are_normalised_and_checked() {
     let split = |u: &str| split_base_url(u, None).unwrap();
