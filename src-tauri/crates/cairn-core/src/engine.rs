@@ -698,6 +698,7 @@ impl Engine {
             p.chunks_done += ready.len();
             progress(&p);
         }
+        embedder.release_memory();
         let generation = self.catalog.generation(Generation::Vector)?;
         self.vectors()?.save(generation)?;
         report.embed_seconds = started.elapsed().as_secs_f64();
