@@ -176,9 +176,11 @@ fn mcp_ask_uses_the_configured_model_beside_a_writer() {
     let audit: Value =
         serde_json::from_str(&cairn_ok(&data, &["audit", "list", "--json"])).unwrap();
     let rows = audit.as_array().unwrap();
-    assert_eq!(rows.len(), 2, "{audit}");
+    // Newest first: the abstention, the answer generated beside a search, the first answer.
+    assert_eq!(rows.len(), 3, "{audit}");
+    assert_eq!(rows[2]["model_id"], "local:SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert_eq!(rows[2]["id"], summary["ask"]["audit_id"]);
     assert_eq!(rows[1]["model_id"], "local:SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert_eq!(rows[1]["id"], summary["ask"]["audit_id"]);
     assert_eq!(rows[0]["abstained"], true);
 
     std::fs::write(

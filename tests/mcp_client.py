@@ -252,6 +252,18 @@ async def check_ask(session, check, summary, expect):
         want = "could not be loaded" if expect == "fallback" else "no answer model is configured"
         check("ask notice", want in (a.get("notice") or ""), a)
 
+    if expect == "generative":
+        # A search while an answer is being generated is served at once, not after it.
+        asking = asyncio.create_task(
+            session.call_tool("ask", {"question": "What does the handbook say about meals when travelling?"})
+        )
+        await asyncio.sleep(0.5)
+        r = await session.call_tool("search", {"query": "meal allowance"})
+        check("search during ask ok", not is_error(r), text_of(r))
+        check("search during ask not held up", not asking.done(), "the ask finished before the search")
+        r = await asking
+        check("concurrent ask ok", not is_error(r), text_of(r))
+
     # No evidence: "I don't know" with the nearest passages, no model involved.
     r = await session.call_tool("ask", {"question": "Who won the football world cup final in 1998?"})
     check("ask abstain ok", not is_error(r), text_of(r))

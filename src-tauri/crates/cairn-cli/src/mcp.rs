@@ -1,9 +1,10 @@
 //! `cairn mcp`: serves the knowledge base to MCP clients (AI assistants, editors) over stdio.
 //!
-//! Tools: `search`, `list_sources`, `read_source`, `status` and `ask`, all read-only. The server
-//! holds one engine opened with [`Access::ReadOnly`] behind a mutex (an `Engine` is not `Sync`)
-//! and reopens it when the catalog's vector generation moves, so results follow a concurrent
-//! `cairn index`. Every engine call runs on tokio's blocking pool (`spawn_blocking`): blocking
+//! Tools: `search`, `list_sources`, `read_source`, `status` and `ask`, all read-only. Each call
+//! takes an engine opened with [`Access::ReadOnly`] from a small pool (an `Engine` is not
+//! `Sync`), or opens one, so a long `ask` never holds up a `search`; the engines share one
+//! ONNX session, and one whose catalog's vector generation moved is reopened, so results follow
+//! a concurrent `cairn index`. Every engine call runs on tokio's blocking pool (`spawn_blocking`): blocking
 //! work never runs on the async runtime's threads. Errors come back as MCP tool errors carrying
 //! the message and what to do about it. stdout carries the protocol only; logs go to stderr.
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use cairn_core::catalog::{ChunkId, ChunkRecord, Filters, Generation, Marks};
 use cairn_core::config::{Config, SearchMode};
+use cairn_core::embed::Embedder;
 use cairn_core::engine::{Access, Engine, SearchRequest, SearchResponse};
 use cairn_core::Error;
 use rmcp::handler::server::wrapper::Parameters;
@@ -29,7 +31,16 @@ pub fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
     let result = runtime.block_on(async move {
         // Open once up front so a broken data directory shows in the client's server log; the
         // server still starts, and each tool call reports the error with its hint.
-        if let Err(e) = server.with_engine(|_| Ok(())).await {
+        // Loading the embedding model now lets every engine opened later share it.
+        if let Err(e) = server
+            .with_engine(|engine| {
+                if let Err(e) = engine.embedder() {
+                    tracing::warn!("cairn mcp: semantic search is unavailable: {e}");
+                }
+                Ok(())
+            })
+            .await
+        {
             tracing::warn!("cairn mcp: {e}");
         }
         tracing::info!(
@@ -321,10 +332,17 @@ struct Held {
     vector_generation: u64,
 }
 
+/// Idle engines kept for the next calls; more calls at once open more engines, which are then
+/// dropped.
+const MAX_IDLE_ENGINES: usize = 3;
+
 struct Shared {
     data_dir: PathBuf,
     config: Config,
-    engine: Mutex<Option<Held>>,
+    /// Engines no call is using.
+    idle: Mutex<Vec<Held>>,
+    /// The embedding model once an engine has loaded it, for every engine opened after.
+    embedder: Mutex<Option<Arc<dyn Embedder>>>,
     /// The answer model, loaded on the first `ask`: `Ok(None)` when `llm.provider = "none"`,
     /// `Err(reason)` when it could not be loaded (answers are then extractive and say why).
     generator: std::sync::OnceLock<Result<Option<cairn_llm::BoxedGenerator>, String>>,
@@ -344,23 +362,44 @@ impl Shared {
 }
 
 impl Shared {
-    /// The held engine, (re)opened when missing or when the vector index moved on since it was
-    /// opened (a read-only engine loads vectors once; tantivy refreshes itself per search).
-    fn open_engine<'a>(&self, slot: &'a mut Option<Held>) -> cairn_core::Result<&'a mut Engine> {
-        let fresh = match slot {
-            Some(h) => h.engine.catalog().generation(Generation::Vector)? == h.vector_generation,
-            None => false,
-        };
-        if !fresh {
-            *slot = None;
-            let engine = Engine::open(&self.data_dir, self.config.clone(), Access::ReadOnly)?;
-            let vector_generation = engine.catalog().generation(Generation::Vector)?;
-            *slot = Some(Held {
-                engine,
-                vector_generation,
-            });
+    /// An idle engine, or a new one. An idle engine opened before the vector index moved on is
+    /// dropped (a read-only engine loads vectors once; tantivy refreshes itself per search).
+    fn checkout(&self) -> cairn_core::Result<Held> {
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some(held) = idle else { break };
+            if held.engine.catalog().generation(Generation::Vector)? == held.vector_generation {
+                return Ok(held);
+            }
         }
-        Ok(&mut slot.as_mut().expect("just opened").engine)
+        let engine = Engine::open(&self.data_dir, self.config.clone(), Access::ReadOnly)?;
+        if let Some(e) = self
+            .embedder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            engine.share_embedder(e);
+        }
+        let vector_generation = engine.catalog().generation(Generation::Vector)?;
+        Ok(Held {
+            engine,
+            vector_generation,
+        })
+    }
+
+    /// Returns an engine after a call (a call that panicked drops its engine instead).
+    fn checkin(&self, held: Held) {
+        if let Some(e) = held.engine.loaded_embedder() {
+            self.embedder
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert(e);
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_ENGINES {
+            idle.push(held);
+        }
     }
 }
 
@@ -387,7 +426,8 @@ impl CairnMcp {
             shared: Arc::new(Shared {
                 data_dir,
                 config,
-                engine: Mutex::new(None),
+                idle: Mutex::new(Vec::new()),
+                embedder: Mutex::new(None),
                 generator: std::sync::OnceLock::new(),
             }),
         }
@@ -410,15 +450,10 @@ impl CairnMcp {
     {
         let shared = self.shared.clone();
         let job = tokio::task::spawn_blocking(move || {
-            let mut slot = shared.engine.lock().unwrap_or_else(|poisoned| {
-                // A call panicked while holding the engine: drop it, reopen on demand.
-                shared.engine.clear_poison();
-                let mut slot = poisoned.into_inner();
-                *slot = None;
-                slot
-            });
-            let engine = shared.open_engine(&mut slot)?;
-            f(&shared, engine)
+            let mut held = shared.checkout()?;
+            let result = f(&shared, &mut held.engine);
+            shared.checkin(held);
+            result
         });
         match job.await {
             Ok(result) => result.map_err(|e| tool_error(&e)),

@@ -384,6 +384,11 @@ impl Engine {
         self.catalog.documents()
     }
 
+    /// The embedding model if this engine has loaded it (never loads it).
+    pub fn loaded_embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.embedder.get().and_then(|r| r.as_ref().ok().cloned())
+    }
+
     /// Uses an embedder already loaded by another engine on the same data directory (the
     /// desktop app's reader and asker share one ONNX session). No effect once loaded.
     pub fn share_embedder(&self, embedder: Arc<dyn Embedder>) {
