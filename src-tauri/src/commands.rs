@@ -347,7 +347,12 @@ pub async fn open_path(app: AppHandle, path: String, page: Option<u32>) -> Res<(
             .is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
         let opener = app.opener();
         let result = match (page, is_pdf, cfg!(target_os = "linux")) {
-            // xdg-open drops URL fragments; macOS and Windows viewers honour #page=N.
+            // xdg-open drops URL fragments: start the default viewer at the page ourselves.
+            (Some(n), true, true) => match crate::open::pdf_at_page(&file, n) {
+                Some(started) => started.map_err(tauri_plugin_opener::Error::Io),
+                None => opener.open_path(&path, None::<&str>),
+            },
+            // macOS and Windows viewers honour #page=N.
             (Some(n), true, false) => match tauri::Url::from_file_path(&file) {
                 Ok(mut url) => {
                     url.set_fragment(Some(&format!("page={n}")));

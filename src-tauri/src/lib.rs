@@ -9,6 +9,7 @@
 
 mod commands;
 mod llm;
+mod open;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
