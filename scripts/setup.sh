@@ -16,6 +16,9 @@ need_pkgs=(
   # desktop tests: a headless X server, WebKit's WebDriver, screenshots, window checks,
   # updater-signature checks
   xvfb xauth webkit2gtk-driver imagemagick xdotool minisign
+  # the API key in a real OS keychain (cairn-llm's tests/keychain.rs): a private D-Bus session
+  # bus (dbus-daemon, dbus-send) with GNOME Keyring's Secret Service on it
+  dbus gnome-keyring
 )
 missing=()
 for p in "${need_pkgs[@]}"; do
