@@ -16,7 +16,7 @@
 
 #![cfg(all(target_os = "linux", feature = "keychain"))]
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -27,10 +27,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cairn_core::config::{Config, LlmProvider, CONFIG_FILE};
+
+#[path = "support/http.rs"]
+mod http;
 use cairn_llm::{
     delete_api_key, from_config, load_api_key, store_api_key, test_connection, ApiKey, ChatMessage,
     GenerateOptions, KEYCHAIN_SERVICE,
 };
+use http::{read_request, response, sse};
 
 /// The entry the app reads when its environment variable is unset.
 const KC_VAR: &str = "CAIRN_LLM_KEYCHAIN_TEST_KEY";
@@ -338,20 +342,16 @@ impl MockServer {
                 seen.lock().unwrap().push((path.clone(), authorization));
                 let reply = if path.ends_with("/models") {
                     response(
-                        "application/json",
+                        "200 OK",
+                        &[("Content-Type", "application/json")],
                         &format!(r#"{{"object":"list","data":[{{"id":"{MODEL}"}}]}}"#),
                     )
                 } else {
-                    let events = [
+                    sse(&[
                         r#"{"choices":[{"index":0,"delta":{"content":"Paris"},"finish_reason":null}]}"#,
                         r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
                         "[DONE]",
-                    ];
-                    let body: String = events
-                        .iter()
-                        .map(|e| format!("data: {e}\r\n\r\n"))
-                        .collect();
-                    response("text/event-stream", &body)
+                    ])
                 };
                 let _ = conn.write_all(reply.as_bytes());
             }
@@ -382,40 +382,6 @@ impl Drop for MockServer {
             let _ = h.join();
         }
     }
-}
-
-fn read_request(conn: &mut TcpStream) -> String {
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = conn.read(&mut chunk) {
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-fn response(content_type: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

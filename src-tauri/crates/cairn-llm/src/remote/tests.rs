@@ -2,12 +2,16 @@
 //! tiny scripted HTTP server on 127.0.0.1. The real end-to-end test against an
 //! OpenAI-compatible server is `tests/remote_server.rs`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::*;
+
+#[path = "../../tests/support/http.rs"]
+mod http;
+use http::{read_request, response, sse};
 
 /// Serves one canned response per connection, in order, and records each request.
 struct Scripted {
@@ -63,54 +67,6 @@ impl Drop for Scripted {
             let _ = h.join();
         }
     }
-}
-
-fn read_request(conn: &mut TcpStream) -> String {
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while let Ok(n) = conn.read(&mut chunk) {
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-fn response(status: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let mut r = format!(
-        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        r.push_str(&format!("{k}: {v}\r\n"));
-    }
-    r.push_str("\r\n");
-    r.push_str(body);
-    r
-}
-
-fn sse(events: &[&str]) -> String {
-    let body: String = events
-        .iter()
-        .map(|e| format!("data: {e}\r\n\r\n"))
-        .collect();
-    response("200 OK", &[("Content-Type", "text/event-stream")], &body)
 }
 
 fn delta(text: &str) -> String {
