@@ -21,6 +21,7 @@ pub mod index;
 pub mod parse;
 pub mod retrieve;
 pub mod service;
+pub mod stop;
 pub mod watch;
 
 pub use error::{Error, Result};

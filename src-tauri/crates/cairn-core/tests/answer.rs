@@ -1,6 +1,6 @@
 //! Cited answers through the real engine: real files indexed with the real embedding model
-//! (models/dist, installed by `bash models/fetch.sh`; every test returns early with a message
-//! when it is absent). Generators here are test doubles around the engine (one that must never
+//! (models/dist, installed by `bash models/fetch.sh`, which the test command runs; a test fails
+//! when they are absent). Generators here are test doubles around the engine (one that must never
 //! be called, one that replays a scripted answer and records its prompts); the real
 //! generators are tested in cairn-llm.
 
@@ -30,10 +30,10 @@ fn models_present() -> bool {
 
 macro_rules! require_models {
     () => {
-        if !models_present() {
-            eprintln!("SKIPPED: models/dist is absent; run `bash models/fetch.sh`");
-            return;
-        }
+        assert!(
+            models_present(),
+            "models/dist is absent: run `bash models/fetch.sh` (the test command does)"
+        );
     };
 }
 

@@ -18,6 +18,8 @@
 //! OpenAI-compatible endpoints), so `cairn-core` never depends on a model runtime.
 
 pub mod abstain;
+pub mod ask;
+pub mod evidence;
 pub mod extract;
 pub mod prompt;
 pub mod rewrite;

@@ -18,6 +18,7 @@ mod builder;
 mod detect;
 mod docx;
 mod html;
+pub mod isolate;
 mod markdown;
 mod pdf;
 mod text;

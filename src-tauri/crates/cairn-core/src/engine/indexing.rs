@@ -1,0 +1,490 @@
+//! Indexing, stage by stage: scan the folders, plan what changed, parse and chunk the changed
+//! files (in parallel), apply each batch to the catalog and mirror it into the derived indexes,
+//! then embed the backlog.
+//!
+//! Phase 1 (scan → plan → parse → apply) commits to the catalog and the text index in batches:
+//! the collection is keyword-searchable within seconds. Phase 2 embeds the backlog of chunks
+//! without vectors, most recently modified documents first, in batches that each commit, so it
+//! is resumable at any point.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::Engine;
+use crate::catalog::{Batch, ChunkId, Generation, KnownDoc, NewChunk, NewVersion};
+use crate::chunk::{embedding_text, Chunker};
+use crate::error::{Error, Result};
+use crate::watch::{self, FileEntry};
+
+const BATCH_FILES: usize = 64;
+const COMMIT_EVERY: Duration = Duration::from_millis(1500);
+const SAVE_VECTORS_EVERY: Duration = Duration::from_secs(10);
+
+/// Indexing progress, reported through the callback of [`Engine::index`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    pub files_done: usize,
+    pub files_total: usize,
+    pub chunks_done: usize,
+    pub chunks_total: usize,
+    pub current: Option<PathBuf>,
+}
+
+/// The phases of indexing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Scanning,
+    Parsing,
+    Embedding,
+    Done,
+}
+
+/// What one [`Engine::index`] run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexReport {
+    pub files_seen: usize,
+    pub files_unchanged: usize,
+    pub files_unsupported: usize,
+    pub new_versions: usize,
+    pub renamed: usize,
+    pub deleted: usize,
+    pub problems: usize,
+    pub chunks_added: usize,
+    pub chunks_embedded: usize,
+    pub texts_embedded: usize,
+    pub chunks_reused: usize,
+    pub keyword_ready_seconds: f64,
+    pub embed_seconds: f64,
+    pub cancelled: bool,
+    pub embedding_error: Option<String>,
+}
+
+impl Engine {
+    /// Registers a folder. It must exist; it is indexed by the next [`Engine::index`].
+    pub fn add_folder(&mut self, path: &Path) -> Result<PathBuf> {
+        let abs = path
+            .canonicalize()
+            .map_err(|e| Error::io("opening folder", path, e))?;
+        if !abs.is_dir() {
+            return Err(Error::Invalid(format!("{} is not a folder", abs.display())));
+        }
+        self.catalog.add_folder(&abs)?;
+        Ok(abs)
+    }
+
+    /// Stops following a folder: its documents leave search (their history is kept) and the
+    /// derived indexes are rebuilt from the catalog (no re-embedding).
+    pub fn remove_folder(&mut self, path: &Path) -> Result<usize> {
+        let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let retired = self.catalog.remove_folder(&abs)?;
+        self.rebuild_indexes()?;
+        Ok(retired)
+    }
+
+    /// Indexes every registered folder: phase 1 (text) then phase 2 (embeddings).
+    pub fn index(
+        &mut self,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<IndexReport> {
+        let mut report = self.index_text(progress, cancel)?;
+        if report.cancelled {
+            return Ok(report);
+        }
+        match self.embed_backlog(progress, cancel, &mut report) {
+            Ok(()) => {}
+            Err(Error::Model(m)) => report.embedding_error = Some(m),
+            Err(e) => return Err(e),
+        }
+        Ok(report)
+    }
+
+    /// Phase 1: scan, parse, chunk, commit to the catalog and the text index.
+    pub fn index_text(
+        &mut self,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<IndexReport> {
+        let started = Instant::now();
+        let mut report = IndexReport::default();
+        let mut p = Progress {
+            phase: Phase::Scanning,
+            files_done: 0,
+            files_total: 0,
+            chunks_done: 0,
+            chunks_total: 0,
+            current: None,
+        };
+        progress(&p);
+        let skip = vec![self.data_dir.clone()];
+        // Work out what changed in every folder before parsing anything.
+        struct FolderWork {
+            folder: crate::catalog::FolderId,
+            todo: Vec<FileEntry>,
+            missing: HashMap<PathBuf, KnownDoc>,
+            known: HashMap<PathBuf, KnownDoc>,
+        }
+        let mut work = Vec::new();
+        let mut walk_problems = Batch::default();
+        for folder in self.catalog.folders()? {
+            let scan = match watch::scan(&folder.path, &self.config.ingest, &skip) {
+                Ok(s) => s,
+                Err(e) => {
+                    walk_problems
+                        .problems
+                        .push((folder.path.clone(), folder.id, e.to_string()));
+                    continue;
+                }
+            };
+            for (path, reason) in scan.problems {
+                walk_problems.problems.push((path, folder.id, reason));
+            }
+            let mut known = self.catalog.known_docs(folder.id)?;
+            let mut todo = Vec::new();
+            let mut seen = HashSet::new();
+            for f in scan.files {
+                report.files_seen += 1;
+                seen.insert(f.path.clone());
+                match known.get(&f.path) {
+                    Some(k) if k.size == f.size && k.stat_ns == Some(f.mtime_ns) => {
+                        report.files_unchanged += 1
+                    }
+                    _ => todo.push(f),
+                }
+            }
+            let missing: HashMap<PathBuf, KnownDoc> = known
+                .iter()
+                .filter(|(p, _)| !seen.contains(*p))
+                .map(|(p, k)| (p.clone(), k.clone()))
+                .collect();
+            known.retain(|p, _| seen.contains(p));
+            // Problems of files that vanished are forgotten.
+            for path in self.catalog.problem_paths(folder.id)? {
+                if !seen.contains(&path) && !path.exists() {
+                    self.catalog.clear_problem(&path)?;
+                }
+            }
+            todo.sort_by_key(|f| std::cmp::Reverse(f.mtime));
+            work.push(FolderWork {
+                folder: folder.id,
+                todo,
+                missing,
+                known,
+            });
+        }
+        if !walk_problems.is_empty() {
+            report.problems += walk_problems.problems.len();
+            self.catalog.apply_batch(&walk_problems)?;
+        }
+        p.phase = Phase::Parsing;
+        p.files_total = work.iter().map(|w| w.todo.len()).sum();
+        progress(&p);
+
+        let chunker = Chunker::new(
+            self.token_counter()?.clone(),
+            &self.config.chunking,
+            self.config.chunk_tokens(),
+        );
+        let mut last_commit = Instant::now();
+        let mut dirty = false;
+        for mut fw in work {
+            // Hash of missing documents, to recognise moves.
+            let mut moved_from: HashMap<Vec<u8>, PathBuf> = fw
+                .missing
+                .iter()
+                .map(|(p, k)| (k.content_hash.clone(), p.clone()))
+                .collect();
+            for files in fw.todo.chunks(BATCH_FILES) {
+                if cancel.load(Ordering::Relaxed) {
+                    report.cancelled = true;
+                    break;
+                }
+                let outcomes: Vec<FileOutcome> = files
+                    .par_iter()
+                    .map(|f| process_file(f, fw.known.get(&f.path), &chunker))
+                    .collect();
+                let mut batch = Batch::default();
+                for (f, outcome) in files.iter().zip(outcomes) {
+                    match outcome {
+                        FileOutcome::Unsupported => report.files_unsupported += 1,
+                        FileOutcome::Same { version } => {
+                            let stat = watch::trusted_stat(f.mtime_ns);
+                            self.catalog.touch_version(version, f.mtime, stat)?;
+                            report.files_unchanged += 1;
+                        }
+                        FileOutcome::Problem(reason) => {
+                            batch.problems.push((f.path.clone(), fw.folder, reason));
+                            report.problems += 1;
+                        }
+                        FileOutcome::New(mut v) => {
+                            let is_new_path = !fw.known.contains_key(&f.path);
+                            match moved_from.remove(&v.content_hash[..]) {
+                                Some(old)
+                                    if is_new_path && !self.catalog.has_document(&f.path)? =>
+                                {
+                                    fw.missing.remove(&old);
+                                    batch.renames.push((old, f.path.clone()));
+                                }
+                                _ => {
+                                    v.folder = fw.folder;
+                                    batch.versions.push(*v);
+                                }
+                            }
+                        }
+                    }
+                }
+                p.files_done += files.len();
+                p.current = files.last().map(|f| f.path.clone());
+                dirty |= self.apply(&batch, &mut report)?;
+                if dirty && last_commit.elapsed() >= COMMIT_EVERY {
+                    self.commit_text()?;
+                    dirty = false;
+                    last_commit = Instant::now();
+                }
+                progress(&p);
+            }
+            if report.cancelled {
+                break;
+            }
+            // Whatever is still missing was deleted.
+            if !fw.missing.is_empty() {
+                let batch = Batch {
+                    deletions: fw.missing.keys().cloned().collect(),
+                    ..Batch::default()
+                };
+                dirty |= self.apply(&batch, &mut report)?;
+            }
+        }
+        if dirty || self.text.generation()? != self.catalog.generation(Generation::Text)? {
+            self.commit_text()?;
+        }
+        report.keyword_ready_seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    fn commit_text(&mut self) -> Result<()> {
+        let generation = self.catalog.generation(Generation::Text)?;
+        self.text.commit(generation)
+    }
+
+    /// Applies a batch to the catalog, then mirrors it into the derived indexes.
+    fn apply(&mut self, batch: &Batch, report: &mut IndexReport) -> Result<bool> {
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        let outcome = self.catalog.apply_batch(batch)?;
+        report.new_versions += outcome.versions;
+        report.renamed += outcome.renamed;
+        report.deleted += outcome.deleted;
+        report.chunks_added += outcome.added_chunks.len();
+        for id in &outcome.removed_chunks {
+            self.text.remove(*id)?;
+        }
+        let added = self.catalog.current_chunks(&outcome.added_chunks)?;
+        for id in &outcome.added_chunks {
+            if let Some(rec) = added.get(id) {
+                self.text.add(rec)?;
+            }
+        }
+        // Vectors: drop removed chunks; new chunks whose text was embedded before get their
+        // cached vector right away (an edit re-embeds only what changed).
+        let model = self.model_id().to_owned();
+        let reused = self.catalog.cached_vectors(&model, &outcome.added_chunks)?;
+        report.chunks_reused += reused.len();
+        let touches_vectors = !outcome.removed_chunks.is_empty() || !reused.is_empty();
+        if touches_vectors {
+            let v = self.vectors()?;
+            for id in &outcome.removed_chunks {
+                v.remove(*id)?;
+            }
+            for (id, vec) in &reused {
+                v.add(*id, vec)?;
+            }
+        }
+        let changed = !outcome.added_chunks.is_empty() || !outcome.removed_chunks.is_empty();
+        if touches_vectors || changed {
+            let generation = self.catalog.generation(Generation::Vector)?;
+            if let Some(v) = self.vectors.as_mut() {
+                // Only this process writes, so the index now reflects the catalog.
+                v.save(generation)?;
+            }
+        }
+        Ok(changed || outcome.renamed > 0)
+    }
+
+    /// Phase 2: embeds current chunks that have no vector yet, newest documents first.
+    pub fn embed_backlog(
+        &mut self,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+        report: &mut IndexReport,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let model = self.model_id().to_owned();
+        let stats = self.catalog.stats(&model)?;
+        let backlog = (stats.current_chunks - stats.embedded_chunks) as usize;
+        let mut p = Progress {
+            phase: Phase::Embedding,
+            files_done: 0,
+            files_total: 0,
+            chunks_done: 0,
+            chunks_total: backlog,
+            current: None,
+        };
+        // Open (and repair) the vector index even when nothing is pending.
+        self.vectors()?;
+        if backlog == 0 {
+            p.phase = Phase::Done;
+            progress(&p);
+            return Ok(());
+        }
+        progress(&p);
+        let embedder = self.embedder()?;
+        let batch = self.config.embedding.batch_size;
+        let mut last_save = Instant::now();
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                report.cancelled = true;
+                break;
+            }
+            let pending = self.catalog.pending_chunks(&model, batch)?;
+            if pending.is_empty() {
+                break;
+            }
+            let texts: Vec<String> = pending
+                .iter()
+                .map(|c| embedding_text(c.title.as_deref(), &c.heading_path, &c.text))
+                .collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let t = Instant::now();
+            let vectors = embedder.embed_passages(&refs)?;
+            let rate = pending.len() as f64 / t.elapsed().as_secs_f64().max(1e-6);
+            let rows: Vec<(Vec<u8>, Vec<f32>)> = pending
+                .iter()
+                .map(|c| c.embed_hash.clone())
+                .zip(vectors)
+                .collect();
+            let ready = self.catalog.store_vectors(&model, &rows)?;
+            report.texts_embedded += rows.len();
+            report.chunks_embedded += ready.len();
+            let v = self.vectors()?;
+            for (id, vec) in &ready {
+                v.add(*id, vec)?;
+            }
+            self.detect_conflicts(&ready)?;
+            self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
+            if last_save.elapsed() >= SAVE_VECTORS_EVERY {
+                let generation = self.catalog.generation(Generation::Vector)?;
+                self.vectors()?.save(generation)?;
+                last_save = Instant::now();
+            }
+            p.chunks_done += ready.len();
+            progress(&p);
+        }
+        embedder.release_memory();
+        let generation = self.catalog.generation(Generation::Vector)?;
+        self.vectors()?.save(generation)?;
+        report.embed_seconds = started.elapsed().as_secs_f64();
+        p.phase = Phase::Done;
+        progress(&p);
+        Ok(())
+    }
+
+    /// Finds current passages in other documents that are near-duplicates of `new` ones but
+    /// differ in text, and records them as conflicts for the user to resolve.
+    fn detect_conflicts(&mut self, new: &[(ChunkId, Vec<f32>)]) -> Result<()> {
+        let threshold = self.config.ingest.conflict_similarity;
+        if threshold >= 1.0 || new.is_empty() {
+            return Ok(());
+        }
+        let mut candidates = Vec::new();
+        {
+            let v = self.vectors()?;
+            for (id, vec) in new {
+                for hit in v.search(vec, 4, &crate::catalog::ChunkFilter::All)? {
+                    if hit.chunk != *id && hit.score >= threshold {
+                        candidates.push((*id, hit.chunk, hit.score));
+                    }
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<ChunkId> = candidates.iter().flat_map(|(a, b, _)| [*a, *b]).collect();
+        let recs = self.catalog.current_chunks(&ids)?;
+        let pairs: Vec<(ChunkId, ChunkId, f32)> = candidates
+            .into_iter()
+            .filter(|(a, b, _)| match (recs.get(a), recs.get(b)) {
+                (Some(ra), Some(rb)) => ra.doc != rb.doc && ra.text.trim() != rb.text.trim(),
+                _ => false,
+            })
+            .collect();
+        self.catalog.record_conflicts(&pairs)
+    }
+
+enum FileOutcome {
+    Unsupported,
+    Same { version: crate::catalog::VersionId },
+    Problem(String),
+    New(Box<NewVersion>),
+}
+
+/// Reads, hashes, parses and chunks one file (runs on the rayon pool, touches no shared state).
+fn process_file(f: &FileEntry, known: Option<&KnownDoc>, chunker: &Chunker) -> FileOutcome {
+    let bytes = match std::fs::read(&f.path) {
+        Ok(b) => b,
+        Err(e) => return FileOutcome::Problem(format!("cannot read: {e}")),
+    };
+    let hash = blake3::hash(&bytes);
+    if let Some(k) = known {
+        if k.content_hash == hash.as_bytes() {
+            return FileOutcome::Same { version: k.version };
+        }
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    if crate::parse::detect(&f.path, head).is_none() {
+        return FileOutcome::Unsupported;
+    }
+    let doc = match crate::parse::isolate::parse(&f.path, &bytes) {
+        Ok(d) => d,
+        Err(Error::Parse { reason, .. }) => return FileOutcome::Problem(reason),
+        Err(e) => return FileOutcome::Problem(e.to_string()),
+    };
+    let drafts = chunker.chunk(&doc);
+    let chunks = drafts
+        .into_iter()
+        .map(|d| {
+            let embed = embedding_text(doc.title.as_deref(), &d.heading_path, &d.text);
+            NewChunk {
+                ordinal: d.ordinal,
+                start: d.start,
+                end: d.end,
+                page: d.page,
+                heading_path: d.heading_path,
+                embed_hash: *blake3::hash(embed.as_bytes()).as_bytes(),
+                text: d.text,
+            }
+        })
+        .collect();
+    FileOutcome::New(Box::new(NewVersion {
+        path: f.path.clone(),
+        folder: crate::catalog::FolderId(0),
+        content_hash: *hash.as_bytes(),
+        size: f.size,
+        mtime: f.mtime,
+        stat_ns: crate::watch::trusted_stat(f.mtime_ns),
+        kind: doc.kind.as_str().to_owned(),
+        title: doc.title.clone(),
+        text_len: doc.text.len(),
+        page_count: (!doc.pages.is_empty()).then_some(doc.pages.len() as u32),
+        chunks,
+    }))
+}

@@ -1,0 +1,299 @@
+//! The engine's own tests, fast and without model files: a temporary library (in the style of
+//! milli's `TempIndex`) with a small deterministic embedder and a whitespace token counter.
+//! They cover indexing, versions, renames, deletes, search, curation and the reader pool; the
+//! same behaviour with the real model is tested through the `cairn` binary in tests/.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cairn_core::config::{Config, SearchMode};
+use cairn_core::embed::{HashEmbedder, TokenCounter};
+use cairn_core::engine::{
+    Engine, IndexReport, ReaderPool, SearchRequest, SearchResponse, SearchState, Writer,
+};
+use cairn_core::stop::StopToken;
+
+const DIM: usize = 64;
+const MODEL: &str = "test-hash-64";
+
+/// A library in a temporary directory: a documents folder and a data directory.
+struct TempLibrary {
+    _dir: tempfile::TempDir,
+    docs: PathBuf,
+    data: PathBuf,
+    config: Config,
+}
+
+impl TempLibrary {
+    fn new() -> TempLibrary {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = dir.path().join("docs");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&docs).unwrap();
+        let mut config = Config::default();
+        config.embedding.model_id = MODEL.into();
+        config.embedding.dim = DIM;
+        TempLibrary {
+            docs: docs.canonicalize().unwrap(),
+            data,
+            config,
+            _dir: dir,
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.docs.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn equip(&self, engine: &Engine) {
+        engine.share_embedder(Arc::new(HashEmbedder::new(MODEL, DIM)));
+        engine.share_token_counter(TokenCounter::whitespace());
+    }
+
+    fn writer(&self) -> Writer {
+        let w = Writer::open(&self.data, self.config.clone()).unwrap();
+        self.equip(&w);
+        w
+    }
+
+    fn reader(&self) -> Engine {
+        let r = Engine::open(&self.data, self.config.clone()).unwrap();
+        self.equip(&r);
+        r
+    }
+
+    /// Registers the documents folder (first time) and indexes everything.
+    fn index(&self) -> IndexReport {
+        let mut w = self.writer();
+        if w.catalog().folders().unwrap().is_empty() {
+            w.add_folder(&self.docs).unwrap();
+        }
+        w.index(&mut |_| {}, &StopToken::new()).unwrap()
+    }
+
+    fn search(&self, query: &str, mode: SearchMode) -> SearchResponse {
+        let mut req = SearchRequest::new(query, &self.config);
+        req.mode = mode;
+        self.reader().search(&req).unwrap()
+    }
+
+    fn paths(&self, query: &str, mode: SearchMode) -> Vec<PathBuf> {
+        self.search(query, mode)
+            .results
+            .into_iter()
+            .map(|h| h.path)
+            .collect()
+    }
+}
+
+fn names(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn library() -> TempLibrary {
+    let lib = TempLibrary::new();
+    lib.write(
+        "refunds.md",
+        "# Refunds\n\nCustomers may return goods within fourteen days for a full refund.\n",
+    );
+    lib.write(
+        "travel.txt",
+        "Travel receipts must be submitted within thirty days of the trip.\n",
+    );
+    lib.write(
+        "notes/garden.md",
+        "# Garden\n\nTomatoes need sunlight and regular watering in summer.\n",
+    );
+    lib
+}
+
+#[test]
+fn indexing_makes_every_file_searchable_by_keyword_and_meaning() {
+    let lib = library();
+    let report = lib.index();
+    assert_eq!(report.files_seen, 3);
+    assert_eq!(report.new_versions, 3);
+    assert!(report.chunks_added >= 3);
+    assert_eq!(report.chunks_embedded, report.chunks_added);
+    assert_eq!(
+        names(&lib.paths("fourteen days refund", SearchMode::Bm25))[0],
+        "refunds.md"
+    );
+    assert_eq!(
+        names(&lib.paths("tomatoes watering", SearchMode::Dense))[0],
+        "garden.md"
+    );
+    let hybrid = lib.search("travel receipts", SearchMode::Hybrid);
+    assert_eq!(names(&[hybrid.results[0].path.clone()]), ["travel.txt"]);
+    assert_eq!(hybrid.embedded_chunks, hybrid.total_chunks);
+    assert!(hybrid.notice.is_none());
+}
+
+#[test]
+fn an_unchanged_rescan_parses_and_embeds_nothing() {
+    let lib = library();
+    lib.index();
+    let again = lib.index();
+    assert_eq!(again.files_unchanged, 3);
+    assert_eq!(again.new_versions, 0);
+    assert_eq!(again.chunks_added, 0);
+    assert_eq!(again.texts_embedded, 0);
+}
+
+#[test]
+fn an_edit_supersedes_the_old_text_which_only_history_finds() {
+    let lib = library();
+    lib.index();
+    let p = lib.write(
+        "refunds.md",
+        "# Refunds\n\nCustomers may return goods within thirty days; vouchers replace cash.\n",
+    );
+    let report = lib.index();
+    assert_eq!(report.new_versions, 1);
+    assert!(lib.paths("fourteen", SearchMode::Bm25).is_empty());
+    assert_eq!(names(&lib.paths("vouchers", SearchMode::Bm25)), ["refunds.md"]);
+
+    let reader = lib.reader();
+    let versions = reader.history(&p).unwrap();
+    assert_eq!(versions.len(), 2);
+    let mut req = SearchRequest::new("fourteen", &lib.config);
+    req.mode = SearchMode::Bm25;
+    req.state = SearchState::History;
+    let old = lib.reader().search(&req).unwrap();
+    assert_eq!(old.results.len(), 1);
+    assert_eq!(old.results[0].status, "superseded");
+}
+
+#[test]
+fn a_rename_moves_the_document_without_a_new_version_or_embedding() {
+    let lib = library();
+    lib.index();
+    let from = lib.docs.join("travel.txt");
+    let to = lib.docs.join("travel-policy.txt");
+    std::fs::rename(&from, &to).unwrap();
+    let report = lib.index();
+    assert_eq!(report.renamed, 1);
+    assert_eq!(report.new_versions, 0);
+    assert_eq!(report.texts_embedded, 0);
+    assert_eq!(
+        names(&lib.paths("receipts", SearchMode::Bm25)),
+        ["travel-policy.txt"]
+    );
+    assert_eq!(lib.reader().history(&to).unwrap().len(), 1);
+}
+
+#[test]
+fn a_deleted_file_leaves_search() {
+    let lib = library();
+    lib.index();
+    std::fs::remove_file(lib.docs.join("notes/garden.md")).unwrap();
+    let report = lib.index();
+    assert_eq!(report.deleted, 1);
+    assert!(lib.paths("tomatoes", SearchMode::Bm25).is_empty());
+    assert!(!names(&lib.paths("tomatoes sunlight", SearchMode::Dense))
+        .contains(&"garden.md".to_string()));
+}
+
+#[test]
+fn deprecated_documents_are_hidden_unless_asked_for_and_tags_filter() {
+    let lib = library();
+    lib.index();
+    let refunds = lib.docs.join("refunds.md");
+    {
+        let mut w = lib.writer();
+        w.deprecate(&refunds, None, "old policy").unwrap();
+        w.tag(&lib.docs.join("notes"), &["home".to_string()])
+            .unwrap();
+    }
+    assert!(lib.paths("refund", SearchMode::Bm25).is_empty());
+    let mut req = SearchRequest::new("refund", &lib.config);
+    req.mode = SearchMode::Bm25;
+    req.filters.include_deprecated = true;
+    let shown = lib.reader().search(&req).unwrap();
+    assert!(shown.results[0].deprecated.is_some());
+
+    let mut req = SearchRequest::new("days", &lib.config);
+    req.mode = SearchMode::Bm25;
+    req.filters.tags = vec!["home".into()];
+    assert!(lib.reader().search(&req).unwrap().results.is_empty());
+    req.query = "summer".into();
+    let tagged = lib.reader().search(&req).unwrap();
+    assert_eq!(names(&[tagged.results[0].path.clone()]), ["garden.md"]);
+
+    lib.writer().undeprecate(&refunds.to_string_lossy()).unwrap();
+    assert_eq!(names(&lib.paths("refund", SearchMode::Bm25)), ["refunds.md"]);
+}
+
+#[test]
+fn check_finds_the_library_sound_and_reindex_keeps_results() {
+    let lib = library();
+    lib.index();
+    let report = lib.reader().check().unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+    let before = lib.paths("watering summer", SearchMode::Hybrid);
+    lib.writer().rebuild_indexes().unwrap();
+    assert_eq!(lib.paths("watering summer", SearchMode::Hybrid), before);
+    assert!(lib.reader().check().unwrap().ok);
+}
+
+#[test]
+fn the_writer_lock_is_exclusive_and_readers_never_wait_for_it() {
+    let lib = library();
+    lib.index();
+    let _w = lib.writer();
+    assert!(matches!(
+        Writer::open(&lib.data, lib.config.clone()),
+        Err(cairn_core::Error::Locked(_))
+    ));
+    assert_eq!(names(&lib.paths("receipts", SearchMode::Bm25)), ["travel.txt"]);
+}
+
+#[test]
+fn pooled_readers_see_what_the_writer_committed_since() {
+    let lib = library();
+    lib.index();
+    let pool = ReaderPool::new(&lib.data, lib.config.clone());
+    pool.share_embedder(Arc::new(HashEmbedder::new(MODEL, DIM)));
+    let search = |q: &str| {
+        let mut req = SearchRequest::new(q, &lib.config);
+        req.mode = SearchMode::Hybrid;
+        let mut e = pool.checkout().unwrap();
+        names(
+            &e.search(&req)
+                .unwrap()
+                .results
+                .into_iter()
+                .map(|h| h.path)
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert!(search("beekeeping").is_empty());
+    lib.write("bees.md", "# Bees\n\nBeekeeping needs a calm hive in spring.\n");
+    lib.index();
+    assert_eq!(search("beekeeping")[0], "bees.md");
+}
+
+#[test]
+fn a_stopped_index_run_resumes_without_redoing_committed_work() {
+    let lib = library();
+    let stop = StopToken::new();
+    stop.stop();
+    let mut w = lib.writer();
+    w.add_folder(&lib.docs).unwrap();
+    let first = w.index(&mut |_| {}, &stop).unwrap();
+    assert!(first.cancelled);
+    drop(w);
+    let second = lib.index();
+    assert!(!second.cancelled);
+    assert_eq!(second.new_versions, 3);
+    assert_eq!(lib.reader().check().unwrap().problems, Vec::<String>::new());
+}
+
+#[allow(dead_code)]
+fn _types_are_usable(_: &Path) {}
