@@ -22,31 +22,17 @@ use serde::{Deserialize, Serialize};
 use crate::answer::abstain::Evidence;
 use crate::answer::{AnswerMode, Citation, Timings};
 use crate::error::{Error, Result};
+use crate::ids::typed_id;
 
-macro_rules! answer_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-answer_id!(
+typed_id!(
     /// A conversation.
     SessionId
 );
-answer_id!(
+typed_id!(
     /// One row of the audit log.
     AuditId
 );
-answer_id!(
+typed_id!(
     /// A pinned fact.
     PinId
 );

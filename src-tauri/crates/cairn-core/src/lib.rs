@@ -17,6 +17,7 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod eval;
+mod ids;
 pub mod index;
 pub mod parse;
 pub mod retrieve;
