@@ -2,6 +2,9 @@
 //! in code so the tests need nothing checked in, and a runner for the real `cairn` binary.
 
 pub mod desktop;
+pub mod hostile;
+
+pub use hostile::write_hostile_folder;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

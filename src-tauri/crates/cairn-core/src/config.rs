@@ -112,7 +112,8 @@ pub struct IngestConfig {
     pub max_file_bytes: u64,
     /// Include hidden files and folders.
     pub include_hidden: bool,
-    /// Follow symbolic links (loops are detected and reported).
+    /// Follow symbolic links that stay inside the folder (loops are detected and reported;
+    /// links leading out of the folder or into /proc, /sys, /dev are never followed).
     pub follow_symlinks: bool,
     /// Honour .gitignore / .ignore / .cairnignore files.
     pub respect_ignore_files: bool,
@@ -121,6 +122,21 @@ pub struct IngestConfig {
     /// Cosine similarity above which two differing passages of different documents are
     /// reported as a possible conflict (1.0 disables the check).
     pub conflict_similarity: f32,
+    /// Wall-clock budget for parsing one PDF, DOCX or HTML file (in a worker process); a file
+    /// that takes longer is reported and not retried until it changes.
+    pub parse_timeout_seconds: u64,
+    /// Memory a parser worker may use for one file, in MiB.
+    pub parse_memory_mb: u64,
+}
+
+impl IngestConfig {
+    /// The parser budgets as [`crate::parse::isolate::Limits`].
+    pub fn parse_limits(&self) -> crate::parse::isolate::Limits {
+        crate::parse::isolate::Limits {
+            timeout: std::time::Duration::from_secs(self.parse_timeout_seconds.max(1)),
+            memory_bytes: self.parse_memory_mb.max(16) * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for IngestConfig {
@@ -132,6 +148,8 @@ impl Default for IngestConfig {
             respect_ignore_files: true,
             exclude: Vec::new(),
             conflict_similarity: 0.92,
+            parse_timeout_seconds: 60,
+            parse_memory_mb: 1024,
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::abstain::{Calibration, Evidence};
 use crate::config::{Config, Fusion, SearchMode};
-use crate::engine::{Access, Engine, Progress, SearchRequest};
+use crate::engine::{Progress, SearchRequest, Writer};
 use crate::error::{Error, Result};
 
 /// A BEIR-layout dataset in memory.
@@ -220,7 +220,7 @@ pub fn build_store(
     config: &Config,
     store: &Path,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<(Engine, HashMap<PathBuf, String>, f64, f64)> {
+) -> Result<(Writer, HashMap<PathBuf, String>, f64, f64)> {
     let corpus_dir = store.join("corpus");
     std::fs::create_dir_all(&corpus_dir).map_err(|e| Error::io("creating", &corpus_dir, e))?;
     let mut by_path = HashMap::new();
@@ -237,15 +237,14 @@ pub fn build_store(
         by_path.insert(path, doc.id.clone());
     }
     let data_dir = store.join("data");
-    let mut engine = Engine::open(&data_dir, config.clone(), Access::Write)?;
+    let mut engine = Writer::open(&data_dir, config.clone())?;
     let abs = engine.add_folder(&corpus_dir)?;
     let by_path = by_path
         .into_iter()
         .map(|(p, id)| (abs.join(p.file_name().expect("file name")), id))
         .collect();
     let started = Instant::now();
-    let never = AtomicBool::new(false);
-    let report = engine.index(progress, &never)?;
+    let report = engine.index(progress, &crate::stop::StopToken::new())?;
     if let Some(err) = report.embedding_error {
         return Err(Error::Model(err));
     }

@@ -30,6 +30,13 @@ impl StopToken {
         StopToken { flags }
     }
 
+    /// A new token that is stopped when either `self` or `other` is (or it is itself).
+    pub fn joined(&self, other: &StopToken) -> StopToken {
+        let mut joined = self.child();
+        joined.flags.extend(other.flags.iter().cloned());
+        joined
+    }
+
     /// Asks every holder of this token (and of its children) to stop.
     pub fn stop(&self) {
         self.own().store(true, Ordering::SeqCst);
@@ -75,6 +82,14 @@ mod tests {
         child.reset();
         parent.stop();
         assert!(child.is_stopped() && !child.is_stopped_itself());
+        let other = StopToken::new();
+        let either = child.joined(&other);
+        assert!(either.is_stopped());
+        parent.reset();
+        assert!(!either.is_stopped());
+        other.stop();
+        assert!(either.is_stopped() && !child.is_stopped());
+        parent.stop();
         let clone = parent.clone();
         parent.reset();
         assert!(!clone.is_stopped());

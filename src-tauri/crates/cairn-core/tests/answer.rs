@@ -14,7 +14,7 @@ use cairn_core::answer::{
 };
 use cairn_core::cite::{self, Verdict};
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine};
+use cairn_core::engine::{Engine, Writer};
 use cairn_core::error::GenerationError;
 use cairn_core::{embed, Error};
 
@@ -110,12 +110,13 @@ fn write_library(root: &Path) -> PathBuf {
 }
 
 /// A data directory with the library indexed (text and vectors).
-fn indexed(root: &Path) -> Engine {
+fn indexed(root: &Path) -> Writer {
     let lib = write_library(root);
-    let mut engine = Engine::open(&root.join("data"), Config::default(), Access::Write).unwrap();
+    let mut engine = Writer::open(&root.join("data"), Config::default()).unwrap();
     engine.add_folder(&lib).unwrap();
-    let never = AtomicBool::new(false);
-    let report = engine.index(&mut |_| {}, &never).unwrap();
+    let report = engine
+        .index(&mut |_| {}, &cairn_core::stop::StopToken::new())
+        .unwrap();
     assert!(report.embedding_error.is_none(), "{report:?}");
     engine
 }
@@ -439,12 +440,7 @@ fn answers_are_audited_and_readable() {
 
     // A read-only engine (what `cairn ask` opens) reads them too.
     drop(engine);
-    let ro = Engine::open(
-        &tmp.path().join("data"),
-        Config::default(),
-        Access::ReadOnly,
-    )
-    .unwrap();
+    let ro = Engine::open(&tmp.path().join("data"), Config::default()).unwrap();
     assert_eq!(ro.audit_list(10).unwrap().len(), 2);
 }
 

@@ -161,7 +161,7 @@ impl Engine {
     }
 
     /// Step 1, rewrite: a follow-up in a session becomes a standalone query.
-    fn rewrite_step(
+    pub(crate) fn rewrite_step(
         &self,
         req: &AskRequest,
         question: &str,
@@ -189,7 +189,7 @@ impl Engine {
     /// Step 4, generate: the model's answer over the sources (or the extractive one without a
     /// generator).
     #[allow(clippy::too_many_arguments)]
-    fn generate_step(
+    pub(crate) fn generate_step(
         &mut self,
         question: &str,
         query: &str,
@@ -248,7 +248,7 @@ impl Engine {
     /// Step 6, record: the audit record (also of a failed generation, whose error is then
     /// returned) and the session's two messages.
     #[allow(clippy::too_many_arguments)]
-    fn record_step(
+    pub(crate) fn record_step(
         &self,
         req: &AskRequest,
         question: &str,
@@ -380,7 +380,7 @@ impl Engine {
     /// The extractive answer: best supporting sentences, verbatim, each cited; streamed one
     /// line at a time. Uses embedding similarity when the embedder loads, word overlap alone
     /// otherwise.
-    fn extractive_answer(
+    pub(crate) fn extractive_answer(
         &mut self,
         query: &str,
         sources: &[Source],

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::catalog::{ChunkId, Generation};
 use crate::catalog::Filters;
 use crate::config::SearchMode;
-use crate::engine::{assemble_hits, combine_hits, Access, Engine, SearchHit, SearchRequest};
+use crate::engine::{assemble_hits, combine_hits as combine, Engine, SearchHit, SearchRequest};
 use crate::error::{Error, Result};
 
 /// Passages retrieved for a question, and the evidence measured on them.
@@ -32,7 +32,7 @@ impl Engine {
         if query.trim().is_empty() {
             return Err(Error::Invalid("the question is empty".into()));
         }
-        if self.access == Access::ReadOnly {
+        if !self.writable {
             self.text.refresh()?;
         }
         let mut req = SearchRequest::new(query, &self.config);

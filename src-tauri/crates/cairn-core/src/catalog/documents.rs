@@ -91,6 +91,11 @@ pub struct Batch {
     pub renames: Vec<(PathBuf, PathBuf)>,
     pub deletions: Vec<PathBuf>,
     pub problems: Vec<(PathBuf, FolderId, String)>,
+    /// (size, trusted ns mtime) of files in `problems` and `skipped`: they are not read again
+    /// while the stat stays the same.
+    pub stats: std::collections::HashMap<PathBuf, (u64, i64)>,
+    /// Files that are not documents (unsupported types), remembered with their stat.
+    pub skipped: Vec<(PathBuf, FolderId)>,
 }
 
 impl Batch {
@@ -99,6 +104,7 @@ impl Batch {
             && self.renames.is_empty()
             && self.deletions.is_empty()
             && self.problems.is_empty()
+            && self.skipped.is_empty()
     }
 }
 
@@ -328,14 +334,35 @@ impl Catalog {
             }
             drop(stmt);
             tx.execute("DELETE FROM problems WHERE path = ?1", [path_str(&v.path)])?;
+            tx.execute("DELETE FROM skipped WHERE path = ?1", [path_str(&v.path)])?;
             outcome.versions += 1;
         }
         for (path, folder, reason) in &batch.problems {
+            let stat = batch.stats.get(path);
             tx.execute(
-                "INSERT INTO problems(path, folder_id, reason, at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, at = excluded.at",
-                params![path_str(path), folder.0, reason, t],
+                "INSERT INTO problems(path, folder_id, reason, at, size, stat_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(path) DO UPDATE SET reason = excluded.reason, at = excluded.at,
+                   size = excluded.size, stat_ns = excluded.stat_ns",
+                params![
+                    path_str(path),
+                    folder.0,
+                    reason,
+                    t,
+                    stat.map(|s| s.0 as i64),
+                    stat.map(|s| s.1)
+                ],
             )?;
+        }
+        for (path, folder) in &batch.skipped {
+            match batch.stats.get(path) {
+                Some((size, stat_ns)) => tx.execute(
+                    "INSERT INTO skipped(path, folder_id, size, stat_ns) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(path) DO UPDATE SET size = excluded.size, stat_ns = excluded.stat_ns",
+                    params![path_str(path), folder.0, *size as i64, stat_ns],
+                )?,
+                None => tx.execute("DELETE FROM skipped WHERE path = ?1", [path_str(path)])?,
+            };
         }
         if !outcome.added_chunks.is_empty() || !outcome.removed_chunks.is_empty() {
             Self::bump(&tx, Generation::Text)?;
@@ -425,6 +452,7 @@ impl Catalog {
             params![id, now()],
         )?;
         tx.execute("DELETE FROM problems WHERE folder_id = ?1", [id])?;
+        tx.execute("DELETE FROM skipped WHERE folder_id = ?1", [id])?;
         // The row stays as a tombstone (documents keep their history and reference it) and
         // its documents are adopted again if the folder is re-added.
         tx.execute(

@@ -139,6 +139,18 @@ CREATE TABLE answer_calibration (
     r#"
 ALTER TABLE versions ADD COLUMN stat_ns INTEGER;
 "#,
+    // 5: files that failed or are not documents are not read again until they change: the
+    // stat they had is kept with the problem, and unsupported files are remembered.
+    r#"
+ALTER TABLE problems ADD COLUMN size INTEGER;
+ALTER TABLE problems ADD COLUMN stat_ns INTEGER;
+CREATE TABLE skipped (
+    path TEXT PRIMARY KEY,
+    folder_id INTEGER REFERENCES folders(id),
+    size INTEGER NOT NULL,
+    stat_ns INTEGER NOT NULL
+);
+"#,
 ];
 
 impl Catalog {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::Engine;
+use super::{Engine, Writer};
 use crate::catalog::Generation;
 use crate::error::{Error, Result};
 
@@ -24,7 +24,7 @@ pub struct CheckReport {
 }
 
 impl Engine {
-    fn known_path(&self, path: &Path) -> Result<PathBuf> {
+    pub(crate) fn known_path(&self, path: &Path) -> Result<PathBuf> {
         let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
         let is_doc = self.catalog.document_id(&abs)?.is_some();
         let is_folder = self
@@ -40,63 +40,6 @@ impl Engine {
                 path.display()
             )))
         }
-    }
-
-    /// Marks a document or folder deprecated (optionally superseded by another document).
-    pub fn deprecate(
-        &mut self,
-        path: &Path,
-        superseded_by: Option<&Path>,
-        reason: &str,
-    ) -> Result<PathBuf> {
-        let target = self.known_path(path)?;
-        let by = superseded_by.map(|p| self.known_path(p)).transpose()?;
-        if by.as_ref() == Some(&target) {
-            return Err(Error::Invalid("a document cannot supersede itself".into()));
-        }
-        self.catalog.deprecate(
-            &target.to_string_lossy(),
-            false,
-            reason,
-            by.as_ref().map(|p| p.to_string_lossy()).as_deref(),
-        )?;
-        Ok(target)
-    }
-
-    /// Deprecates every path matching a glob pattern (e.g. `**/archive/**`).
-    pub fn deprecate_pattern(&mut self, pattern: &str, reason: &str) -> Result<()> {
-        globset::Glob::new(pattern)
-            .map_err(|e| Error::Invalid(format!("bad pattern `{pattern}`: {e}")))?;
-        self.catalog.deprecate(pattern, true, reason, None)
-    }
-
-    /// Removes a deprecation mark from a path or pattern.
-    pub fn undeprecate(&mut self, target: &str) -> Result<()> {
-        let abs = Path::new(target)
-            .canonicalize()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| target.to_owned());
-        if self.catalog.undeprecate(&abs)? || self.catalog.undeprecate(target)? {
-            Ok(())
-        } else {
-            Err(Error::NotFound(format!("{target} is not deprecated")))
-        }
-    }
-
-    /// Adds tags to a document or folder.
-    pub fn tag(&mut self, path: &Path, tags: &[String]) -> Result<PathBuf> {
-        let target = self.known_path(path)?;
-        if tags.iter().any(|t| t.trim().is_empty()) {
-            return Err(Error::Invalid("tags must not be empty".into()));
-        }
-        self.catalog.tag(&target, tags)?;
-        Ok(target)
-    }
-
-    /// Removes tags (all when `tags` is empty) from a document or folder.
-    pub fn untag(&mut self, path: &Path, tags: &[String]) -> Result<usize> {
-        let target = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-        self.catalog.untag(&target, tags)
     }
 
     /// The versions of the document at `path`.
@@ -171,4 +114,63 @@ impl Engine {
         })
     }
 
+}
+
+impl Writer {
+    /// Marks a document or folder deprecated (optionally superseded by another document).
+    pub fn deprecate(
+        &mut self,
+        path: &Path,
+        superseded_by: Option<&Path>,
+        reason: &str,
+    ) -> Result<PathBuf> {
+        let target = self.known_path(path)?;
+        let by = superseded_by.map(|p| self.known_path(p)).transpose()?;
+        if by.as_ref() == Some(&target) {
+            return Err(Error::Invalid("a document cannot supersede itself".into()));
+        }
+        self.catalog.deprecate(
+            &target.to_string_lossy(),
+            false,
+            reason,
+            by.as_ref().map(|p| p.to_string_lossy()).as_deref(),
+        )?;
+        Ok(target)
+    }
+
+    /// Deprecates every path matching a glob pattern (e.g. `**/archive/**`).
+    pub fn deprecate_pattern(&mut self, pattern: &str, reason: &str) -> Result<()> {
+        globset::Glob::new(pattern)
+            .map_err(|e| Error::Invalid(format!("bad pattern `{pattern}`: {e}")))?;
+        self.catalog.deprecate(pattern, true, reason, None)
+    }
+
+    /// Removes a deprecation mark from a path or pattern.
+    pub fn undeprecate(&mut self, target: &str) -> Result<()> {
+        let abs = Path::new(target)
+            .canonicalize()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| target.to_owned());
+        if self.catalog.undeprecate(&abs)? || self.catalog.undeprecate(target)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("{target} is not deprecated")))
+        }
+    }
+
+    /// Adds tags to a document or folder.
+    pub fn tag(&mut self, path: &Path, tags: &[String]) -> Result<PathBuf> {
+        let target = self.known_path(path)?;
+        if tags.iter().any(|t| t.trim().is_empty()) {
+            return Err(Error::Invalid("tags must not be empty".into()));
+        }
+        self.catalog.tag(&target, tags)?;
+        Ok(target)
+    }
+
+    /// Removes tags (all when `tags` is empty) from a document or folder.
+    pub fn untag(&mut self, path: &Path, tags: &[String]) -> Result<usize> {
+        let target = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        self.catalog.untag(&target, tags)
+    }
 }

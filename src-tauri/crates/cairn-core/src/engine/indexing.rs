@@ -9,16 +9,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::Engine;
+use super::Writer;
 use crate::catalog::{Batch, ChunkId, Generation, KnownDoc, NewChunk, NewVersion};
 use crate::chunk::{embedding_text, Chunker};
 use crate::error::{Error, Result};
+use crate::stop::StopToken;
 use crate::watch::{self, FileEntry};
 
 const BATCH_FILES: usize = 64;
@@ -66,7 +66,7 @@ pub struct IndexReport {
     pub embedding_error: Option<String>,
 }
 
-impl Engine {
+impl Writer {
     /// Registers a folder. It must exist; it is indexed by the next [`Engine::index`].
     pub fn add_folder(&mut self, path: &Path) -> Result<PathBuf> {
         let abs = path
@@ -74,6 +74,32 @@ impl Engine {
             .map_err(|e| Error::io("opening folder", path, e))?;
         if !abs.is_dir() {
             return Err(Error::Invalid(format!("{} is not a folder", abs.display())));
+        }
+        if watch::is_system_path(&abs) {
+            return Err(Error::Invalid(format!(
+                "{} holds system files, not documents: it cannot be added",
+                abs.display()
+            )));
+        }
+        // Overlapping folders would index the same files twice.
+        for f in self.catalog.folders()? {
+            if f.path == abs {
+                continue;
+            }
+            if abs.starts_with(&f.path) {
+                return Err(Error::Invalid(format!(
+                    "{} is inside {}, which is already in the library",
+                    abs.display(),
+                    f.path.display()
+                )));
+            }
+            if f.path.starts_with(&abs) {
+                return Err(Error::Invalid(format!(
+                    "{} contains {}, which is already in the library: remove that folder first, then add this one",
+                    abs.display(),
+                    f.path.display()
+                )));
+            }
         }
         self.catalog.add_folder(&abs)?;
         Ok(abs)
@@ -92,7 +118,7 @@ impl Engine {
     pub fn index(
         &mut self,
         progress: &mut dyn FnMut(&Progress),
-        cancel: &AtomicBool,
+        cancel: &StopToken,
     ) -> Result<IndexReport> {
         let mut report = self.index_text(progress, cancel)?;
         if report.cancelled {
@@ -110,7 +136,7 @@ impl Engine {
     pub fn index_text(
         &mut self,
         progress: &mut dyn FnMut(&Progress),
-        cancel: &AtomicBool,
+        cancel: &StopToken,
     ) -> Result<IndexReport> {
         let started = Instant::now();
         let mut report = IndexReport::default();
@@ -147,6 +173,8 @@ impl Engine {
                 walk_problems.problems.push((path, folder.id, reason));
             }
             let mut known = self.catalog.known_docs(folder.id)?;
+            // Files that failed or are not documents: not read again until they change.
+            let settled = self.catalog.settled_failures(folder.id)?;
             let mut todo = Vec::new();
             let mut seen = HashSet::new();
             for f in scan.files {
@@ -154,6 +182,9 @@ impl Engine {
                 seen.insert(f.path.clone());
                 match known.get(&f.path) {
                     Some(k) if k.size == f.size && k.stat_ns == Some(f.mtime_ns) => {
+                        report.files_unchanged += 1
+                    }
+                    None if settled.get(&f.path) == Some(&(f.size, f.mtime_ns)) => {
                         report.files_unchanged += 1
                     }
                     _ => todo.push(f),
@@ -192,6 +223,8 @@ impl Engine {
             &self.config.chunking,
             self.config.chunk_tokens(),
         );
+        let max_bytes = self.config.ingest.max_file_bytes;
+        crate::parse::isolate::set_limits(self.config.ingest.parse_limits());
         let mut last_commit = Instant::now();
         let mut dirty = false;
         for mut fw in work {
@@ -202,18 +235,24 @@ impl Engine {
                 .map(|(p, k)| (k.content_hash.clone(), p.clone()))
                 .collect();
             for files in fw.todo.chunks(BATCH_FILES) {
-                if cancel.load(Ordering::Relaxed) {
+                if cancel.is_stopped() {
                     report.cancelled = true;
                     break;
                 }
                 let outcomes: Vec<FileOutcome> = files
                     .par_iter()
-                    .map(|f| process_file(f, fw.known.get(&f.path), &chunker))
+                    .map(|f| process_file(f, fw.known.get(&f.path), &chunker, max_bytes))
                     .collect();
                 let mut batch = Batch::default();
                 for (f, outcome) in files.iter().zip(outcomes) {
                     match outcome {
-                        FileOutcome::Unsupported => report.files_unsupported += 1,
+                        FileOutcome::Unsupported => {
+                            report.files_unsupported += 1;
+                            batch.skipped.push((f.path.clone(), fw.folder));
+                            if let Some(stat) = watch::trusted_stat(f.mtime_ns) {
+                                batch.stats.insert(f.path.clone(), (f.size, stat));
+                            }
+                        }
                         FileOutcome::Same { version } => {
                             let stat = watch::trusted_stat(f.mtime_ns);
                             self.catalog.touch_version(version, f.mtime, stat)?;
@@ -221,6 +260,9 @@ impl Engine {
                         }
                         FileOutcome::Problem(reason) => {
                             batch.problems.push((f.path.clone(), fw.folder, reason));
+                            if let Some(stat) = watch::trusted_stat(f.mtime_ns) {
+                                batch.stats.insert(f.path.clone(), (f.size, stat));
+                            }
                             report.problems += 1;
                         }
                         FileOutcome::New(mut v) => {
@@ -269,13 +311,13 @@ impl Engine {
         Ok(report)
     }
 
-    fn commit_text(&mut self) -> Result<()> {
+    pub(crate) fn commit_text(&mut self) -> Result<()> {
         let generation = self.catalog.generation(Generation::Text)?;
         self.text.commit(generation)
     }
 
     /// Applies a batch to the catalog, then mirrors it into the derived indexes.
-    fn apply(&mut self, batch: &Batch, report: &mut IndexReport) -> Result<bool> {
+    pub(crate) fn apply(&mut self, batch: &Batch, report: &mut IndexReport) -> Result<bool> {
         if batch.is_empty() {
             return Ok(false);
         }
@@ -300,7 +342,7 @@ impl Engine {
         report.chunks_reused += reused.len();
         let touches_vectors = !outcome.removed_chunks.is_empty() || !reused.is_empty();
         if touches_vectors {
-            let v = self.vectors()?;
+            let v = self.vectors_mut()?;
             for id in &outcome.removed_chunks {
                 v.remove(*id)?;
             }
@@ -323,7 +365,7 @@ impl Engine {
     pub fn embed_backlog(
         &mut self,
         progress: &mut dyn FnMut(&Progress),
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         report: &mut IndexReport,
     ) -> Result<()> {
         let started = Instant::now();
@@ -339,7 +381,7 @@ impl Engine {
             current: None,
         };
         // Open (and repair) the vector index even when nothing is pending.
-        self.vectors()?;
+        self.vectors_mut()?;
         if backlog == 0 {
             p.phase = Phase::Done;
             progress(&p);
@@ -350,7 +392,7 @@ impl Engine {
         let batch = self.config.embedding.batch_size;
         let mut last_save = Instant::now();
         loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_stopped() {
                 report.cancelled = true;
                 break;
             }
@@ -374,7 +416,7 @@ impl Engine {
             let ready = self.catalog.store_vectors(&model, &rows)?;
             report.texts_embedded += rows.len();
             report.chunks_embedded += ready.len();
-            let v = self.vectors()?;
+            let v = self.vectors_mut()?;
             for (id, vec) in &ready {
                 v.add(*id, vec)?;
             }
@@ -382,7 +424,7 @@ impl Engine {
             self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
             if last_save.elapsed() >= SAVE_VECTORS_EVERY {
                 let generation = self.catalog.generation(Generation::Vector)?;
-                self.vectors()?.save(generation)?;
+                self.vectors_mut()?.save(generation)?;
                 last_save = Instant::now();
             }
             p.chunks_done += ready.len();
@@ -390,7 +432,7 @@ impl Engine {
         }
         embedder.release_memory();
         let generation = self.catalog.generation(Generation::Vector)?;
-        self.vectors()?.save(generation)?;
+        self.vectors_mut()?.save(generation)?;
         report.embed_seconds = started.elapsed().as_secs_f64();
         p.phase = Phase::Done;
         progress(&p);
@@ -399,14 +441,14 @@ impl Engine {
 
     /// Finds current passages in other documents that are near-duplicates of `new` ones but
     /// differ in text, and records them as conflicts for the user to resolve.
-    fn detect_conflicts(&mut self, new: &[(ChunkId, Vec<f32>)]) -> Result<()> {
+    pub(crate) fn detect_conflicts(&mut self, new: &[(ChunkId, Vec<f32>)]) -> Result<()> {
         let threshold = self.config.ingest.conflict_similarity;
         if threshold >= 1.0 || new.is_empty() {
             return Ok(());
         }
         let mut candidates = Vec::new();
         {
-            let v = self.vectors()?;
+            let v = self.vectors_mut()?;
             for (id, vec) in new {
                 for hit in v.search(vec, 4, &crate::catalog::ChunkFilter::All)? {
                     if hit.chunk != *id && hit.score >= threshold {
@@ -429,6 +471,7 @@ impl Engine {
             .collect();
         self.catalog.record_conflicts(&pairs)
     }
+}
 
 enum FileOutcome {
     Unsupported,
@@ -438,8 +481,13 @@ enum FileOutcome {
 }
 
 /// Reads, hashes, parses and chunks one file (runs on the rayon pool, touches no shared state).
-fn process_file(f: &FileEntry, known: Option<&KnownDoc>, chunker: &Chunker) -> FileOutcome {
-    let bytes = match std::fs::read(&f.path) {
+fn process_file(
+    f: &FileEntry,
+    known: Option<&KnownDoc>,
+    chunker: &Chunker,
+    max_bytes: u64,
+) -> FileOutcome {
+    let bytes = match watch::read_regular_file(&f.path, max_bytes) {
         Ok(b) => b,
         Err(e) => return FileOutcome::Problem(format!("cannot read: {e}")),
     };
@@ -487,4 +535,51 @@ fn process_file(f: &FileEntry, known: Option<&KnownDoc>, chunker: &Chunker) -> F
         page_count: (!doc.pages.is_empty()).then_some(doc.pages.len() as u32),
         chunks,
     }))
+}
+
+/// What one [`reconcile`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Reconciled {
+    pub report: IndexReport,
+    /// Milliseconds until the keyword index was committed.
+    pub keyword_ms: f64,
+    /// Embedding stopped early because `interrupt` was stopped (files changed, a command or a
+    /// pause is waiting); it resumes with the next reconcile.
+    pub embedding_paused: bool,
+}
+
+/// One reconcile, the step `cairn watch` and the desktop app repeat: mark `paths` dirty, run
+/// the keyword phase (stopped only by `stop`), then embed the backlog (also stopped by
+/// `interrupt`, so fresh changes never wait behind a long backlog). `interrupt` is reset first.
+/// A missing embedding model is reported in the report, not as an error.
+pub fn reconcile(
+    writer: &mut Writer,
+    paths: &[PathBuf],
+    embed: bool,
+    stop: &StopToken,
+    interrupt: &StopToken,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Reconciled> {
+    let started = Instant::now();
+    interrupt.reset();
+    crate::watch::live::mark_dirty(writer.catalog(), paths)?;
+    let mut report = writer.index_text(progress, stop)?;
+    let keyword_ms = (started.elapsed().as_secs_f64() * 1e4).round() / 10.0;
+    let mut embedding_paused = false;
+    if embed && !report.cancelled {
+        match writer.embed_backlog(progress, &stop.joined(interrupt), &mut report) {
+            Ok(()) => {}
+            Err(Error::Model(m)) => report.embedding_error = Some(m),
+            Err(e) => return Err(e),
+        }
+        if report.cancelled && !stop.is_stopped() {
+            report.cancelled = false;
+            embedding_paused = true;
+        }
+    }
+    Ok(Reconciled {
+        report,
+        keyword_ms,
+        embedding_paused,
+    })
 }

@@ -1,16 +1,17 @@
 //! The engine: one data directory, its catalog and derived indexes, and the operations the
 //! binaries call. One file per stage of the pipeline:
 //!
-//! - [`open`](self::open): the writer lock, model checks, lazily loaded model parts, index
-//!   repair, `status`;
-//! - [`indexing`](self::indexing): scan → plan → parse → apply → embed the backlog;
-//! - [`search`](self::search): retrieval, fusion, past states, assembling passages;
-//! - [`curation`](self::curation): deprecate, tag, history, check, conflicts;
-//! - [`records`](self::records): sessions, pins and the audit log.
+//! - `open`: opening for reading, model checks, lazily loaded model parts, `status`;
+//! - `writer`: [`Writer`], the only type that changes documents or indexes (holds the lock,
+//!   repairs lagging indexes);
+//! - `pool`: [`ReaderPool`], read-only engines for concurrent callers, one shared embedder;
+//! - `indexing`: scan → plan → parse → apply → embed the backlog, and `reconcile`;
+//! - `search`: retrieval, fusion, past states, assembling passages;
+//! - `curation`: deprecate, tag, history, check, conflicts;
+//! - `records`: sessions, pins and the audit log.
 //!
 //! The `ask` driver lives in [`crate::answer`].
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -26,25 +27,19 @@ mod open;
 mod pool;
 mod records;
 mod search;
+mod writer;
 
 pub use crate::answer::evidence::Retrieved;
 pub use curation::CheckReport;
-pub use indexing::{IndexReport, Phase, Progress};
+pub use indexing::{reconcile, IndexReport, Phase, Progress, Reconciled};
 pub use open::Status;
 pub use pool::{PooledEngine, ReaderPool};
 pub(crate) use search::{assemble_hits, combine as combine_hits};
+pub use writer::Writer;
 pub use search::{SearchHit, SearchRequest, SearchResponse, SearchState};
 
-/// How the engine is opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Reads only; never blocks a running indexer and never repairs indexes.
-    ReadOnly,
-    /// Takes the data directory's writer lock; repairs lagging indexes on open.
-    Write,
-}
-
-/// An open data directory.
+/// An open data directory, for reading: search, status, history, check, answers. Changing
+/// documents or indexes takes a [`Writer`].
 pub struct Engine {
     pub(crate) data_dir: PathBuf,
     pub(crate) config: Config,
@@ -53,8 +48,8 @@ pub struct Engine {
     pub(crate) vectors: Option<VectorIndex>,
     pub(crate) embedder: OnceLock<std::result::Result<Arc<dyn Embedder>, String>>,
     pub(crate) counter: OnceLock<TokenCounter>,
-    pub(crate) access: Access,
-    pub(crate) _lock: Option<File>,
+    /// Opened by a [`Writer`] (its text index is writable and always current).
+    pub(crate) writable: bool,
 }
 
 pub(crate) fn file_size(p: &Path) -> u64 {

@@ -1,12 +1,11 @@
 //! Opening a data directory: the writer lock, model checks, lazily loaded model parts (token
 //! counter, embedder, vector index), repairing lagging indexes, and `status`.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use super::{file_size, Access, Engine};
-use crate::catalog::{Catalog, Generation};
+use super::{file_size, Engine};
+use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::embed::{Embedder, OnnxEmbedder, TokenCounter};
 use crate::error::{Error, Result};
@@ -36,28 +35,24 @@ pub struct Status {
 }
 
 impl Engine {
-    /// Opens (creating if needed) the data directory with `config`.
-    pub fn open(data_dir: &Path, config: Config, access: Access) -> Result<Engine> {
+    /// Opens the data directory for reading (creating it if needed). A reader never blocks the
+    /// writer and never repairs, rebuilds or wipes an index: it serves what the writer last
+    /// committed (see [`Writer`](super::Writer) for changing anything).
+    pub fn open(data_dir: &Path, config: Config) -> Result<Engine> {
+        Engine::open_as(data_dir, config, false)
+    }
+
+    /// Opens the catalog and the text index, and checks the embedding model.
+    pub(crate) fn open_as(data_dir: &Path, config: Config, writable: bool) -> Result<Engine> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io("creating", data_dir, e))?;
-        let lock = match access {
-            Access::Write => {
-                let path = data_dir.join("writer.lock");
-                let file = File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
-                match file.try_lock() {
-                    Ok(()) => Some(file),
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        return Err(Error::Locked(data_dir.to_owned()))
-                    }
-                    Err(std::fs::TryLockError::Error(e)) => {
-                        return Err(Error::io("locking", path, e))
-                    }
-                }
-            }
-            Access::ReadOnly => None,
-        };
         let catalog = Catalog::open(&data_dir.join("catalog.sqlite3"))?;
-        let text = TextIndex::open(&data_dir.join("text"), access == Access::Write)?;
-        let mut engine = Engine {
+        let text_dir = data_dir.join("text");
+        let text = if writable {
+            TextIndex::open(&text_dir, true)?
+        } else {
+            TextIndex::open_read(&text_dir)?
+        };
+        let engine = Engine {
             data_dir: data_dir.to_owned(),
             config,
             catalog,
@@ -65,13 +60,9 @@ impl Engine {
             vectors: None,
             embedder: OnceLock::new(),
             counter: OnceLock::new(),
-            access,
-            _lock: lock,
+            writable,
         };
         engine.check_model()?;
-        if access == Access::Write {
-            engine.repair_text()?;
-        }
         Ok(engine)
     }
 
@@ -87,19 +78,19 @@ impl Engine {
         &self.catalog
     }
 
-    fn model_id(&self) -> &str {
+    pub(crate) fn model_id(&self) -> &str {
         &self.config.embedding.model_id
     }
 
     /// Refuses to mix vectors of two models in one index.
-    fn check_model(&self) -> Result<()> {
+    pub(crate) fn check_model(&self) -> Result<()> {
         match self.catalog.index_model()? {
             Some(stored) if stored != self.config.embedding.model_id => Err(Error::ModelMismatch {
                 stored,
                 configured: self.config.embedding.model_id.clone(),
             }),
             Some(_) => Ok(()),
-            None if self.access == Access::Write => {
+            None if self.writable => {
                 self.catalog
                     .set_meta("embedding_model", &self.config.embedding.model_id)?;
                 self.catalog
@@ -109,17 +100,7 @@ impl Engine {
         }
     }
 
-    /// Switches the collection to the configured embedding model (drops the vector index;
-    /// vectors are re-embedded by the next index run, cached ones are reused).
-    pub fn adopt_configured_model(data_dir: &Path, config: &Config) -> Result<()> {
-        let catalog = Catalog::open(&data_dir.join("catalog.sqlite3"))?;
-        catalog.set_meta("embedding_model", &config.embedding.model_id)?;
-        catalog.set_meta("embedding_dim", &config.embedding.dim.to_string())?;
-        let _ = std::fs::remove_file(data_dir.join("vectors.json"));
-        Ok(())
-    }
-
-    fn token_counter(&self) -> Result<&TokenCounter> {
+    pub(crate) fn token_counter(&self) -> Result<&TokenCounter> {
         if let Some(c) = self.counter.get() {
             return Ok(c);
         }
@@ -129,6 +110,12 @@ impl Engine {
     }
 
     /// The embedding model, loaded on first use.
+    /// Uses this token counter instead of loading the model's tokenizer (tests and benchmarks
+    /// without model files). No effect once loaded.
+    pub fn share_token_counter(&self, counter: TokenCounter) {
+        let _ = self.counter.set(counter);
+    }
+
     pub fn embedder(&self) -> Result<Arc<dyn Embedder>> {
         self.embedder
             .get_or_init(|| {
@@ -141,62 +128,17 @@ impl Engine {
             .map_err(Error::Model)
     }
 
-    fn vectors(&mut self) -> Result<&mut VectorIndex> {
+    /// The vector index, loaded on first use (as saved: a reader never repairs it).
+    pub(crate) fn vectors(&mut self) -> Result<&mut VectorIndex> {
         if self.vectors.is_none() {
-            let mut v = VectorIndex::open(
+            self.vectors = Some(VectorIndex::open(
                 &self.data_dir,
                 &self.config.embedding.model_id,
                 self.config.embedding.dim,
-            )?;
-            if self.access == Access::Write {
-                let want = self.catalog.generation(Generation::Vector)?;
-                if v.generation() != want {
-                    tracing::info!(
-                        "vector index at generation {} but catalog at {want}: rebuilding",
-                        v.generation()
-                    );
-                    v.clear()?;
-                    let model = self.config.embedding.model_id.clone();
-                    self.catalog
-                        .for_each_current_vector(&model, |id, vec| v.add(id, &vec))?;
-                    v.save(want)?;
-                }
-            }
-            self.vectors = Some(v);
+            )?);
         }
         Ok(self.vectors.as_mut().expect("just set"))
     }
-
-    /// Rebuilds the text index from the catalog when it lags behind.
-    fn repair_text(&mut self) -> Result<()> {
-        let want = self.catalog.generation(Generation::Text)?;
-        if self.text.generation()? != want {
-            self.rebuild_text()?;
-        }
-        Ok(())
-    }
-
-    fn rebuild_text(&mut self) -> Result<()> {
-        let want = self.catalog.generation(Generation::Text)?;
-        self.text.clear()?;
-        let text = &mut self.text;
-        self.catalog.for_each_current_chunk(|c| text.add(&c))?;
-        self.text.commit(want)
-    }
-
-    /// `cairn reindex`: rebuilds tantivy and usearch from the catalog (no re-embedding).
-    pub fn rebuild_indexes(&mut self) -> Result<()> {
-        self.rebuild_text()?;
-        let want = self.catalog.generation(Generation::Vector)?;
-        let model = self.config.embedding.model_id.clone();
-        let v = self.vectors()?;
-        v.clear()?;
-        let catalog = &self.catalog;
-        let v = self.vectors.as_mut().expect("opened above");
-        catalog.for_each_current_vector(&model, |id, vec| v.add(id, &vec))?;
-        v.save(want)
-    }
-
 
     /// The embedding model if this engine has loaded it (never loads it).
     pub fn loaded_embedder(&self) -> Option<Arc<dyn Embedder>> {
@@ -212,7 +154,7 @@ impl Engine {
     /// A read-only engine keeps the vector index it loaded; this drops it so the next
     /// search loads the one the writer saved since.
     pub fn reload_vectors(&mut self) {
-        if self.access == Access::ReadOnly {
+        if !self.writable {
             self.vectors = None;
         }
     }

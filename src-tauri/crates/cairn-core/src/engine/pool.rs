@@ -93,11 +93,7 @@ impl ReaderPool {
                 });
             }
         }
-        let engine = Engine::open(
-            &self.data_dir,
-            self.config.clone(),
-            super::Access::ReadOnly,
-        )?;
+        let engine = Engine::open(&self.data_dir, self.config.clone())?;
         if let Some(e) = self.loaded_embedder() {
             engine.share_embedder(e);
         }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{Access, Engine};
+use super::Engine;
 use crate::catalog::{ChunkId, ChunkRecord, Filters};
 use crate::config::{Config, Fusion, SearchMode};
 use crate::error::{Error, Result};
@@ -131,7 +131,7 @@ impl Engine {
 
     /// Searches a past state (or all history): the derived indexes hold current passages
     /// only, so the passages of that state are scored on the fly from the catalog.
-    fn retrieve_past(&mut self, req: &SearchRequest) -> Result<(Vec<Hit>, Option<String>)> {
+    pub(crate) fn retrieve_past(&mut self, req: &SearchRequest) -> Result<(Vec<Hit>, Option<String>)> {
         let at = match req.state {
             SearchState::AsOf(t) => Some(t),
             _ => None,
@@ -186,7 +186,7 @@ impl Engine {
         Ok((combine(req, bm25, dense), notice))
     }
 
-    fn dense(
+    pub(crate) fn dense(
         &mut self,
         req: &SearchRequest,
         filter: &crate::catalog::ChunkFilter,
@@ -204,7 +204,7 @@ impl Engine {
         if req.query.trim().is_empty() {
             return Err(Error::Invalid("the search query is empty".into()));
         }
-        if self.access == Access::ReadOnly {
+        if !self.writable {
             self.text.refresh()?;
         }
         let (hits, mut notice) = self.retrieve(req)?;
@@ -250,7 +250,7 @@ impl Engine {
 /// Ranked hits → passages with snippets, in order, at most `req.limit`. Deprecated documents are
 /// dropped unless asked for (re-checked here so a lagging index can never leak them) and
 /// labelled otherwise.
-fn assemble_hits(
+pub(crate) fn assemble_hits(
     hits: &[Hit],
     records: &HashMap<ChunkId, ChunkRecord>,
     marks: &crate::catalog::Marks,
@@ -290,7 +290,7 @@ fn to_hit(h: &Hit, r: &ChunkRecord, query: &str) -> SearchHit {
     }
 }
 
-fn combine(req: &SearchRequest, bm25: Vec<Hit>, dense: Vec<Hit>) -> Vec<Hit> {
+pub(crate) fn combine(req: &SearchRequest, bm25: Vec<Hit>, dense: Vec<Hit>) -> Vec<Hit> {
     match req.mode {
         SearchMode::Bm25 => bm25,
         SearchMode::Dense => dense,

@@ -95,6 +95,17 @@ impl TextIndex {
         Self::with_index(index, fields, writable.then_some(64 * 1024 * 1024))
     }
 
+    /// Opens the index for reading only: never creates, wipes or rebuilds it. When there is no
+    /// index yet, or one of another schema (the writer rebuilds it), searches an empty one until
+    /// the engine is reopened.
+    pub fn open_read(dir: &Path) -> Result<TextIndex> {
+        let (schema, fields) = schema();
+        match Index::open_in_dir(dir) {
+            Ok(index) if index.schema() == schema => Self::with_index(index, fields, None),
+            _ => Self::with_index(Index::create_in_ram(schema), fields, None),
+        }
+    }
+
     /// A writable index in memory (for one-off searches over past states).
     pub fn in_ram() -> Result<TextIndex> {
         let (schema, fields) = schema();

@@ -25,6 +25,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::stop::StopToken;
 
 /// Default quiet period that ends a batch.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(250);
@@ -54,7 +55,7 @@ pub struct FolderWatcher {
     rx: Receiver<Msg>,
     filter: Arc<Filter>,
     /// Set whenever a relevant event arrives; see [`FolderWatcher::activity`].
-    activity: Arc<AtomicBool>,
+    activity: StopToken,
 }
 
 /// What the OS thread passes on (already filtered).
@@ -86,11 +87,11 @@ impl FolderWatcher {
             include_hidden: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel();
-        let activity = Arc::new(AtomicBool::new(false));
+        let activity = StopToken::new();
         let (flag, f) = (activity.clone(), filter.clone());
         let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
             if let Some(msg) = f.classify(ev) {
-                flag.store(true, Ordering::SeqCst);
+                flag.stop();
                 let _ = tx.send(msg);
             }
         })
@@ -119,10 +120,10 @@ impl FolderWatcher {
         &self.filter.roots
     }
 
-    /// A flag the watcher sets whenever a relevant event arrives. Clear it, pass it as the
-    /// cancel flag of long work (embedding a backlog), and that work stops at its next
+    /// A token the watcher stops whenever a relevant event arrives. Reset it, pass it (joined
+    /// with the user's stop token) to long work (embedding a backlog), and that work stops at its next
     /// checkpoint when files change, so new changes never wait behind it.
-    pub fn activity(&self) -> Arc<AtomicBool> {
+    pub fn activity(&self) -> StopToken {
         self.activity.clone()
     }
 
@@ -133,7 +134,7 @@ impl FolderWatcher {
         &self,
         debounce: Duration,
         max_wait: Duration,
-        stop: &AtomicBool,
+        stop: &StopToken,
     ) -> Option<Batch> {
         self.collect(debounce, max_wait, stop, None)
     }
@@ -144,7 +145,7 @@ impl FolderWatcher {
         &self,
         debounce: Duration,
         max_wait: Duration,
-        stop: &AtomicBool,
+        stop: &StopToken,
         idle: Duration,
     ) -> Option<Batch> {
         self.collect(debounce, max_wait, stop, Some(Instant::now() + idle))
@@ -154,13 +155,13 @@ impl FolderWatcher {
         &self,
         debounce: Duration,
         max_wait: Duration,
-        stop: &AtomicBool,
+        stop: &StopToken,
         give_up: Option<Instant>,
     ) -> Option<Batch> {
         let mut batch = Batch::default();
         let mut paths = HashSet::new();
         loop {
-            if stop.load(Ordering::SeqCst) {
+            if stop.is_stopped() {
                 return None;
             }
             let mut wait = POLL;
@@ -183,7 +184,7 @@ impl FolderWatcher {
         let first = Instant::now();
         let mut last = first;
         loop {
-            if stop.load(Ordering::SeqCst) {
+            if stop.is_stopped() {
                 return None;
             }
             let deadline = (last + debounce).min(first + max_wait);
@@ -343,11 +344,11 @@ mod tests {
 
     /// The next batch, or None if none starts within `secs`.
     fn batch_within(w: &FolderWatcher, secs: u64) -> Option<Batch> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = StopToken::new();
         let s = stop.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(secs));
-            s.store(true, Ordering::SeqCst);
+            s.stop();
         });
         w.next_batch(DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT, &stop)
     }
@@ -380,7 +381,8 @@ mod tests {
     fn stop_flag_ends_the_wait() {
         let tmp = tempfile::tempdir().unwrap();
         let w = FolderWatcher::new(&[tmp.path().to_owned()], &[]).unwrap();
-        let stop = AtomicBool::new(true);
+        let stop = StopToken::new();
+        stop.stop();
         let t = Instant::now();
         assert!(w
             .next_batch(DEFAULT_DEBOUNCE, DEFAULT_MAX_WAIT, &stop)

@@ -7,7 +7,9 @@
 
 pub mod live;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ignore::overrides::OverrideBuilder;
 use ignore::WalkBuilder;
@@ -68,13 +70,35 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
         .iter()
         .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
         .collect();
+    // The folder's real location: links are followed only while they stay inside it.
+    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+    let refused: Arc<Mutex<Vec<(PathBuf, String)>>> = Arc::default();
+    let refused_in_walk = Arc::clone(&refused);
+    let edge_root = real_root.clone();
     builder.filter_entry(move |e| {
         let p = e.path();
-        !skip
+        if skip
             .iter()
             .any(|s| p == s || p.canonicalize().is_ok_and(|c| &c == s))
+        {
+            return false;
+        }
+        // A linked folder leading out of the library (or into the system) is not entered.
+        if e.path_is_symlink() && e.file_type().is_some_and(|t| t.is_dir()) {
+            if let Some(reason) = outside_reason(p, &edge_root) {
+                refused_in_walk
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((p.to_owned(), reason));
+                return false;
+            }
+        }
+        true
     });
     let mut out = ScanResult::default();
+    // Canonical path → index in `out.files`, so a file reached twice (through a link inside
+    // the folder) is indexed once, under its real path when that path is walked.
+    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
     for entry in builder.build() {
         let entry = match entry {
             Ok(e) => e,
@@ -92,6 +116,26 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
             continue;
         }
         let path = entry.path().to_owned();
+        let real = match path.canonicalize() {
+            Ok(real) => real,
+            Err(err) => {
+                out.problems.push((path, format!("cannot read: {err}")));
+                continue;
+            }
+        };
+        if real != path {
+            if let Some(reason) = outside_reason(&path, &real_root) {
+                out.problems.push((path, reason));
+                continue;
+            }
+        }
+        if let Some(&at) = seen.get(&real) {
+            // Keep the walk's real path over a linked one.
+            if path == real {
+                out.files[at].path = path;
+            }
+            continue;
+        }
         let meta = match entry.metadata() {
             Ok(m) => m,
             Err(err) => {
@@ -111,6 +155,7 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
             ));
             continue;
         }
+        seen.insert(real, out.files.len());
         out.files.push(FileEntry {
             path,
             size: meta.len(),
@@ -118,7 +163,65 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
             mtime_ns: mtime_ns(&meta),
         });
     }
+    out.problems
+        .extend(refused.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
     Ok(out)
+}
+
+/// Why the link at `path` is not followed: it leads outside `real_root` (the folder's
+/// canonical path) or into the system's virtual file systems. None when it stays inside.
+fn outside_reason(path: &Path, real_root: &Path) -> Option<String> {
+    let real = match path.canonicalize() {
+        Ok(real) => real,
+        Err(e) => return Some(format!("cannot follow the link: {e}")),
+    };
+    if is_system_path(&real) {
+        return Some(format!(
+            "link into {}: system files are never read",
+            real.display()
+        ));
+    }
+    (!real.starts_with(real_root)).then(|| {
+        format!(
+            "link leads outside the folder (to {}): not followed",
+            real.display()
+        )
+    })
+}
+
+/// `/proc`, `/sys` and `/dev`: virtual files that are not documents (and can block or leak
+/// secrets). Never read, whatever links lead there.
+pub fn is_system_path(path: &Path) -> bool {
+    ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+/// Reads a whole regular file, at most `max` bytes. Opened without blocking, so a file swapped
+/// for a FIFO (or a device) after the scan fails at once instead of hanging.
+pub fn read_regular_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(max) as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "grew beyond the {} MiB limit (ingest.max_file_bytes) while being read",
+            max / (1024 * 1024)
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A file's modification time in whole Unix seconds (0 if unknown): the `mtime` that filters
