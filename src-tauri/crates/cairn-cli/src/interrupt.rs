@@ -1,36 +1,36 @@
 //! Ctrl-C handling: the first press asks the running work to stop at its next batch, the
 //! second quits at once (exit code 130).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use cairn_core::stop::StopToken;
 
-/// A flag Ctrl-C sets (for `cairn index`, `cairn demo` and `cairn ask`).
-pub fn cancel_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
+/// A token Ctrl-C stops (for `cairn index`, `cairn demo` and `cairn ask`).
+pub fn cancel_flag() -> StopToken {
+    let token = StopToken::new();
+    let t = token.clone();
     let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
+        if t.is_stopped() {
             eprintln!("\nstopping now");
             std::process::exit(130);
         }
+        t.stop();
         eprintln!(
             "\nstopping after the current batch (committed work is kept; Ctrl-C again to quit now)"
         );
     });
-    flag
+    token
 }
 
-/// Ctrl-C sets `stop` and `interrupt` (so a running embedding stops at its next batch); a
-/// second Ctrl-C quits at once. For `cairn watch` and `cairn bench watch`.
-pub fn install_stop(interrupt: Arc<AtomicBool>) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
+/// A token Ctrl-C stops; a second Ctrl-C quits at once. For `cairn watch` and `cairn bench
+/// watch`, which join it with the watcher's activity token for embedding.
+pub fn install_stop() -> StopToken {
+    let stop = StopToken::new();
     let s = stop.clone();
     let _ = ctrlc::set_handler(move || {
-        interrupt.store(true, Ordering::SeqCst);
-        if s.swap(true, Ordering::SeqCst) {
+        if s.is_stopped() {
             eprintln!("\nstopping now");
             std::process::exit(130);
         }
+        s.stop();
         eprintln!("\nstopping after the current batch (Ctrl-C again to quit now)");
     });
     stop

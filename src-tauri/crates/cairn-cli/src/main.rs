@@ -13,6 +13,7 @@ mod args;
 mod bench;
 mod cmd;
 mod generators;
+mod hints;
 mod interrupt;
 mod mcp;
 mod print;
@@ -20,7 +21,19 @@ mod progress;
 
 use args::{Cli, Command};
 
+/// The hidden argument that starts `cairn` as a parser worker (see
+/// `cairn_core::parse::isolate`).
+const PARSE_WORKER_ARG: &str = "__parse-worker";
+
 fn main() {
+    if std::env::args_os().nth(1).is_some_and(|a| a == PARSE_WORKER_ARG) {
+        std::process::exit(cairn_core::parse::isolate::serve_worker());
+    }
+    // PDF, DOCX and HTML are parsed in worker processes: `cairn` itself in worker mode.
+    if let Ok(worker) = cairn_core::parse::isolate::WorkerCommand::current_exe(&[PARSE_WORKER_ARG])
+    {
+        cairn_core::parse::isolate::register_worker(worker, Default::default());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
@@ -35,7 +48,7 @@ fn main() {
             .chain()
             .find_map(|e| e.downcast_ref::<cairn_core::Error>());
         if let Some(core) = core {
-            eprintln!("  what to do: {}", core.hint());
+            eprintln!("  what to do: {}", hints::hint(core));
             std::process::exit(if core.is_user_error() { 1 } else { 2 });
         }
         std::process::exit(1);

@@ -2,8 +2,10 @@
 //!
 //! Errors are split the way a user sees them (after meilisearch): a [`Error::is_user_error`]
 //! is something the user caused and can fix (bad path, bad config, missing model file); the
-//! rest are internal failures. Every variant names the thing it is about, and
-//! [`Error::hint`] says what to do next.
+//! rest are internal failures. Every variant names the thing it is about; [`Error::kind`] is a
+//! stable [`ErrorKind`]. What to do next is worded by each front end (the CLI's `hints.rs`,
+//! the MCP server, the desktop app's `cairn-library`), except for generation errors, whose
+//! generator gives its own hint.
 
 use std::path::PathBuf;
 
@@ -125,53 +127,100 @@ impl Error {
         ) || matches!(self, Error::Generation(g) if g.user)
     }
 
-    /// A short, stable machine-readable name for the kind of error.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of error, a stable machine-readable value.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Io { .. } => "io",
-            Error::Config { .. } => "config",
-            Error::Parse { .. } => "parse",
-            Error::Model(_) => "model",
-            Error::ModelMismatch { .. } => "model_mismatch",
-            Error::NotFound(_) => "not_found",
-            Error::Invalid(_) => "invalid",
-            Error::Locked(_) => "locked",
-            Error::Cancelled => "cancelled",
-            Error::Catalog(_) => "catalog",
-            Error::TextIndex(_) => "text_index",
-            Error::VectorIndex(_) => "vector_index",
-            Error::Generation(_) => "generation",
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Config { .. } => ErrorKind::Config,
+            Error::Parse { .. } => ErrorKind::Parse,
+            Error::Model(_) => ErrorKind::Model,
+            Error::ModelMismatch { .. } => ErrorKind::ModelMismatch,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Invalid(_) => ErrorKind::Invalid,
+            Error::Locked(_) => ErrorKind::Locked,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Catalog(_) => ErrorKind::Catalog,
+            Error::TextIndex(_) => ErrorKind::TextIndex,
+            Error::VectorIndex(_) => ErrorKind::VectorIndex,
+            Error::Generation(_) => ErrorKind::Generation,
         }
     }
 
-    /// What the user should do about it.
-    pub fn hint(&self) -> &'static str {
+    /// The generator's own hint, for [`Error::Generation`] (other hints are worded by each
+    /// front end: the CLI, the MCP server, the desktop app).
+    pub fn generation_hint(&self) -> Option<&'static str> {
         match self {
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
-                "The disk is full: free some space and run the command again; nothing committed was lost."
-            }
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-                "Check the permissions of that path, or choose another data directory with --data-dir."
-            }
-            Error::Io { .. } => "Check that the path exists and is readable.",
-            Error::Config { .. } => {
-                "Fix the named setting in the config file (see docs/config.md), or delete the file to use the defaults."
-            }
-            Error::Parse { .. } => "The file is skipped and listed under problems in `cairn status`.",
-            Error::Model(_) => {
-                "Run `bash models/fetch.sh` to install the default model files, or point [embedding] in the config at an ONNX model and tokenizer."
-            }
-            Error::ModelMismatch { .. } => {
-                "Run `cairn reindex --embeddings` to re-embed the collection with the configured model, or set the model back in the config."
-            }
-            Error::NotFound(_) => "Check the name or path; `cairn status` lists what Cairn knows.",
-            Error::Invalid(_) => "Check the command's arguments (`cairn help`).",
-            Error::Locked(_) => "Wait for the other `cairn index` to finish, or stop it (Ctrl-C) first.",
-            Error::Cancelled => "Run the same command again to resume where it stopped.",
-            Error::Generation(g) => g.hint,
-            Error::Catalog(_) | Error::TextIndex(_) | Error::VectorIndex(_) => {
-                "Run `cairn reindex` to rebuild the search indexes from the catalog; if that fails, report a bug."
-            }
+            Error::Generation(g) => Some(g.hint),
+            _ => None,
         }
+    }
+
+    /// True when the failure is a full disk (the front ends say "free some space").
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull)
+    }
+
+    /// True when the failure is a permission refused by the OS.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
+    }
+}
+
+/// The kinds of [`Error`], serialised as snake_case strings (`not_found`, `model_mismatch`,
+/// ...), the values the CLI's JSON, the MCP server and the app's bindings carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Io,
+    Config,
+    Parse,
+    Model,
+    ModelMismatch,
+    NotFound,
+    Invalid,
+    Locked,
+    Cancelled,
+    Catalog,
+    TextIndex,
+    VectorIndex,
+    Generation,
+}
+
+impl ErrorKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "io",
+            ErrorKind::Config => "config",
+            ErrorKind::Parse => "parse",
+            ErrorKind::Model => "model",
+            ErrorKind::ModelMismatch => "model_mismatch",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Locked => "locked",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Catalog => "catalog",
+            ErrorKind::TextIndex => "text_index",
+            ErrorKind::VectorIndex => "vector_index",
+            ErrorKind::Generation => "generation",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl From<ErrorKind> for String {
+    fn from(k: ErrorKind) -> String {
+        k.as_str().to_owned()
     }
 }

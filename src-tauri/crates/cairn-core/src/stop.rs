@@ -22,6 +22,13 @@ impl StopToken {
         }
     }
 
+    /// A token that is already stopped.
+    pub fn stopped() -> StopToken {
+        let t = StopToken::new();
+        t.stop();
+        t
+    }
+
     /// A new token that is stopped by [`StopToken::stop`] on itself or on `self`.
     pub fn child(&self) -> StopToken {
         let mut flags = Vec::with_capacity(self.flags.len() + 1);

@@ -5,7 +5,7 @@
 //! generators are tested in cairn-llm.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -135,7 +135,7 @@ impl Generator for MustNotBeCalled {
         &self,
         _: &[ChatMessage],
         _: &GenerateOptions,
-        _: &AtomicBool,
+        _: &StopToken,
         _: &mut dyn FnMut(&str),
     ) -> cairn_core::Result<GenerationOutput> {
         panic!("the generator was called although the evidence was too weak");
@@ -176,7 +176,7 @@ impl Generator for Scripted {
         &self,
         messages: &[ChatMessage],
         _: &GenerateOptions,
-        _: &AtomicBool,
+        _: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> cairn_core::Result<GenerationOutput> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -207,7 +207,7 @@ fn ask(
     req: &AskRequest,
     generator: Option<&dyn Generator>,
 ) -> (cairn_core::answer::Answer, String) {
-    let never = AtomicBool::new(false);
+    let never = StopToken::new();
     let mut streamed = String::new();
     let answer = engine
         .ask(req, generator, &never, &mut |t| streamed.push_str(t))
@@ -554,7 +554,7 @@ fn follow_ups_are_rewritten_into_standalone_questions() {
 
     // An unknown conversation is an error.
     req.session = Some(cairn_core::audit::SessionId(4242));
-    let never = AtomicBool::new(false);
+    let never = StopToken::new();
     let err = engine.ask(&req, Some(&g), &never, &mut |_| {}).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");
 }
@@ -564,7 +564,7 @@ fn generative_mode_without_a_generator_is_a_clear_error() {
     require_models!();
     let tmp = tempfile::tempdir().unwrap();
     let mut engine = indexed(tmp.path());
-    let never = AtomicBool::new(false);
+    let never = StopToken::new();
     let err = engine
         .ask(
             &AskRequest::new("Where must badges be worn?", AnswerMode::Generative),
@@ -574,7 +574,7 @@ fn generative_mode_without_a_generator_is_a_clear_error() {
         )
         .unwrap_err();
     assert!(matches!(err, Error::Generation(_)), "{err}");
-    assert!(err.hint().contains("--extractive"));
+    assert!(err.generation_hint().unwrap().contains("--extractive"));
     assert!(engine.audit_list(10).unwrap().is_empty());
 }
 
@@ -625,7 +625,7 @@ impl Generator for Failing {
         &self,
         _: &[ChatMessage],
         _: &GenerateOptions,
-        _: &AtomicBool,
+        _: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> cairn_core::Result<GenerationOutput> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -648,7 +648,7 @@ fn a_failed_generation_is_audited_and_its_error_returned() {
         AnswerMode::Generative,
     );
     req.session = Some(session);
-    let never = AtomicBool::new(false);
+    let never = StopToken::new();
 
     // Failing before anything is sent: the error, and nothing recorded.
     let early = Failing::new(true);

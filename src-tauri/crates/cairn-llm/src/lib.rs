@@ -30,8 +30,8 @@
 //! ([`Error::hint`]); it converts into [`cairn_core::Error::Generation`] keeping its kind,
 //! message, hint and user/internal split, which is what the public entry points return.
 
+use cairn_core::stop::StopToken;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use cairn_core::config::{Config, LlmConfig, LlmProvider};
@@ -141,7 +141,7 @@ pub fn test_connection(cfg: &LlmConfig) -> cairn_core::Result<ConnectionReport> 
         ..GenerateOptions::default()
     };
     let hi = [ChatMessage::user("Say OK.")];
-    let never = AtomicBool::new(false);
+    let never = StopToken::new();
     match cfg.provider {
         LlmProvider::None => Ok(ConnectionReport {
             provider: cfg.provider,

@@ -1,9 +1,9 @@
 //! A GGUF model run in-process with llama.cpp.
 
+use cairn_core::stop::StopToken;
 use std::io::Read;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -306,7 +306,7 @@ impl Generator for LocalGenerator {
         &self,
         messages: &[ChatMessage],
         opts: &GenerateOptions,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> cairn_core::Result<GenerationOutput> {
         self.run(messages, opts, cancel, on_token)
@@ -320,7 +320,7 @@ impl LocalGenerator {
         &self,
         messages: &[ChatMessage],
         opts: &GenerateOptions,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<GenerationOutput> {
         // Timing starts once this generator is free (waiting for another call is not counted).
@@ -338,7 +338,7 @@ impl LocalGenerator {
                 context: n_ctx,
             });
         }
-        if opts.max_tokens == 0 || cancel.load(Ordering::Relaxed) {
+        if opts.max_tokens == 0 || cancel.is_stopped() {
             let finish = if opts.max_tokens == 0 {
                 Finish::Length
             } else {
@@ -364,7 +364,7 @@ impl LocalGenerator {
         // Evaluate the prompt in batches of n_batch tokens; logits only for the last one.
         let mut batch = LlamaBatch::new(n_batch as usize, 1);
         for (chunk_no, chunk) in tokens.chunks(n_batch as usize).enumerate() {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_stopped() {
                 return Ok(out.finish(Finish::Cancelled, false, Some(n_prompt), 0));
             }
             batch.clear();
@@ -385,7 +385,7 @@ impl LocalGenerator {
         let mut generated = 0usize;
         let mut piece = Vec::with_capacity(32);
         let finish = loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_stopped() {
                 break Finish::Cancelled;
             }
             if generated >= opts.max_tokens {

@@ -1,7 +1,8 @@
 //! Any OpenAI-compatible chat-completions endpoint, over blocking HTTP (ureq, rustls).
 
+use cairn_core::stop::StopToken;
 use std::io::{BufRead, BufReader};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -244,7 +245,7 @@ impl RemoteGenerator {
 
     /// Sends the request, retrying 429 and 5xx with backoff. `Ok(None)` means cancelled while
     /// waiting to retry.
-    fn send_with_retries(&self, body: &str, cancel: &AtomicBool) -> Result<Option<Response<Body>>> {
+    fn send_with_retries(&self, body: &str, cancel: &StopToken) -> Result<Option<Response<Body>>> {
         let url = &self.chat_url;
         let attempts = self.config.max_retries.saturating_add(1);
         let mut attempt = 0u32;
@@ -356,7 +357,7 @@ impl RemoteGenerator {
         &self,
         resp: Response<Body>,
         out: &mut Output<'_>,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
     ) -> Result<(Finish, Option<usize>, usize)> {
         let url = &self.chat_url;
         let is_sse = resp
@@ -375,7 +376,7 @@ impl RemoteGenerator {
         let mut pieces = 0usize;
         let mut usage = (None, None);
         loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_stopped() {
                 return Ok((Finish::Cancelled, usage.0, usage.1.unwrap_or(pieces)));
             }
             line.clear();
@@ -508,7 +509,7 @@ impl Generator for RemoteGenerator {
         &self,
         messages: &[ChatMessage],
         opts: &GenerateOptions,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> cairn_core::Result<GenerationOutput> {
         self.run(messages, opts, cancel, on_token)
@@ -529,7 +530,7 @@ impl RemoteGenerator {
         &self,
         messages: &[ChatMessage],
         opts: &GenerateOptions,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<GenerationOutput> {
         let start = Instant::now();
@@ -546,7 +547,7 @@ impl RemoteGenerator {
             self.ensure_model()?;
         }
         let mut out = Output::new(start, &opts.stop, on_token);
-        if cancel.load(Ordering::Relaxed) {
+        if cancel.is_stopped() {
             return Ok(out.finish(Finish::Cancelled, false, None, 0));
         }
         let body = self.request_body(messages, opts);
@@ -802,10 +803,10 @@ fn backoff(initial: Duration, attempt: u32, retry_after: Option<Duration>) -> Du
 }
 
 /// Sleeps in short slices; true if `cancel` was set meanwhile.
-fn sleep_unless_cancelled(wait: Duration, cancel: &AtomicBool) -> bool {
+fn sleep_unless_cancelled(wait: Duration, cancel: &StopToken) -> bool {
     let until = Instant::now() + wait;
     loop {
-        if cancel.load(Ordering::Relaxed) {
+        if cancel.is_stopped() {
             return true;
         }
         let now = Instant::now();

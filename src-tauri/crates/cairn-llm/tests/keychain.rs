@@ -16,6 +16,7 @@
 
 #![cfg(all(target_os = "linux", feature = "keychain"))]
 
+use cairn_core::stop::StopToken;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -436,7 +437,7 @@ fn answer_through_from_config(
         .generate(
             &[ChatMessage::user("What is the capital of France?")],
             &GenerateOptions::default(),
-            &AtomicBool::new(false),
+            &StopToken::new(),
             &mut |_| {},
         )
         .expect("an answer from the mock endpoint");

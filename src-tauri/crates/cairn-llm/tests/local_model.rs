@@ -2,8 +2,8 @@
 //! `bash models/fetch.sh`). Tests that need the model return early with a message when it is
 //! absent, like cairn-core's embedding tests.
 
+use cairn_core::stop::StopToken;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use cairn_llm::{
@@ -55,7 +55,7 @@ fn collect(
 ) -> (GenerationOutput, Vec<String>) {
     let mut pieces = Vec::new();
     let generation = generator
-        .generate(messages, opts, &AtomicBool::new(false), &mut |p| {
+        .generate(messages, opts, &StopToken::new(), &mut |p| {
             pieces.push(p.to_owned())
         })
         .expect("generation succeeds");
@@ -144,13 +144,13 @@ fn measure_rag_sized_prompt() {
 #[test]
 fn cancel_flag_stops_generation() {
     let Some(generator) = generator() else { return };
-    let cancel = AtomicBool::new(false);
+    let cancel = StopToken::new();
     let mut pieces = 0;
     let g = generator
         .generate(&question(), &greedy(200), &cancel, &mut |_| {
             pieces += 1;
             if pieces == 2 {
-                cancel.store(true, Ordering::Relaxed);
+                cancel.stop();
             }
         })
         .unwrap();
@@ -163,7 +163,7 @@ fn cancel_flag_stops_generation() {
         .generate(
             &question(),
             &greedy(200),
-            &AtomicBool::new(true),
+            &StopToken::stopped(),
             &mut |_| panic!("no token after cancel"),
         )
         .unwrap();
@@ -232,7 +232,7 @@ fn prompt_longer_than_context_is_an_error() {
     assert_eq!(small.context_len(), 64);
     let long = [ChatMessage::user("word ".repeat(200))];
     let err = small
-        .run(&long, &greedy(8), &AtomicBool::new(false), &mut |_| {})
+        .run(&long, &greedy(8), &StopToken::new(), &mut |_| {})
         .unwrap_err();
     assert!(
         matches!(err, Error::ContextOverflow { context: 64, prompt_tokens } if prompt_tokens > 64),
@@ -301,7 +301,8 @@ fn errors_convert_to_cairn_core_generation_errors() {
     assert!(err.is_user_error());
     assert_eq!(err.kind(), "generation");
     assert!(err.to_string().contains("/no/such/model.gguf"), "{err}");
-    assert!(err.hint().contains("models/fetch.sh"), "{}", err.hint());
+    let hint = err.generation_hint().unwrap();
+    assert!(hint.contains("models/fetch.sh"), "{hint}");
     match &err {
         cairn_core::Error::Generation(g) => assert_eq!(g.kind, "model_file"),
         other => panic!("{other:?}"),

@@ -5,10 +5,10 @@
 //!
 //! The server is started with `--api_key`, so authentication is checked for real too.
 
+use cairn_core::stop::StopToken;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_llm::{
@@ -146,7 +146,7 @@ fn collect(
     opts: &GenerateOptions,
 ) -> (Result<GenerationOutput, Error>, Vec<String>) {
     let mut pieces = Vec::new();
-    let result = generator.run(&question(), opts, &AtomicBool::new(false), &mut |p| {
+    let result = generator.run(&question(), opts, &StopToken::new(), &mut |p| {
         pieces.push(p.to_owned())
     });
     (result, pieces)
@@ -193,12 +193,12 @@ fn openai_compatible_server_end_to_end() {
 
     // Cancelling mid-stream, then the server still serves the next request.
     let mut n = 0;
-    let cancel = AtomicBool::new(false);
+    let cancel = StopToken::new();
     let g = generator
         .run(&question(), &greedy(200), &cancel, &mut |_| {
             n += 1;
             if n == 2 {
-                cancel.store(true, Ordering::Relaxed);
+                cancel.stop();
             }
         })
         .unwrap();

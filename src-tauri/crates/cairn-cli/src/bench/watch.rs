@@ -2,12 +2,11 @@
 //! keyword search, measured on a generated folder of pseudo-random notes.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cairn_core::config::{Config, SearchMode};
-use cairn_core::engine::{Access, Engine, IndexReport, SearchRequest};
+use cairn_core::engine::{Engine, Writer, IndexReport, SearchRequest};
 use cairn_core::watch::live::{self, FolderWatcher};
 
 use crate::args::BenchWatchArgs;
@@ -137,13 +136,13 @@ pub fn bench_watch(config: Config, a: &BenchWatchArgs) -> Result<()> {
         folder.display()
     ));
 
-    let mut engine = Engine::open(&data, config, Access::Write)?;
+    let mut engine = Writer::open(&data, config)?;
     let folder = engine.add_folder(&folder)?;
     let files: Vec<PathBuf> = files
         .iter()
         .map(|f| folder.join(f.strip_prefix(tmp.0.join("folder")).unwrap_or(f)))
         .collect();
-    let never = AtomicBool::new(false);
+    let never = cairn_core::stop::StopToken::new();
     let t = Instant::now();
     let initial = engine.index_text(&mut |_| {}, &never)?;
     let index_s = t.elapsed().as_secs_f64();
@@ -167,7 +166,7 @@ pub fn bench_watch(config: Config, a: &BenchWatchArgs) -> Result<()> {
 
     let watcher = FolderWatcher::new(std::slice::from_ref(&folder), std::slice::from_ref(&data))?;
     let activity = watcher.activity();
-    let stop = install_stop(activity.clone());
+    let stop = install_stop();
     // Let the watcher settle (inotify watches are in place once `new` returns).
     std::thread::sleep(Duration::from_millis(200));
 
@@ -177,7 +176,7 @@ pub fn bench_watch(config: Config, a: &BenchWatchArgs) -> Result<()> {
     let mut search_ms = Vec::new();
     let mut embedded_ms = Vec::new();
     for e in 0..a.edits {
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_stopped() {
             break;
         }
         let file = &files[rng.below(files.len())];

@@ -8,7 +8,7 @@ use anyhow::Result;
 use cairn_core::answer::{AnswerMode, AskRequest, Generator};
 use cairn_core::audit::SessionId;
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine};
+use cairn_core::engine::Engine;
 
 use crate::args::AskArgs;
 use crate::interrupt::cancel_flag;
@@ -32,7 +32,7 @@ pub fn ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
         }
         AnswerMode::Extractive
     };
-    let mut engine = Engine::open(data_dir, config, Access::ReadOnly)?;
+    let mut engine = Engine::open(data_dir, config)?;
     let question = args.question.join(" ");
     let session = match (args.session, args.new_session) {
         (Some(id), _) => Some(SessionId(id)),

@@ -5,14 +5,14 @@ use std::path::Path;
 use anyhow::Result;
 use cairn_core::audit::AuditId;
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine};
+use cairn_core::engine::Engine;
 
 use crate::args::AuditCommand;
 use crate::print;
 
 /// `cairn audit …`.
 pub fn audit(data_dir: &Path, config: Config, cmd: &AuditCommand) -> Result<()> {
-    let engine = Engine::open(data_dir, config, Access::ReadOnly)?;
+    let engine = Engine::open(data_dir, config)?;
     match cmd {
         AuditCommand::List { limit, json } => {
             let rows = engine.audit_list(*limit)?;

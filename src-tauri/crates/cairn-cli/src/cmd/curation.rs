@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine};
+use cairn_core::engine::{Engine, Writer};
 
 use crate::print;
 
 /// `cairn history PATH [--json]`.
 pub fn history(data_dir: &Path, config: Config, path: &Path, json: bool) -> Result<()> {
-    let engine = Engine::open(data_dir, config, Access::ReadOnly)?;
+    let engine = Engine::open(data_dir, config)?;
     let versions = engine.history(path)?;
     if json {
         println!("{}", serde_json::to_string(&versions)?);
@@ -30,7 +30,7 @@ pub fn deprecate(
     superseded_by: Option<PathBuf>,
     reason: &str,
 ) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     match (path, pattern) {
         (_, Some(p)) => {
             engine.deprecate_pattern(&p, reason)?;
@@ -47,7 +47,7 @@ pub fn deprecate(
 
 /// `cairn undeprecate TARGET`.
 pub fn undeprecate(data_dir: &Path, config: Config, target: &str) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     engine.undeprecate(target)?;
     println!("{target} is no longer deprecated");
     Ok(())
@@ -55,7 +55,7 @@ pub fn undeprecate(data_dir: &Path, config: Config, target: &str) -> Result<()> 
 
 /// `cairn tag PATH TAG…`.
 pub fn tag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     let t = engine.tag(path, tags)?;
     println!("tagged {} with {}", t.display(), tags.join(", "));
     Ok(())
@@ -63,7 +63,7 @@ pub fn tag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Res
 
 /// `cairn untag PATH [TAG…]`.
 pub fn untag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     let n = engine.untag(path, tags)?;
     println!("removed {n} tag(s) from {}", path.display());
     Ok(())
@@ -71,7 +71,7 @@ pub fn untag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> R
 
 /// `cairn check [--json]`: exits with code 3 when the catalog or an index is not sound.
 pub fn check(data_dir: &Path, config: Config, json: bool) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::ReadOnly)?;
+    let mut engine = Engine::open(data_dir, config)?;
     let report = engine.check()?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

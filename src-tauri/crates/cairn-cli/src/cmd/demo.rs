@@ -5,14 +5,14 @@ use std::path::Path;
 
 use anyhow::Result;
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine, SearchRequest};
+use cairn_core::engine::{Engine, Writer, SearchRequest};
 
 use crate::cmd::index::run_index;
 use crate::print;
 
 /// `cairn demo DIR`.
 pub fn demo(data_dir: &Path, config: Config, dir: &Path) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     let abs = engine.add_folder(dir)?;
     println!(
         "Cairn demo: indexing {} (data in {})",
@@ -32,7 +32,7 @@ pub fn demo(data_dir: &Path, config: Config, dir: &Path) -> Result<()> {
         let req = SearchRequest::new(line.trim(), engine.config());
         match engine.search(&req) {
             Ok(resp) => print::print_search(&resp),
-            Err(e) => eprintln!("error: {e}\n  what to do: {}", e.hint()),
+            Err(e) => eprintln!("error: {e}\n  what to do: {}", crate::hints::hint(&e)),
         }
     }
     Ok(())

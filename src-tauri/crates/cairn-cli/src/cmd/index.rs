@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine, IndexReport};
+use cairn_core::engine::{Engine, Writer, IndexReport};
 
 use crate::interrupt::cancel_flag;
 use crate::print;
@@ -13,7 +13,7 @@ use crate::progress::Bar;
 
 /// `cairn add DIR [--index]`.
 pub fn add(data_dir: &Path, config: Config, dir: &Path, index: bool) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     let abs = engine.add_folder(dir)?;
     println!("added {}", abs.display());
     if index {
@@ -26,13 +26,13 @@ pub fn add(data_dir: &Path, config: Config, dir: &Path, index: bool) -> Result<(
 
 /// `cairn index [--no-embed] [--json]`.
 pub fn index(data_dir: &Path, config: Config, no_embed: bool, json: bool) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     run_index(&mut engine, no_embed, json)
 }
 
 /// `cairn status [--json]`.
 pub fn status(data_dir: &Path, config: Config, json: bool) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::ReadOnly)?;
+    let mut engine = Engine::open(data_dir, config)?;
     let status = engine.status()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -45,9 +45,9 @@ pub fn status(data_dir: &Path, config: Config, json: bool) -> Result<()> {
 /// `cairn reindex [--embeddings]`.
 pub fn reindex(data_dir: &Path, config: Config, embeddings: bool) -> Result<()> {
     if embeddings {
-        Engine::adopt_configured_model(data_dir, &config)?;
+        Writer::adopt_configured_model(data_dir, &config)?;
     }
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     engine.rebuild_indexes()?;
     let s = engine.status()?;
     println!(

@@ -5,13 +5,13 @@ use std::path::Path;
 use anyhow::Result;
 use cairn_core::audit::PinId;
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine};
+use cairn_core::engine::Engine;
 
 use crate::args::PinCommand;
 
 /// `cairn pin …`.
 pub fn pin(data_dir: &Path, config: Config, cmd: &PinCommand) -> Result<()> {
-    let engine = Engine::open(data_dir, config, Access::ReadOnly)?;
+    let engine = Engine::open(data_dir, config)?;
     match cmd {
         PinCommand::Add { text } => {
             let id = engine.pin_add(&text.join(" "))?;

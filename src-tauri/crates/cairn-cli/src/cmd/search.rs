@@ -4,14 +4,14 @@ use std::path::Path;
 
 use anyhow::Result;
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine, SearchRequest, SearchState};
+use cairn_core::engine::{Engine, SearchRequest, SearchState};
 
 use crate::args::{parse_date, SearchArgs};
 use crate::print;
 
 /// `cairn search QUERY…`.
 pub fn search(data_dir: &Path, config: Config, args: &SearchArgs) -> Result<()> {
-    let mut engine = Engine::open(data_dir, config, Access::ReadOnly)?;
+    let mut engine = Engine::open(data_dir, config)?;
     let req = search_request(args, engine.config())?;
     let resp = engine.search(&req)?;
     if args.json {

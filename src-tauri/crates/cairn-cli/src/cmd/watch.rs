@@ -1,28 +1,28 @@
 //! `cairn watch`: follow the folders live, indexing each burst of changes as it settles.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cairn_core::config::Config;
-use cairn_core::engine::{Access, Engine};
-use cairn_core::service::{self, Reconciled};
+use cairn_core::engine::{Engine, Writer};
+use cairn_core::engine::Reconciled;
+use cairn_core::stop::StopToken;
 use cairn_core::watch::live::{Batch, FolderWatcher};
 
 use crate::args::WatchArgs;
 use crate::interrupt::install_stop;
 
-/// One reconcile (the step shared with the desktop app, `cairn_core::service::reconcile`),
+/// One reconcile (the step shared with the desktop app, `cairn_core::engine::reconcile`),
 /// without progress output.
 pub(crate) fn reconcile(
-    engine: &mut Engine,
+    engine: &mut Writer,
     paths: &[PathBuf],
     embed: bool,
-    stop: &AtomicBool,
-    activity: &AtomicBool,
+    stop: &StopToken,
+    activity: &StopToken,
 ) -> Result<Reconciled> {
-    Ok(service::reconcile(
+    Ok(cairn_core::engine::reconcile(
         engine,
         paths,
         embed,
@@ -40,7 +40,7 @@ pub(crate) fn ms(d: Duration) -> f64 {
 /// Runs `cairn watch`.
 pub fn watch(data_dir: &Path, config: Config, args: &WatchArgs) -> Result<()> {
     let include_hidden = config.ingest.include_hidden;
-    let mut engine = Engine::open(data_dir, config, Access::Write)?;
+    let mut engine = Writer::open(data_dir, config)?;
     let folders: Vec<PathBuf> = engine
         .catalog()
         .folders()?
@@ -56,7 +56,7 @@ pub fn watch(data_dir: &Path, config: Config, args: &WatchArgs) -> Result<()> {
         .context("starting the folder watcher")?
         .include_hidden(include_hidden);
     let activity = watcher.activity();
-    let stop = install_stop(activity.clone());
+    let stop = install_stop();
     let debounce = Duration::from_millis(args.debounce_ms);
     let max_wait = Duration::from_millis(args.max_wait_ms.max(args.debounce_ms));
     let embed = !args.no_embed;
@@ -95,7 +95,7 @@ pub fn watch(data_dir: &Path, config: Config, args: &WatchArgs) -> Result<()> {
         let batch = if backlog {
             match watcher.next_batch_within(debounce, max_wait, &stop, debounce) {
                 Some(b) => b,
-                None if stop.load(Ordering::SeqCst) => break,
+                None if stop.is_stopped() => break,
                 None => Batch::default(),
             }
         } else {

@@ -1,6 +1,7 @@
 //! The `ask` tool: a cited answer with the configured model, or an extractive one that says
 //! why, mapped to the tool's result (sources with verdicts, unsupported sentences).
 
+use cairn_core::stop::StopToken;
 use std::collections::HashSet;
 
 use cairn_core::catalog::Filters;
@@ -35,7 +36,7 @@ pub(super) fn answer(
         req
     };
     // MCP calls are not cancelled midway; the client simply stops waiting.
-    let never = std::sync::atomic::AtomicBool::new(false);
+    let never = cairn_core::stop::StopToken::new();
     let mut why_extractive = None;
     let answer = match shared.generator() {
         Ok(Some(g)) => {

@@ -1,7 +1,7 @@
 //! `cairn mcp`: serves the knowledge base to MCP clients (AI assistants, editors) over stdio.
 //!
 //! Tools: `search`, `list_sources`, `read_source`, `status` and `ask`, all read-only. Each call
-//! takes an engine opened with [`Access::ReadOnly`](cairn_core::engine::Access::ReadOnly) from a small pool (an `Engine` is not
+//! takes a read-only [`Engine`](cairn_core::engine::Engine) from a small pool (an `Engine` is not
 //! `Sync`), or opens one, so a long `ask` never holds up a `search`; the engines share one
 //! ONNX session, and one whose catalog's vector generation moved is reopened, so results follow
 //! a concurrent `cairn index`. Every engine call runs on tokio's blocking pool (`spawn_blocking`): blocking
@@ -59,7 +59,7 @@ pub fn serve(data_dir: &Path, config: Config) -> anyhow::Result<()> {
         }
         tracing::info!(
             "cairn mcp: serving {} on stdio",
-            server.shared.data_dir.display()
+            server.shared.data_dir().display()
         );
         let service = server.serve(rmcp::transport::stdio_pipes()).await?;
         service.waiting().await?;
@@ -82,7 +82,7 @@ fn tool_error(e: &Error) -> String {
         Error::NotFound(_) => {
             "Check the path or id; the `list_sources` and `status` tools list what Cairn knows."
         }
-        e => e.hint(),
+        e => crate::hints::hint(e),
     };
     format!("{e}\nWhat to do: {hint}")
 }
@@ -111,9 +111,9 @@ impl CairnMcp {
     {
         let shared = self.shared.clone();
         let job = tokio::task::spawn_blocking(move || {
-            let mut held = shared.checkout()?;
-            let result = f(&shared, &mut held.engine);
-            shared.checkin(held);
+            let mut engine = shared.pool.checkout()?;
+            let result = f(&shared, &mut engine);
+            drop(engine);
             result
         });
         match job.await {

@@ -3,7 +3,7 @@
 //! **abstain** when the evidence is weak, **generate** (or extract) the answer, **verify** its
 //! citations, **record** the attempt in the audit log (and the session).
 
-use std::sync::atomic::AtomicBool;
+use crate::stop::StopToken;
 use std::time::{Duration, Instant};
 
 use crate::answer::evidence::Retrieved;
@@ -82,7 +82,7 @@ impl Engine {
         &mut self,
         req: &AskRequest,
         generator: Option<&dyn Generator>,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<Answer> {
         let started = Instant::now();
@@ -166,7 +166,7 @@ impl Engine {
         req: &AskRequest,
         question: &str,
         generator: Option<&dyn Generator>,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
     ) -> Result<Rewritten> {
         let history = match req.session {
             Some(id) => {
@@ -196,7 +196,7 @@ impl Engine {
         sources: Vec<Source>,
         generator: Option<&dyn Generator>,
         cfg: &AnswerConfig,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<Generated> {
         let spec = prompt::spec();

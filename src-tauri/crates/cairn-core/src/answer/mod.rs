@@ -24,8 +24,8 @@ pub mod extract;
 pub mod prompt;
 pub mod rewrite;
 
+use crate::stop::StopToken;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -176,7 +176,7 @@ pub trait Generator: Send + Sync {
         &self,
         messages: &[ChatMessage],
         opts: &GenerateOptions,
-        cancel: &AtomicBool,
+        cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<GenerationOutput>;
 }

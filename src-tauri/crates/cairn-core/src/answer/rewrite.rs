@@ -7,8 +7,8 @@
 //! [`MAX_REWRITE_CHARS`] or several lines. Otherwise (no generator, or unusable output) the
 //! heuristic appends the previous question's content words that the new one lacks.
 
+use crate::stop::StopToken;
 use std::collections::HashSet;
-use std::sync::atomic::AtomicBool;
 
 use super::prompt::{fill, PromptSpec};
 use super::{ChatMessage, GenerateOptions, Generator};
@@ -91,7 +91,7 @@ pub fn standalone(
     history: &[Message],
     generator: Option<&dyn Generator>,
     spec: &PromptSpec,
-    cancel: &AtomicBool,
+    cancel: &StopToken,
 ) -> (String, Rewrite) {
     let previous = history
         .iter()
@@ -117,7 +117,7 @@ fn model_rewrite(
     spec: &PromptSpec,
     history: &[Message],
     question: &str,
-    cancel: &AtomicBool,
+    cancel: &StopToken,
 ) -> Option<String> {
     let turns: Vec<String> = history
         .iter()

@@ -2,6 +2,7 @@
 //! tiny scripted HTTP server on 127.0.0.1. The real end-to-end test against an
 //! OpenAI-compatible server is `tests/remote_server.rs`.
 
+use cairn_core::stop::StopToken;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -90,7 +91,7 @@ fn run(generator: &RemoteGenerator) -> (Result<GenerationOutput>, Vec<String>) {
     let result = generator.run(
         &[ChatMessage::user("hi")],
         &GenerateOptions::default(),
-        &AtomicBool::new(false),
+        &StopToken::new(),
         &mut |p| pieces.push(p.to_owned()),
     );
     (result, pieces)
@@ -195,12 +196,12 @@ fn cancel_during_backoff_ends_cancelled() {
         "",
     )]);
     let generator = RemoteGenerator::new(config(&server.base)).unwrap();
-    let cancel = AtomicBool::new(false);
+    let cancel = StopToken::new();
     let started = Instant::now();
     let result = std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(200));
-            cancel.store(true, Ordering::Relaxed);
+            cancel.stop();
         });
         generator.run(
             &[ChatMessage::user("hi")],
@@ -358,7 +359,7 @@ fn sse_variants_are_parsed_and_stop_strings_applied() {
         .run(
             &[ChatMessage::user("q")],
             &opts,
-            &AtomicBool::new(false),
+            &StopToken::new(),
             &mut |p| pieces.push(p.to_owned()),
         )
         .unwrap();
@@ -395,7 +396,7 @@ fn cancel_set_while_streaming_stops_the_stream() {
     ])]);
     let generator = RemoteGenerator::new(config(&server.base)).unwrap();
     let mut n = 0;
-    let cancel = AtomicBool::new(false);
+    let cancel = StopToken::new();
     let g = generator
         .run(
             &[ChatMessage::user("q")],
@@ -404,7 +405,7 @@ fn cancel_set_while_streaming_stops_the_stream() {
             &mut |_| {
                 n += 1;
                 if n >= 2 {
-                    cancel.store(true, Ordering::Relaxed);
+                    cancel.stop();
                 }
             },
         )
