@@ -1,11 +1,11 @@
-//! The commands the window calls. Each one delegates to `cairn_core::service::Library` on the
+//! The commands the window calls. Each one delegates to `cairn_library::Library` on the
 //! blocking pool; none holds logic of its own.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cairn_core::service::{
+use cairn_library::{
     AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, IndexProgress, Library,
     LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery, SearchResults,
     SessionItem, Settings, VersionItem,

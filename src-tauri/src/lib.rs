@@ -1,4 +1,4 @@
-//! Cairn's desktop app: a thin Tauri v2 shell over [`cairn_core::service::Library`].
+//! Cairn's desktop app: a thin Tauri v2 shell over [`cairn_library::Library`].
 //!
 //! Every command is `async` and runs engine work on the blocking pool
 //! (`tauri::async_runtime::spawn_blocking`), so no engine call ever runs on the main thread or
@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cairn_core::service::{ErrorInfo, IndexProgress, Library, LibraryEvent, LibraryOptions};
+use cairn_library::{ErrorInfo, IndexProgress, Library, LibraryEvent, LibraryOptions};
 use serde::{Deserialize, Serialize};
 use tauri::Manager;
 use tauri_specta::{collect_commands, collect_events, Event};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use cairn_core::config::{Config, SearchMode};
 use cairn_core::engine::{Access, Engine, IndexReport, SearchRequest};
-use cairn_core::service::{self, Reconciled};
+use cairn_core::reconcile::{self as service, Reconciled};
 use cairn_core::watch::live::{self, Batch, FolderWatcher};
 use clap::{Args, Subcommand};
 

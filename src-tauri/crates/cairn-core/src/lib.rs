@@ -19,8 +19,8 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod parse;
+pub mod reconcile;
 pub mod retrieve;
-pub mod service;
 pub mod watch;
 
 pub use error::{Error, Result};
