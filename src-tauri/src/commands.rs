@@ -1,11 +1,13 @@
-//! The commands the window calls. Each one delegates to `cairn_core::service::Library` on the
+//! The commands the window calls. Each one delegates to `cairn_library::Library` on the
 //! blocking pool; none holds logic of its own.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use cairn_core::service::{
+use cairn_core::stop::StopToken;
+
+use cairn_library::{
     AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, IndexProgress, Library,
     LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery, SearchResults,
     SessionItem, Settings, VersionItem,
@@ -200,7 +202,7 @@ pub async fn ask(
     tokens: Channel<String>,
 ) -> Res<AnswerView> {
     let lib = lib(&state);
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = StopToken::new();
     *state.ask_cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
     let generator = state.generator.clone();
     blocking(move || {
@@ -225,7 +227,7 @@ pub async fn cancel_ask(state: State<'_, AppState>) -> Res<()> {
         .unwrap_or_else(|p| p.into_inner())
         .as_ref()
     {
-        c.store(true, Ordering::SeqCst);
+        c.stop();
     }
     Ok(())
 }

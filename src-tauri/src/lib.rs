@@ -1,4 +1,4 @@
-//! Cairn's desktop app: a thin Tauri v2 shell over [`cairn_core::service::Library`].
+//! Cairn's desktop app: a thin Tauri v2 shell over [`cairn_library::Library`].
 //!
 //! Every command is `async` and runs engine work on the blocking pool
 //! (`tauri::async_runtime::spawn_blocking`), so no engine call ever runs on the main thread or
@@ -15,7 +15,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cairn_core::service::{ErrorInfo, IndexProgress, Library, LibraryEvent, LibraryOptions};
+use cairn_core::stop::StopToken;
+use cairn_library::{ErrorInfo, IndexProgress, Library, LibraryEvent, LibraryOptions};
 use serde::{Deserialize, Serialize};
 use tauri::Manager;
 use tauri_specta::{collect_commands, collect_events, Event};
@@ -35,7 +36,7 @@ pub struct AppState {
     pub started: Instant,
     pub ui_ready_logged: AtomicBool,
     /// Cancels the running answer.
-    pub ask_cancel: Mutex<Option<Arc<AtomicBool>>>,
+    pub ask_cancel: Mutex<Option<StopToken>>,
     /// The answer model, kept loaded while its settings do not change.
     pub generator: llm::GeneratorCache,
 }
@@ -106,7 +107,14 @@ fn use_bundled_models(app: &tauri::App) {
 }
 
 /// Runs the app.
+/// The hidden argument that starts this binary as a parser worker.
+pub const PARSE_WORKER_ARG: &str = "__parse-worker";
+
 pub fn run() {
+    if let Ok(worker) = cairn_core::parse::isolate::WorkerCommand::current_exe(&[PARSE_WORKER_ARG])
+    {
+        cairn_core::parse::isolate::register_worker(worker, Default::default());
+    }
     let started = Instant::now();
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use cairn_core::answer::Generator;
 use cairn_core::config::{Config, LlmConfig, LlmProvider};
-use cairn_core::service::ErrorInfo;
+use cairn_library::ErrorInfo;
 
 /// A loaded generator and the `[llm]` settings it was made from.
 type Loaded = (LlmConfig, Arc<dyn Generator>);

@@ -21,7 +21,6 @@ mod ids;
 pub mod index;
 pub mod parse;
 pub mod retrieve;
-pub mod service;
 pub mod stop;
 pub mod watch;
 
