@@ -35,7 +35,7 @@ pub enum Pooling {
 }
 
 /// The ONNX embedding model. Empty paths mean "the default model from models/dist".
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddingConfig {
     /// Stable identifier recorded with every vector; vectors of two ids never mix in one index.

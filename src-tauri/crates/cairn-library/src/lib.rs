@@ -27,7 +27,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cairn_core::config::Config;
-use cairn_core::embed::{Embedder, OnnxEmbedder};
+use cairn_core::embed::OnnxEmbedder;
 use cairn_core::engine::{ReaderPool, Writer};
 use cairn_core::stop::StopToken;
 use cairn_core::watch::live;
@@ -45,7 +45,6 @@ pub use views::{
 };
 
 use progress::EMIT_EVERY;
-use reads::Reader;
 use writer::Command;
 
 /// What the [`Library`] reports.
@@ -103,7 +102,7 @@ struct Inner {
     paused: AtomicBool,
     /// Stops the running reconcile (cancel, pause, shutdown).
     cancel: StopToken,
-    shutdown: AtomicBool,
+    shutdown: StopToken,
     /// Stopped to make a running embedding yield (a command, pause or cancel is waiting); it is
     /// the watcher's activity token, which files changing stop too.
     interrupt: Mutex<StopToken>,
@@ -149,7 +148,7 @@ impl Library {
             commands: Mutex::new(None),
             paused: AtomicBool::new(false),
             cancel: StopToken::new(),
-            shutdown: AtomicBool::new(false),
+            shutdown: StopToken::new(),
             interrupt: Mutex::new(StopToken::new()),
             progress: Mutex::new(IndexProgress::initial()),
             last_emit: Mutex::new(Instant::now() - EMIT_EVERY),

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use cairn_core::answer::{AnswerMode, AskRequest, Generator};
 use cairn_core::audit::{AuditId, MessageRole, SessionId};

@@ -125,7 +125,7 @@ impl Library {
 
     /// Stops the writer thread (at the end of the current batch).
     pub fn shutdown(&self) {
-        self.inner.shutdown.store(true, Ordering::SeqCst);
+        self.inner.shutdown.stop();
         self.inner.cancel.stop();
         lock(&self.inner.interrupt).stop();
     }
@@ -141,7 +141,7 @@ impl Library {
         let mut backlog = false;
         let mut cancelled = false;
         loop {
-            if inner.shutdown.load(Ordering::SeqCst) {
+            if inner.shutdown.is_stopped() {
                 return;
             }
             // Commands first: they are what the user is waiting for.
@@ -222,7 +222,7 @@ impl Library {
     }
 
     /// Watches the registered folders (None when there are none or the watch fails).
-    fn make_watcher(&self, engine: &Engine) -> Option<FolderWatcher> {
+    fn make_watcher(&self, engine: &cairn_core::engine::Engine) -> Option<FolderWatcher> {
         let folders: Vec<PathBuf> = engine
             .catalog()
             .folders()

@@ -161,7 +161,7 @@ impl Engine {
     }
 
     /// Step 1, rewrite: a follow-up in a session becomes a standalone query.
-    pub(crate) fn rewrite_step(
+    fn rewrite_step(
         &self,
         req: &AskRequest,
         question: &str,
@@ -189,7 +189,7 @@ impl Engine {
     /// Step 4, generate: the model's answer over the sources (or the extractive one without a
     /// generator).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn generate_step(
+    fn generate_step(
         &mut self,
         question: &str,
         query: &str,
@@ -248,7 +248,7 @@ impl Engine {
     /// Step 6, record: the audit record (also of a failed generation, whose error is then
     /// returned) and the session's two messages.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn record_step(
+    fn record_step(
         &self,
         req: &AskRequest,
         question: &str,
