@@ -6,7 +6,10 @@
 //! and usearch indexes, [`retrieve`] searches and fuses them, [`eval`] measures the result.
 //! [`answer`] turns retrieved passages into cited answers ([`cite`] checks the citations,
 //! [`audit`] records them). [`engine::Engine`] ties them together for the binaries.
+//! Shared by several stages: [`analysis`] (how text becomes search terms and content words),
+//! [`config`] and [`paths`] (default locations of the data and the models).
 
+pub mod analysis;
 pub mod answer;
 pub mod audit;
 pub mod catalog;
@@ -19,6 +22,7 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod parse;
+pub mod paths;
 pub mod retrieve;
 pub mod service;
 pub mod watch;
