@@ -5,7 +5,7 @@
 //! and invents things (BUILD-FACTS.md):
 //! - a citation to a number that was not a source in the prompt is [`Verdict::Invalid`];
 //! - a citation is [`Verdict::Supported`] when at least `min_support` of the distinct content
-//!   words (stemmed, stop words removed, by [`crate::index::text::analyze`]) of the sentence
+//!   words (stemmed, stop words removed, by [`crate::analysis::content_words`]) of the sentence
 //!   that carries it occur in the cited passage (or, for a sentence citing several sources, in
 //!   their union, each contributing at least one word), and every "quoted" span of the
 //!   sentence appears verbatim (case and whitespace normalised) in a cited passage;
@@ -18,7 +18,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::index::text::analyze;
+// The analyser lives in `analysis`; content words are re-exported at their historical path.
+pub use crate::analysis::{content_stems, content_words};
 
 /// One citation number found in an answer, with the byte span of its bracket group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,115 +188,6 @@ fn is_abbreviation(before: &str) -> bool {
     // Initials ("J. Smith") and known abbreviations; a number before the dot ends a sentence.
     (word.chars().count() == 1 && word.chars().all(char::is_alphabetic))
         || ABBREVIATIONS.contains(&word.as_str())
-}
-
-/// Function words that the index's (Lucene) stop list keeps but that carry no claim: question
-/// words, auxiliaries, pronouns, and the words answers use to refer to their sources.
-const FUNCTION_WORDS: &[&str] = &[
-    "what",
-    "which",
-    "who",
-    "whom",
-    "whose",
-    "when",
-    "where",
-    "why",
-    "how",
-    "do",
-    "does",
-    "did",
-    "done",
-    "doing",
-    "have",
-    "has",
-    "had",
-    "having",
-    "can",
-    "could",
-    "would",
-    "should",
-    "may",
-    "might",
-    "must",
-    "shall",
-    "i",
-    "you",
-    "we",
-    "me",
-    "my",
-    "our",
-    "your",
-    "he",
-    "she",
-    "him",
-    "his",
-    "her",
-    "them",
-    "its",
-    "also",
-    "about",
-    "many",
-    "much",
-    "any",
-    "some",
-    "more",
-    "most",
-    "other",
-    "than",
-    "very",
-    "just",
-    "only",
-    "so",
-    "too",
-    "from",
-    "been",
-    "being",
-    "were",
-    "am",
-    "here",
-    "according",
-    "source",
-    "sources",
-    "document",
-    "documents",
-    "passage",
-    "passages",
-    "stated",
-    "states",
-    "says",
-    "said",
-    "mentioned",
-    "mentions",
-    "both",
-    "each",
-    "all",
-    "yes",
-    "don",
-    "doesn",
-    "isn",
-    "aren",
-    "won",
-    "t",
-    "s",
-    "m",
-    "ll",
-    "re",
-    "ve",
-    "d",
-];
-
-/// Content words of `text`: the index analyser's stems (English stemming, stop words removed)
-/// minus [`FUNCTION_WORDS`], with their byte spans.
-pub fn content_words(text: &str) -> Vec<(String, usize, usize)> {
-    analyze(text)
-        .into_iter()
-        .filter(|(_, s, e)| !FUNCTION_WORDS.contains(&text[*s..*e].to_lowercase().as_str()))
-        .collect()
-}
-
-/// The distinct content-word stems of `text` (see [`content_words`]).
-pub fn content_stems(text: &str) -> HashSet<String> {
-    content_words(text).into_iter().map(|(t, _, _)| t).collect()
 }
 
 /// Text between double quotes (straight or curly) of at least two words or eight characters.

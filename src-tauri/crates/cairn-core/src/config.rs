@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+// Default locations live in `paths`; kept here at their historical paths.
+pub use crate::paths::{default_data_dir, DEFAULT_LOCAL_LLM};
 
 /// Name of the config file inside the data directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -311,22 +313,17 @@ impl Default for LocalLlmConfig {
     }
 }
 
-/// Path of the default local model inside the models directory (see models/manifest.toml).
-pub const DEFAULT_LOCAL_LLM: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
-
 /// Default name of the environment variable holding a remote endpoint's API key.
 pub const DEFAULT_API_KEY_ENV: &str = "CAIRN_API_KEY";
 
 impl LocalLlmConfig {
     /// The GGUF file to load: `model`, or the default model in the models directory
-    /// ([`crate::embed::default_models_dir`]). The file may not exist; loading says so.
+    /// ([`crate::paths::default_local_llm`]). The file may not exist; loading says so.
     pub fn model_path(&self) -> PathBuf {
         if !self.model.as_os_str().is_empty() {
             return self.model.clone();
         }
-        crate::embed::default_models_dir()
-            .unwrap_or_else(|| PathBuf::from("models").join("dist"))
-            .join(DEFAULT_LOCAL_LLM)
+        crate::paths::default_local_llm()
     }
 }
 
@@ -602,16 +599,6 @@ impl Config {
             .max_tokens
             .min(self.embedding.max_tokens.saturating_sub(2))
     }
-}
-
-/// Where Cairn keeps its data when `--data-dir` is not given.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CAIRN_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    directories::ProjectDirs::from("org", "cairn", "cairn")
-        .map(|d| d.data_dir().to_owned())
-        .unwrap_or_else(|| PathBuf::from(".cairn"))
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@
 //! and usearch indexes, [`retrieve`] searches and fuses them, [`eval`] measures the result.
 //! [`answer`] turns retrieved passages into cited answers ([`cite`] checks the citations,
 //! [`audit`] records them). [`engine::Engine`] ties them together for the binaries.
+//! Shared by several stages: [`analysis`] (how text becomes search terms and content words),
+//! [`config`] and [`paths`] (default locations of the data and the models).
 
+pub mod analysis;
 pub mod answer;
 pub mod audit;
 pub mod catalog;
@@ -20,6 +23,7 @@ pub mod eval;
 mod ids;
 pub mod index;
 pub mod parse;
+pub mod paths;
 pub mod retrieve;
 pub mod stop;
 pub mod watch;

@@ -12,38 +12,15 @@ use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED,
 };
-use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
-};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use super::Hit;
+// The analyser lives in `analysis`; re-exported at its historical path.
+pub use crate::analysis::{analyze, analyzer};
 use crate::catalog::{ChunkFilter, ChunkId, ChunkRecord};
 use crate::error::{Error, Result};
 
 const ANALYZER: &str = "cairn_en";
-
-/// The English analyser shared by indexing, querying and snippet highlighting.
-pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .filter(StopWordFilter::new(Language::English).expect("English stop words exist"))
-        .filter(Stemmer::new(Language::English))
-        .build()
-}
-
-/// Analysed terms of `text`, in order, with their byte spans.
-pub fn analyze(text: &str) -> Vec<(String, usize, usize)> {
-    let mut a = analyzer();
-    let mut stream = a.token_stream(text);
-    let mut out = Vec::new();
-    while stream.advance() {
-        let t = stream.token();
-        out.push((t.text.clone(), t.offset_from, t.offset_to));
-    }
-    out
-}
 
 #[derive(Clone, Copy)]
 struct Fields {

@@ -1,0 +1,440 @@
+//! [`OnnxEmbedder`]: the [`Embedder`] that runs an ONNX sentence-embedding model (BERT-style
+//! inputs) with ONNX Runtime on the CPU. ONNX Runtime is loaded dynamically from a file path
+//! once per process (`ort_environment`); after a large pass the embedder gives memory back
+//! by shrinking ONNX Runtime's arena and trimming the C heap (`trim_heap`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType, ValueType};
+use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use super::locate::{resolve, ResolvedModel, FETCH_HINT};
+use super::tokens::{load_tokenizer, TokenCounter};
+use super::{l2_normalize, pool, Embedder};
+use crate::config::{EmbeddingConfig, Pooling};
+use crate::error::{Error, Result};
+use crate::paths::ORT_DYLIB_ENV;
+
+/// The process-wide ONNX Runtime environment and the library it was loaded from. ONNX Runtime
+/// allows one environment per process and `ort` loads one library per process, so this is
+/// created once; a failed attempt can be retried (e.g. after fixing the path).
+static ORT_ENV: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
+
+fn ort_environment(library: &Path) -> Result<ort::environment::Environment> {
+    let mut slot = ORT_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((loaded, env)) = slot.as_ref() {
+        if loaded != library {
+            tracing::warn!(
+                loaded = %loaded.display(),
+                requested = %library.display(),
+                "ONNX Runtime is already loaded in this process; keeping the loaded library"
+            );
+        }
+        return Ok(env.clone());
+    }
+    let builder = ort::init_from(library).map_err(|e| {
+        Error::Model(format!(
+            "cannot load ONNX Runtime from {}: {e}; {FETCH_HINT} or set embedding.onnxruntime \
+             (or ${ORT_DYLIB_ENV})",
+            library.display()
+        ))
+    })?;
+    let env = builder.with_name("cairn").build().map_err(|e| {
+        Error::Model(format!(
+            "cannot start ONNX Runtime from {}: {e}",
+            library.display()
+        ))
+    })?;
+    *slot = Some((library.to_owned(), env.clone()));
+    Ok(env)
+}
+
+/// The model inputs Cairn knows how to feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputKind {
+    InputIds,
+    AttentionMask,
+    TokenTypeIds,
+}
+
+#[derive(Debug, Clone)]
+struct ModelInput {
+    name: String,
+    kind: InputKind,
+    /// Int64 (most exports) or Int32.
+    int32: bool,
+}
+
+/// An [`Embedder`] running an ONNX sentence-embedding model (BERT-style inputs) on the CPU.
+pub struct OnnxEmbedder {
+    model_id: String,
+    dim: usize,
+    pooling: Pooling,
+    normalize: bool,
+    batch_size: usize,
+    query_prefix: String,
+    passage_prefix: String,
+    /// Truncates to `max_tokens` (special tokens included), never pads.
+    tokenizer: Tokenizer,
+    counter: TokenCounter,
+    inputs: Vec<ModelInput>,
+    output: String,
+    /// `Session::run` takes `&mut self` in ort 2.0.0-rc.15.
+    session: Mutex<Session>,
+    files: ResolvedModel,
+}
+
+impl std::fmt::Debug for OnnxEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxEmbedder")
+            .field("model_id", &self.model_id)
+            .field("dim", &self.dim)
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnnxEmbedder {
+    /// Resolves the configured (or default) files and loads the model.
+    pub fn new(cfg: &EmbeddingConfig) -> Result<OnnxEmbedder> {
+        OnnxEmbedder::load(cfg, &resolve(cfg)?)
+    }
+
+    /// Loads the model from already resolved files.
+    pub fn load(cfg: &EmbeddingConfig, files: &ResolvedModel) -> Result<OnnxEmbedder> {
+        if cfg.batch_size == 0 || cfg.max_tokens < 3 || cfg.dim == 0 {
+            return Err(Error::Model(
+                "embedding.batch_size, embedding.dim must be positive and embedding.max_tokens at \
+                 least 3"
+                    .into(),
+            ));
+        }
+        for (path, key) in [(&files.model, "model"), (&files.tokenizer, "tokenizer")] {
+            if !path.is_file() {
+                return Err(Error::Model(format!(
+                    "{key} file {} does not exist; {FETCH_HINT} or set embedding.{key}",
+                    path.display()
+                )));
+            }
+        }
+        let base = load_tokenizer(&files.tokenizer)?;
+        let counter = TokenCounter::from_tokenizer(base.clone())?;
+        let mut tokenizer = base;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: cfg.max_tokens,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| Error::Model(format!("cannot set tokenizer truncation: {e}")))?;
+
+        let library =
+            std::path::absolute(&files.onnxruntime).unwrap_or_else(|_| files.onnxruntime.clone());
+        let env = ort_environment(&library)?;
+        let model_err = |what: &str, e: &dyn std::fmt::Display| {
+            Error::Model(format!(
+                "{what} {}: {e}; check embedding.model, or {FETCH_HINT}",
+                files.model.display()
+            ))
+        };
+        let mut builder =
+            Session::builder(&env).map_err(|e| model_err("cannot prepare a session for", &e))?;
+        if cfg.threads > 0 {
+            builder = builder
+                .with_intra_threads(cfg.threads)
+                .map_err(|e| model_err("cannot set the thread count for", &e))?;
+        }
+        let session = builder
+            .commit_from_file(&files.model)
+            .map_err(|e| model_err("cannot load ONNX model", &e))?;
+        // Loading folds the model's int8 weights into float ones; the scratch memory of that
+        // (about 65 MB) is free now but still held by the C allocator.
+        trim_heap();
+
+        let mut inputs = Vec::new();
+        for input in session.inputs() {
+            let kind = match input.name() {
+                "input_ids" => InputKind::InputIds,
+                "attention_mask" => InputKind::AttentionMask,
+                "token_type_ids" => InputKind::TokenTypeIds,
+                other => {
+                    return Err(Error::Model(format!(
+                        "ONNX model {} has an input `{other}` that Cairn cannot feed (it feeds \
+                         input_ids, attention_mask and token_type_ids)",
+                        files.model.display()
+                    )))
+                }
+            };
+            let int32 = match input.dtype() {
+                ValueType::Tensor {
+                    ty: TensorElementType::Int64,
+                    ..
+                } => false,
+                ValueType::Tensor {
+                    ty: TensorElementType::Int32,
+                    ..
+                } => true,
+                other => {
+                    return Err(Error::Model(format!(
+                        "ONNX model {} input `{}` has type {other}, expected int64 or int32",
+                        files.model.display(),
+                        input.name()
+                    )))
+                }
+            };
+            inputs.push(ModelInput {
+                name: input.name().to_owned(),
+                kind,
+                int32,
+            });
+        }
+        if !inputs.iter().any(|i| i.kind == InputKind::InputIds) {
+            return Err(Error::Model(format!(
+                "ONNX model {} has no `input_ids` input",
+                files.model.display()
+            )));
+        }
+        let outlet = session
+            .outputs()
+            .iter()
+            .find(|o| o.name() == "last_hidden_state")
+            .or_else(|| session.outputs().first())
+            .ok_or_else(|| {
+                Error::Model(format!(
+                    "ONNX model {} has no outputs",
+                    files.model.display()
+                ))
+            })?;
+        if let ValueType::Tensor { shape, .. } = outlet.dtype() {
+            // The last dimension is usually static: check the dimension before the first batch.
+            if let Some(&last) = shape.last() {
+                if last > 0 && last as usize != cfg.dim {
+                    return Err(dim_mismatch(&files.model, last as usize, cfg.dim));
+                }
+            }
+        }
+        let output = outlet.name().to_owned();
+
+        Ok(OnnxEmbedder {
+            model_id: cfg.model_id.clone(),
+            dim: cfg.dim,
+            pooling: cfg.pooling,
+            normalize: cfg.normalize,
+            batch_size: cfg.batch_size,
+            query_prefix: cfg.query_prefix.clone(),
+            passage_prefix: cfg.passage_prefix.clone(),
+            tokenizer,
+            counter,
+            inputs,
+            output,
+            session: Mutex::new(session),
+            files: files.clone(),
+        })
+    }
+
+    /// A token counter for the same tokenizer (for the chunker).
+    pub fn token_counter(&self) -> TokenCounter {
+        self.counter.clone()
+    }
+
+    /// The files this embedder was loaded from.
+    pub fn files(&self) -> &ResolvedModel {
+        &self.files
+    }
+
+    /// Embeds `texts` with `prefix` prepended, in input order.
+    fn embed_with_prefix(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch_fast(inputs, true)
+            .map_err(|e| Error::Model(format!("cannot tokenize input: {e}")))?;
+
+        // Batches of similar length waste little on padding: sort by length, embed in
+        // batches, put the vectors back in input order.
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); encodings.len()];
+        for batch in order.chunks(self.batch_size) {
+            let refs: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
+            let vectors = self.run_batch(&refs)?;
+            for (&i, v) in batch.iter().zip(vectors) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs one padded batch through the model and pools it.
+    fn run_batch(&self, encodings: &[&Encoding]) -> Result<Vec<Vec<f32>>> {
+        self.run_batch_with(encodings, false)
+    }
+
+    /// [`Self::run_batch`]; with `shrink`, ONNX Runtime also returns its memory arena's unused
+    /// regions to the system after the run. The arena otherwise keeps the high-water mark of
+    /// every batch shape it has seen: about 1.1 GB after embedding batches of long passages.
+    fn run_batch_with(&self, encodings: &[&Encoding], shrink: bool) -> Result<Vec<Vec<f32>>> {
+        let batch = encodings.len();
+        let seq = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; batch * seq];
+        let mut mask = vec![0i64; batch * seq];
+        let mut types = vec![0i64; batch * seq];
+        for (row, enc) in encodings.iter().enumerate() {
+            let at = row * seq;
+            let n = enc.len();
+            for (dst, &src) in ids[at..at + n].iter_mut().zip(enc.get_ids()) {
+                *dst = i64::from(src);
+            }
+            for (dst, &src) in mask[at..at + n].iter_mut().zip(enc.get_attention_mask()) {
+                *dst = i64::from(src);
+            }
+            for (dst, &src) in types[at..at + n].iter_mut().zip(enc.get_type_ids()) {
+                *dst = i64::from(src);
+            }
+        }
+
+        let shape = [batch, seq];
+        let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> = Vec::new();
+        for input in &self.inputs {
+            let data = match input.kind {
+                InputKind::InputIds => &ids,
+                InputKind::AttentionMask => &mask,
+                InputKind::TokenTypeIds => &types,
+            };
+            let value: ort::session::SessionInputValue<'static> = if input.int32 {
+                let data: Vec<i32> = data.iter().map(|&x| x as i32).collect();
+                Tensor::from_array((shape, data)).map(Into::into)
+            } else {
+                Tensor::from_array((shape, data.clone())).map(Into::into)
+            }
+            .map_err(|e| Error::Model(format!("cannot build the `{}` tensor: {e}", input.name)))?;
+            values.push((input.name.clone(), value));
+        }
+
+        let mut options = ort::session::RunOptions::new()
+            .map_err(|e| Error::Model(format!("cannot prepare an ONNX Runtime run: {e}")))?;
+        if shrink {
+            options
+                .set("memory.enable_memory_arena_shrinkage", "cpu:0")
+                .map_err(|e| Error::Model(format!("cannot prepare an ONNX Runtime run: {e}")))?;
+        }
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = session.run_with_options(values, &options).map_err(|e| {
+            Error::Model(format!(
+                "inference failed with {}: {e}",
+                self.files.model.display()
+            ))
+        })?;
+        let (out_shape, data) = outputs[self.output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| {
+                Error::Model(format!(
+                    "output `{}` of {} is not a float tensor: {e}",
+                    self.output,
+                    self.files.model.display()
+                ))
+            })?;
+        let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
+
+        let mut vectors = Vec::with_capacity(batch);
+        match dims.as_slice() {
+            // [batch, seq, hidden]: token vectors, pooled here.
+            &[b, s, hidden] if b == batch && s == seq => {
+                if hidden != self.dim {
+                    return Err(dim_mismatch(&self.files.model, hidden, self.dim));
+                }
+                for row in 0..batch {
+                    let tokens = &data[row * seq * hidden..(row + 1) * seq * hidden];
+                    let row_mask = &mask[row * seq..(row + 1) * seq];
+                    vectors.push(pool(self.pooling, tokens, row_mask, hidden));
+                }
+            }
+            // [batch, hidden]: the model pools itself.
+            &[b, hidden] if b == batch => {
+                if hidden != self.dim {
+                    return Err(dim_mismatch(&self.files.model, hidden, self.dim));
+                }
+                vectors.extend(data.chunks_exact(hidden).map(<[f32]>::to_vec));
+            }
+            other => {
+                return Err(Error::Model(format!(
+                    "output `{}` of {} has shape {other:?}, expected [{batch}, {seq}, {}] or \
+                     [{batch}, {}]",
+                    self.output,
+                    self.files.model.display(),
+                    self.dim,
+                    self.dim
+                )))
+            }
+        }
+        if self.normalize {
+            vectors.iter_mut().for_each(|v| l2_normalize(v));
+        }
+        Ok(vectors)
+    }
+}
+
+impl Embedder for OnnxEmbedder {
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with_prefix(&self.passage_prefix, texts)
+    }
+
+    fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let mut v = self.embed_with_prefix(&self.query_prefix, &[text])?;
+        Ok(v.pop().unwrap_or_default())
+    }
+
+    fn release_memory(&self) {
+        // A one-token run with arena shrinkage frees every region no batch is using.
+        let shrunk = self
+            .tokenizer
+            .encode_fast(".", true)
+            .map_err(|e| Error::Model(format!("cannot tokenize input: {e}")))
+            .and_then(|enc| self.run_batch_with(&[&enc], true));
+        if let Err(e) = shrunk {
+            tracing::debug!("could not shrink ONNX Runtime's memory arena: {e}");
+        }
+        trim_heap();
+    }
+}
+
+/// Returns the C heap's free pages to the system (glibc keeps them otherwise; ONNX Runtime
+/// allocates through it).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn trim_heap() {
+    unsafe extern "C" {
+        fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    }
+    // SAFETY: glibc's malloc_trim only releases free memory; it takes no pointers and is safe
+    // to call from any thread at any time.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
+fn dim_mismatch(model: &Path, actual: usize, configured: usize) -> Error {
+    Error::Model(format!(
+        "ONNX model {} produces {actual}-dimensional vectors but embedding.dim is {configured}; \
+         set embedding.dim = {actual}",
+        model.display()
+    ))
+}
