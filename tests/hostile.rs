@@ -55,8 +55,10 @@ fn a_hostile_folder_is_indexed_or_reported_and_nothing_leaks() {
         assert!(!r.is_empty(), "{name}: {r}");
     }
     // Links out of the folder and into the system are not followed.
-    assert!(reason_of(&p, "passwd-link.txt").contains("system files")
-        || reason_of(&p, "passwd-link.txt").contains("outside"));
+    assert!(
+        reason_of(&p, "passwd-link.txt").contains("system files")
+            || reason_of(&p, "passwd-link.txt").contains("outside")
+    );
     assert!(reason_of(&p, "environ-link.txt").contains("system files"));
     assert!(reason_of(&p, "outside-dir").contains("outside"));
     for canary in ["zebracanary", "root:x:0"] {

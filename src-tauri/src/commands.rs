@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use cairn_core::stop::StopToken;
 

@@ -12,7 +12,7 @@ mod llm;
 mod open;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use cairn_core::stop::StopToken;

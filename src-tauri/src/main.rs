@@ -3,7 +3,10 @@
 
 fn main() {
     // The app parses PDF, DOCX and HTML in worker processes: this binary in worker mode.
-    if std::env::args_os().nth(1).is_some_and(|a| a == cairn_desktop::PARSE_WORKER_ARG) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == cairn_desktop::PARSE_WORKER_ARG)
+    {
         std::process::exit(cairn_core::parse::isolate::serve_worker());
     }
     cairn_desktop::run();

@@ -32,4 +32,4 @@ pub fn hint(e: &Error) -> &'static str {
                 "Run `cairn reindex` to rebuild the search indexes from the catalog; if that fails, report a bug."
             }
         }
-    }
+}

@@ -26,7 +26,10 @@ use args::{Cli, Command};
 const PARSE_WORKER_ARG: &str = "__parse-worker";
 
 fn main() {
-    if std::env::args_os().nth(1).is_some_and(|a| a == PARSE_WORKER_ARG) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == PARSE_WORKER_ARG)
+    {
         std::process::exit(cairn_core::parse::isolate::serve_worker());
     }
     // PDF, DOCX and HTML are parsed in worker processes: `cairn` itself in worker mode.

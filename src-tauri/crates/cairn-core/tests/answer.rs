@@ -16,6 +16,7 @@ use cairn_core::cite::{self, Verdict};
 use cairn_core::config::Config;
 use cairn_core::engine::{Engine, Writer};
 use cairn_core::error::GenerationError;
+use cairn_core::stop::StopToken;
 use cairn_core::{embed, Error};
 
 fn models_present() -> bool {

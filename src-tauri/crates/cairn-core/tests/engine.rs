@@ -157,7 +157,10 @@ fn an_edit_supersedes_the_old_text_which_only_history_finds() {
     let report = lib.index();
     assert_eq!(report.new_versions, 1);
     assert!(lib.paths("fourteen", SearchMode::Bm25).is_empty());
-    assert_eq!(names(&lib.paths("vouchers", SearchMode::Bm25)), ["refunds.md"]);
+    assert_eq!(
+        names(&lib.paths("vouchers", SearchMode::Bm25)),
+        ["refunds.md"]
+    );
 
     let reader = lib.reader();
     let versions = reader.history(&p).unwrap();
@@ -226,8 +229,13 @@ fn deprecated_documents_are_hidden_unless_asked_for_and_tags_filter() {
     let tagged = lib.reader().search(&req).unwrap();
     assert_eq!(names(&[tagged.results[0].path.clone()]), ["garden.md"]);
 
-    lib.writer().undeprecate(&refunds.to_string_lossy()).unwrap();
-    assert_eq!(names(&lib.paths("refund", SearchMode::Bm25)), ["refunds.md"]);
+    lib.writer()
+        .undeprecate(&refunds.to_string_lossy())
+        .unwrap();
+    assert_eq!(
+        names(&lib.paths("refund", SearchMode::Bm25)),
+        ["refunds.md"]
+    );
 }
 
 #[test]
@@ -251,7 +259,10 @@ fn the_writer_lock_is_exclusive_and_readers_never_wait_for_it() {
         Writer::open(&lib.data, lib.config.clone()),
         Err(cairn_core::Error::Locked(_))
     ));
-    assert_eq!(names(&lib.paths("receipts", SearchMode::Bm25)), ["travel.txt"]);
+    assert_eq!(
+        names(&lib.paths("receipts", SearchMode::Bm25)),
+        ["travel.txt"]
+    );
 }
 
 #[test]
@@ -274,7 +285,10 @@ fn pooled_readers_see_what_the_writer_committed_since() {
         )
     };
     assert!(search("beekeeping").is_empty());
-    lib.write("bees.md", "# Bees\n\nBeekeeping needs a calm hive in spring.\n");
+    lib.write(
+        "bees.md",
+        "# Bees\n\nBeekeeping needs a calm hive in spring.\n",
+    );
     lib.index();
     assert_eq!(search("beekeeping")[0], "bees.md");
 }

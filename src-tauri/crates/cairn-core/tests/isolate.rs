@@ -32,7 +32,9 @@ fn worker_entry() {
         },
         // Dies like a parser whose recursion overflowed the stack.
         "overflow" => {
-            eprintln!("\nthread 'main' has overflowed its stack\nfatal runtime error: stack overflow");
+            eprintln!(
+                "\nthread 'main' has overflowed its stack\nfatal runtime error: stack overflow"
+            );
             std::process::abort();
         }
         // Limits its memory like a worker, then allocates far more.

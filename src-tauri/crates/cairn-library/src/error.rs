@@ -104,7 +104,11 @@ mod tests {
         assert!(locked.hint.contains("read-only"));
         let missing = ErrorInfo::from(Error::NotFound("nothing here".into()));
         assert_eq!(missing.message, "nothing here");
-        assert!(missing.hint.contains("the library lists"), "{}", missing.hint);
+        assert!(
+            missing.hint.contains("the library lists"),
+            "{}",
+            missing.hint
+        );
         let internal = ErrorInfo::from(Error::VectorIndex("broken".into()));
         assert!(!internal.user_error);
         assert!(internal.hint.starts_with("Re-index the library"));

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cairn_core::config::{Config, SearchMode};
-use cairn_core::engine::{Engine, Writer, IndexReport, SearchRequest};
+use cairn_core::engine::{IndexReport, SearchRequest, Writer};
 use cairn_core::watch::live::{self, FolderWatcher};
 
 use crate::args::BenchWatchArgs;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use cairn_core::config::Config;
-use cairn_core::engine::{Engine, Writer, SearchRequest};
+use cairn_core::engine::{SearchRequest, Writer};
 
 use crate::cmd::index::run_index;
 use crate::print;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use cairn_core::config::Config;
-use cairn_core::engine::{Engine, Writer, IndexReport};
+use cairn_core::engine::{Engine, IndexReport, Writer};
 
 use crate::interrupt::cancel_flag;
 use crate::print;
@@ -65,7 +65,7 @@ pub fn reindex(data_dir: &Path, config: Config, embeddings: bool) -> Result<()> 
 
 /// Indexes every folder with a progress bar (Ctrl-C stops after the current batch), then
 /// prints the run's report.
-pub fn run_index(engine: &mut Engine, no_embed: bool, json: bool) -> Result<()> {
+pub fn run_index(engine: &mut Writer, no_embed: bool, json: bool) -> Result<()> {
     let cancel = cancel_flag();
     let bar = Bar::new(!json);
     let report: IndexReport = if no_embed {

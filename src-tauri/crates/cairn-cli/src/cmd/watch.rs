@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use cairn_core::config::Config;
-use cairn_core::engine::{Engine, Writer};
 use cairn_core::engine::Reconciled;
+use cairn_core::engine::Writer;
 use cairn_core::stop::StopToken;
 use cairn_core::watch::live::{Batch, FolderWatcher};
 

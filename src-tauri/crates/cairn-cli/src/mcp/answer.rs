@@ -1,7 +1,6 @@
 //! The `ask` tool: a cited answer with the configured model, or an extractive one that says
 //! why, mapped to the tool's result (sources with verdicts, unsupported sentences).
 
-use cairn_core::stop::StopToken;
 use std::collections::HashSet;
 
 use cairn_core::catalog::Filters;

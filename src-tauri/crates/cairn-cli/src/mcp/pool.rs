@@ -32,7 +32,8 @@ impl Shared {
 
     pub(super) fn generator(&self) -> Result<Option<&dyn cairn_core::answer::Generator>, String> {
         let loaded = self.generator.get_or_init(|| {
-            cairn_llm::from_config(&self.config).map_err(|e| format!("{e} ({})", crate::hints::hint(&e)))
+            cairn_llm::from_config(&self.config)
+                .map_err(|e| format!("{e} ({})", crate::hints::hint(&e)))
         });
         match loaded {
             Ok(Some(g)) => Ok(Some(g.as_ref() as &dyn cairn_core::answer::Generator)),

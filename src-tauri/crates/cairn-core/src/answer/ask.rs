@@ -178,7 +178,8 @@ impl Engine {
             None => Vec::new(),
         };
         let t = Instant::now();
-        let (query, how) = rewrite::standalone(question, &history, generator, prompt::spec(), cancel);
+        let (query, how) =
+            rewrite::standalone(question, &history, generator, prompt::spec(), cancel);
         Ok(Rewritten {
             query,
             how,

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::catalog::{ChunkId, Generation};
 use crate::catalog::Filters;
+use crate::catalog::{ChunkId, Generation};
 use crate::config::SearchMode;
 use crate::engine::{assemble_hits, combine_hits as combine, Engine, SearchHit, SearchRequest};
 use crate::error::{Error, Result};

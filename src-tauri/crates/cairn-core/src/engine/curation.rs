@@ -113,7 +113,6 @@ impl Engine {
             problems,
         })
     }
-
 }
 
 impl Writer {

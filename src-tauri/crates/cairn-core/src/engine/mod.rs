@@ -35,8 +35,8 @@ pub use indexing::{reconcile, IndexReport, Phase, Progress, Reconciled};
 pub use open::Status;
 pub use pool::{PooledEngine, ReaderPool};
 pub(crate) use search::{assemble_hits, combine as combine_hits};
-pub use writer::Writer;
 pub use search::{SearchHit, SearchRequest, SearchResponse, SearchState};
+pub use writer::Writer;
 
 /// An open data directory, for reading: search, status, history, check, answers. Changing
 /// documents or indexes takes a [`Writer`].

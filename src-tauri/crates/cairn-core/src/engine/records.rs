@@ -1,7 +1,7 @@
 //! Sessions, pinned facts and the audit log, reached through the engine's catalog.
 
-use crate::error::{Error, Result};
 use super::Engine;
+use crate::error::{Error, Result};
 
 impl Engine {
     /// Starts a conversation; `ask` with its id continues it.

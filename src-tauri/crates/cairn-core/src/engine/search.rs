@@ -131,7 +131,10 @@ impl Engine {
 
     /// Searches a past state (or all history): the derived indexes hold current passages
     /// only, so the passages of that state are scored on the fly from the catalog.
-    pub(crate) fn retrieve_past(&mut self, req: &SearchRequest) -> Result<(Vec<Hit>, Option<String>)> {
+    pub(crate) fn retrieve_past(
+        &mut self,
+        req: &SearchRequest,
+    ) -> Result<(Vec<Hit>, Option<String>)> {
         let at = match req.state {
             SearchState::AsOf(t) => Some(t),
             _ => None,
@@ -244,7 +247,6 @@ impl Engine {
             .map(|(id, r)| (id, r.path))
             .collect())
     }
-
 }
 
 /// Ranked hits → passages with snippets, in order, at most `req.limit`. Deprecated documents are

@@ -265,7 +265,11 @@ impl Worker {
         let status = self.child.wait().ok();
         // The stderr thread ends with the pipe; give it a moment to take the last lines.
         std::thread::sleep(Duration::from_millis(50));
-        let stderr = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let stderr = self
+            .stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         crash_reason(&String::from_utf8_lossy(&stderr), status, limits)
     }
 }
