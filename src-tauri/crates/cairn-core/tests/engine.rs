@@ -271,9 +271,9 @@ fn pooled_readers_see_what_the_writer_committed_since() {
     lib.index();
     let pool = ReaderPool::new(&lib.data, lib.config.clone());
     pool.share_embedder(Arc::new(HashEmbedder::new(MODEL, DIM)));
-    let search = |q: &str| {
+    let search = |q: &str, mode: SearchMode| {
         let mut req = SearchRequest::new(q, &lib.config);
-        req.mode = SearchMode::Hybrid;
+        req.mode = mode;
         let mut e = pool.checkout().unwrap();
         names(
             &e.search(&req)
@@ -284,13 +284,15 @@ fn pooled_readers_see_what_the_writer_committed_since() {
                 .collect::<Vec<_>>(),
         )
     };
-    assert!(search("beekeeping").is_empty());
+    assert!(search("beekeeping", SearchMode::Bm25).is_empty());
     lib.write(
         "bees.md",
         "# Bees\n\nBeekeeping needs a calm hive in spring.\n",
     );
     lib.index();
-    assert_eq!(search("beekeeping")[0], "bees.md");
+    assert_eq!(search("beekeeping", SearchMode::Bm25), ["bees.md"]);
+    assert_eq!(search("beekeeping calm hive", SearchMode::Dense)[0], "bees.md");
+    assert!(pool.loaded_embedder().is_some());
 }
 
 #[test]
