@@ -291,7 +291,10 @@ fn pooled_readers_see_what_the_writer_committed_since() {
     );
     lib.index();
     assert_eq!(search("beekeeping", SearchMode::Bm25), ["bees.md"]);
-    assert_eq!(search("beekeeping calm hive", SearchMode::Dense)[0], "bees.md");
+    assert_eq!(
+        search("beekeeping calm hive", SearchMode::Dense)[0],
+        "bees.md"
+    );
     assert!(pool.loaded_embedder().is_some());
 }
 

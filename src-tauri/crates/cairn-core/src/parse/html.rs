@@ -21,7 +21,57 @@ const CHARSET_PRESCAN: usize = 4096;
 /// Parses HTML `bytes`.
 pub(crate) fn parse_html(bytes: &[u8]) -> Result<ParsedDoc, String> {
     let source = text::decode_with(bytes, declared_charset(bytes))?;
+    let depth = nesting_depth(&source);
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "HTML nested {depth} elements deep, more than the {MAX_NESTING} Cairn reads (a page \
+             that deep is broken or hostile; the HTML parser's time grows with the square of it)"
+        ));
+    }
     Ok(html_to_doc(&source))
+}
+
+/// Deepest element nesting Cairn parses. Real pages stay far below it; html5ever's time grows
+/// quadratically with depth (100,000 levels take about 30 s).
+const MAX_NESTING: usize = 4096;
+
+/// Elements without an end tag, or whose end tag may be left out: they never count as open.
+const NOT_NESTING: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr", "p", "li", "td", "th", "tr", "dt", "dd", "option", "optgroup", "thead", "tbody",
+    "tfoot", "colgroup", "caption", "rp", "rt", "html", "head", "body",
+];
+
+/// An upper estimate of the element nesting depth, from the tags alone (linear, no parsing):
+/// start tags open, end tags close, void and optional-end elements are not counted.
+fn nesting_depth(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|&b| b == b'<') {
+        let at = i + off + 1;
+        let closing = bytes.get(at) == Some(&b'/');
+        let start = at + usize::from(closing);
+        let end = bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(bytes.len(), |n| start + n);
+        i = end.max(at);
+        if end == start {
+            continue;
+        }
+        let name = html[start..end].to_ascii_lowercase();
+        if NOT_NESTING.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !html[end..].split('>').next().unwrap_or("").ends_with('/') {
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
 }
 
 /// What an element contributes to the text layout.
@@ -231,6 +281,26 @@ fn declared_charset(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_measured_in_linear_time_and_capped() {
+        assert_eq!(
+            nesting_depth("<div><p>a<br>b<img src=x/><div>c</div></div>"),
+            2
+        );
+        // Tables and lists without their optional end tags do not count.
+        let table = "<table>".to_owned() + &"<tr><td>x".repeat(50_000) + "</table>";
+        assert_eq!(nesting_depth(&table), 1);
+        let deep = "<div>".repeat(100_000) + "deepest" + &"</div>".repeat(100_000);
+        assert_eq!(nesting_depth(&deep), 100_000);
+        let err = parse_html(deep.as_bytes()).unwrap_err();
+        assert!(err.contains("100000 elements deep"), "{err}");
+        let ok = "<div>".repeat(100) + "shallow enough" + &"</div>".repeat(100);
+        assert!(parse_html(ok.as_bytes())
+            .unwrap()
+            .text
+            .contains("shallow enough"));
+    }
 
     #[test]
     fn strips_scripts_decodes_entities_and_tracks_headings() {

@@ -112,8 +112,18 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
                 continue;
             }
         };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
+        match entry.file_type() {
+            Some(t) if t.is_file() => {}
+            Some(t) if t.is_dir() || t.is_symlink() => continue,
+            // FIFOs, sockets, devices: never opened (a FIFO would block the reader).
+            Some(_) => {
+                out.problems.push((
+                    entry.path().to_owned(),
+                    "not a regular file (a FIFO, socket or device): skipped".into(),
+                ));
+                continue;
+            }
+            None => continue,
         }
         let path = entry.path().to_owned();
         let real = match path.canonicalize() {
