@@ -27,8 +27,7 @@ macro_rules! require_models {
         match models_dir() {
             Some(dir) => dir,
             None => {
-                eprintln!("SKIPPED: models/dist is absent; run `bash models/fetch.sh`");
-                return;
+                panic!("models/dist is absent: run `bash models/fetch.sh` (the test command does)")
             }
         }
     };
