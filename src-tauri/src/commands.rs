@@ -334,14 +334,40 @@ pub async fn test_connection(
     .await
 }
 
-/// Opens a document with the OS's default app, at `page` for PDFs where the OS allows it.
+/// Opens a document with the OS's default app, at `page` for PDFs where the OS allows it. Only a
+/// current document of the library is opened; a program, script or launcher (by type, or an
+/// executable that starts like one) is revealed in the file manager instead, never run.
 #[tauri::command]
 #[specta::specta]
-pub async fn open_path(app: AppHandle, path: String, page: Option<u32>) -> Res<()> {
+pub async fn open_path(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    path: String,
+    page: Option<u32>,
+) -> Res<()> {
+    let lib = lib(&state);
     blocking(move || {
         let file = PathBuf::from(&path);
         if !file.exists() {
             return Err(cairn_core::Error::NotFound(format!("{path} no longer exists")).into());
+        }
+        // Only a current document of the library is opened, and nothing that could run.
+        if !lib.is_current_document(&file)? {
+            return Err(cairn_core::Error::NotFound(format!(
+                "{path} is not a current document of the library"
+            ))
+            .into());
+        }
+        if crate::open::could_run(&file) {
+            return app
+                .opener()
+                .reveal_item_in_dir(&file)
+                .map_err(|e| ErrorInfo {
+                    kind: "open".into(),
+                    message: format!("cannot show {path} in the file manager: {e}"),
+                    hint: "Open its folder from your file manager.".into(),
+                    user_error: true,
+                });
         }
         let is_pdf = file
             .extension()

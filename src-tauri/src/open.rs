@@ -4,8 +4,106 @@
 //! Anything else falls back to the OS opener at page 1.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+/// Extensions of programs, scripts and launchers: "Open" never hands such a file to the OS
+/// opener (which could run it); it is revealed in the file manager instead.
+const LAUNCHERS: &[&str] = &[
+    "desktop",
+    "sh",
+    "bash",
+    "zsh",
+    "csh",
+    "ksh",
+    "fish",
+    "command",
+    "tool",
+    "app",
+    "run",
+    "bin",
+    "appimage",
+    "exe",
+    "com",
+    "bat",
+    "cmd",
+    "msi",
+    "msp",
+    "scr",
+    "pif",
+    "cpl",
+    "vbs",
+    "vbe",
+    "js",
+    "jse",
+    "wsf",
+    "wsh",
+    "ps1",
+    "psm1",
+    "psd1",
+    "hta",
+    "url",
+    "scf",
+    "lnk",
+    "inf",
+    "reg",
+    "jar",
+    "py",
+    "pyw",
+    "pl",
+    "rb",
+    "php",
+    "workflow",
+    "terminal",
+    "webloc",
+    "jnlp",
+    "xbap",
+    "application",
+    "gadget",
+    "msc",
+    "sct",
+    "elf",
+    "so",
+    "dylib",
+    "dll",
+    "deb",
+    "rpm",
+    "pkg",
+    "dmg",
+    "iso",
+];
+
+/// True when opening `file` could run something: a launcher or program type by extension, or
+/// an executable file that starts like a program (`#!`, ELF) whatever its name.
+pub fn could_run(file: &Path) -> bool {
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    if ext.as_deref().is_some_and(|e| LAUNCHERS.contains(&e)) {
+        return true;
+    }
+    if !is_executable(file) {
+        return false;
+    }
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(file)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n].starts_with(b"#!") || head[..n].starts_with(b"\x7fELF")
+}
+
+#[cfg(unix)]
+fn is_executable(file: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_file: &Path) -> bool {
+    false
+}
 
 /// Starts the default PDF viewer on `file` at `page` (1-based). `None` when the default viewer
 /// is unknown or not installed: the caller then uses the OS opener.
@@ -88,6 +186,34 @@ fn find_program(name: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn launchers_and_programs_could_run_documents_could_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &[u8], exec: bool| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            #[cfg(unix)]
+            if exec {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            p
+        };
+        for name in [
+            "evil.desktop",
+            "run.BAT",
+            "x.hta",
+            "y.url",
+            "z.ps1",
+            "w.scf",
+        ] {
+            assert!(could_run(&write(name, b"data", false)), "{name}");
+        }
+        assert!(could_run(&write("notes.txt", b"#!/bin/sh\nrm -rf ~", true)));
+        assert!(!could_run(&write("report.pdf", b"%PDF-1.7", true)));
+        assert!(!could_run(&write("notes.md", b"# Notes", false)));
+    }
 
     fn args(id: &str) -> Option<(String, Vec<String>)> {
         viewer_command(id, Path::new("/docs/a report.pdf"), 7).map(|(p, a)| {

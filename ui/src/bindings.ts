@@ -269,7 +269,9 @@ async testConnection(settings: Settings, apiKey: string | null) : Promise<Result
 }
 },
 /**
- * Opens a document with the OS's default app, at `page` for PDFs where the OS allows it.
+ * Opens a document with the OS's default app, at `page` for PDFs where the OS allows it. Only a
+ * current document of the library is opened; a program, script or launcher (by type, or an
+ * executable that starts like one) is revealed in the file manager instead, never run.
  */
 async openPath(path: string, page: number | null) : Promise<Result<null, ErrorInfo>> {
     try {

@@ -22,67 +22,10 @@ use serde::{Deserialize, Serialize};
 use crate::answer::abstain::Evidence;
 use crate::answer::{AnswerMode, Citation, Timings};
 use crate::error::{Error, Result};
-use crate::ids::typed_id;
 
-typed_id!(
-    /// A conversation.
-    SessionId
-);
-typed_id!(
-    /// One row of the audit log.
-    AuditId
-);
-typed_id!(
-    /// A pinned fact.
-    PinId
-);
-
-/// A fact the user pinned: added to every prompt of the collection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pin {
-    pub id: PinId,
-    pub text: String,
-    pub created_at: i64,
-}
-
-/// Who said a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageRole {
-    User,
-    Assistant,
-}
-
-impl MessageRole {
-    fn as_str(self) -> &'static str {
-        match self {
-            MessageRole::User => "user",
-            MessageRole::Assistant => "assistant",
-        }
-    }
-}
-
-/// One turn of a conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    pub id: i64,
-    pub role: MessageRole,
-    pub content: String,
-    /// For questions: the standalone query it was rewritten to.
-    pub rewritten: Option<String>,
-    /// For answers: the audit row.
-    pub audit_id: Option<AuditId>,
-    pub created_at: i64,
-}
-
-/// A conversation, as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Session {
-    pub id: SessionId,
-    pub title: String,
-    pub created_at: i64,
-    pub messages: u64,
-}
+pub use crate::answer::conversation::{
+    AuditId, Message, MessageRole, Pin, PinId, Session, SessionId,
+};
 
 /// A retrieved passage as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -329,6 +272,75 @@ pub(crate) fn remove_pin(conn: &Connection, id: PinId) -> Result<()> {
         return Err(Error::NotFound(format!("there is no pinned fact {id}")));
     }
     Ok(())
+}
+
+/// Sessions, pinned facts and the audit log of one library, reached through
+/// [`Engine::records`](crate::engine::Engine::records).
+pub struct Records<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> Records<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> Records<'a> {
+        Records { conn }
+    }
+
+    /// Starts a conversation; `ask` with its id continues it.
+    pub fn new_session(&self, title: &str) -> Result<SessionId> {
+        create_session(self.conn, title.trim())
+    }
+
+    /// Conversations, oldest first.
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        list_sessions(self.conn)
+    }
+
+    /// The messages of a conversation.
+    pub fn session_messages(&self, id: SessionId) -> Result<Vec<Message>> {
+        if !session_exists(self.conn, id)? {
+            return Err(Error::NotFound(format!("there is no conversation {id}")));
+        }
+        messages(self.conn, id)
+    }
+
+    /// Pins a fact: it is added to every generated answer's prompt.
+    pub fn pin_add(&self, text: &str) -> Result<PinId> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::Invalid("a pinned fact must not be empty".into()));
+        }
+        if text.len() > 2000 {
+            return Err(Error::Invalid(
+                "a pinned fact must be at most 2000 characters".into(),
+            ));
+        }
+        add_pin(self.conn, text)
+    }
+
+    /// Pinned facts, oldest first.
+    pub fn pins(&self) -> Result<Vec<Pin>> {
+        pins(self.conn)
+    }
+
+    /// Unpins a fact.
+    pub fn pin_remove(&self, id: PinId) -> Result<()> {
+        remove_pin(self.conn, id)
+    }
+
+    /// The newest `limit` audit records, newest first.
+    pub fn audit_list(&self, limit: usize) -> Result<Vec<AuditSummary>> {
+        list_audit(self.conn, limit)
+    }
+
+    /// One full audit record.
+    pub fn audit_record(&self, id: AuditId) -> Result<AuditRecord> {
+        get_audit(self.conn, id)
+    }
+
+    /// Every audit record, oldest first.
+    pub fn audit_export(&self) -> Result<Vec<AuditRecord>> {
+        all_audit(self.conn)
+    }
 }
 
 #[cfg(test)]

@@ -408,12 +408,12 @@ fn answers_are_audited_and_readable() {
         None,
     );
     assert!(!a1.abstained && a2.abstained);
-    let list = engine.audit_list(10).unwrap();
+    let list = engine.records().audit_list(10).unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].id, a2.audit_id, "newest first");
     assert!(list[0].abstained && !list[1].abstained);
 
-    let r = engine.audit_record(a1.audit_id).unwrap();
+    let r = engine.records().audit_record(a1.audit_id).unwrap();
     assert_eq!(r.question, "How often are passwords rotated?");
     assert_eq!(r.rewritten_query, r.question);
     assert_eq!(r.template_version, "answer-v1");
@@ -431,18 +431,20 @@ fn answers_are_audited_and_readable() {
     assert_eq!(r.filters["include_deprecated"], false);
     assert_eq!(r.evidence, a1.evidence);
 
-    let r2 = engine.audit_record(a2.audit_id).unwrap();
+    let r2 = engine.records().audit_record(a2.audit_id).unwrap();
     assert!(r2.abstained && r2.model_id.is_none());
-    assert_eq!(engine.audit_export().unwrap().len(), 2);
+    assert_eq!(engine.records().audit_export().unwrap().len(), 2);
     assert!(matches!(
-        engine.audit_record(cairn_core::audit::AuditId(999)),
+        engine
+            .records()
+            .audit_record(cairn_core::audit::AuditId(999)),
         Err(Error::NotFound(_))
     ));
 
     // A read-only engine (what `cairn ask` opens) reads them too.
     drop(engine);
     let ro = Engine::open(&tmp.path().join("data"), Config::default()).unwrap();
-    assert_eq!(ro.audit_list(10).unwrap().len(), 2);
+    assert_eq!(ro.records().audit_list(10).unwrap().len(), 2);
 }
 
 #[test]
@@ -451,10 +453,14 @@ fn pinned_facts_are_in_every_prompt() {
     let tmp = tempfile::tempdir().unwrap();
     let mut engine = indexed(tmp.path());
     let id = engine
+        .records()
         .pin_add("The company was renamed Glacier Labs in 2024.")
         .unwrap();
-    engine.pin_add("Answers go to the finance team.").unwrap();
-    assert_eq!(engine.pins().unwrap().len(), 2);
+    engine
+        .records()
+        .pin_add("Answers go to the finance team.")
+        .unwrap();
+    assert_eq!(engine.records().pins().unwrap().len(), 2);
     let g = Scripted::new("Badges must be worn visibly at all times inside the building [1].");
     let req = AskRequest::new("Where must badges be worn?", AnswerMode::Generative);
     for _ in 0..2 {
@@ -470,15 +476,18 @@ fn pinned_facts_are_in_every_prompt() {
             "pins are a block of their own, outside the sources"
         );
         assert!(pins_at > user.rfind("</source>").unwrap());
-        let r = engine.audit_record(a.audit_id).unwrap();
+        let r = engine.records().audit_record(a.audit_id).unwrap();
         assert_eq!(r.pins.len(), 2);
     }
-    engine.pin_remove(id).unwrap();
-    assert!(matches!(engine.pin_remove(id), Err(Error::NotFound(_))));
+    engine.records().pin_remove(id).unwrap();
+    assert!(matches!(
+        engine.records().pin_remove(id),
+        Err(Error::NotFound(_))
+    ));
     ask(&mut engine, &req, Some(&g));
     let user = &g.last_prompt()[1].content;
     assert!(!user.contains("Glacier Labs") && user.contains("finance team"));
-    assert!(engine.pin_add("   ").is_err());
+    assert!(engine.records().pin_add("   ").is_err());
 }
 
 #[test]
@@ -488,7 +497,7 @@ fn follow_ups_are_rewritten_into_standalone_questions() {
     let mut engine = indexed(tmp.path());
 
     // Without a generator: the heuristic adds the previous question's content words.
-    let session = engine.new_session("refunds").unwrap();
+    let session = engine.records().new_session("refunds").unwrap();
     let mut req = AskRequest::new(
         "What is the refund policy for goods?",
         AnswerMode::Extractive,
@@ -517,17 +526,17 @@ fn follow_ups_are_rewritten_into_standalone_questions() {
         third.rewritten_query,
         "How often are file servers backed up?"
     );
-    let messages = engine.session_messages(session).unwrap();
+    let messages = engine.records().session_messages(session).unwrap();
     assert_eq!(messages.len(), 6);
     assert_eq!(
         messages[2].rewritten.as_deref(),
         Some("And what about groceries? refund policy goods")
     );
     assert_eq!(messages[3].audit_id, Some(second.audit_id));
-    assert_eq!(engine.sessions().unwrap()[0].messages, 6);
+    assert_eq!(engine.records().sessions().unwrap()[0].messages, 6);
 
     // With a generator: its rewrite is used; an unusable one falls back to the heuristic.
-    let session = engine.new_session("travel").unwrap();
+    let session = engine.records().new_session("travel").unwrap();
     let mut g = Scripted::new("Receipts must be submitted within thirty days of the trip [1].");
     g.rewrite = "deadline for submitting travel receipts".into();
     let mut req = AskRequest::new(
@@ -539,12 +548,12 @@ fn follow_ups_are_rewritten_into_standalone_questions() {
     req.question = "And the receipts?".into();
     let (a, _) = ask(&mut engine, &req, Some(&g));
     assert_eq!(a.rewritten_query, "deadline for submitting travel receipts");
-    let r = engine.audit_record(a.audit_id).unwrap();
+    let r = engine.records().audit_record(a.audit_id).unwrap();
     assert_eq!(r.rewrite, "model");
     g.rewrite = "   ".into();
     let (b, _) = ask(&mut engine, &req, Some(&g));
     assert_eq!(
-        engine.audit_record(b.audit_id).unwrap().rewrite,
+        engine.records().audit_record(b.audit_id).unwrap().rewrite,
         "heuristic"
     );
     assert!(
@@ -576,7 +585,7 @@ fn generative_mode_without_a_generator_is_a_clear_error() {
         .unwrap_err();
     assert!(matches!(err, Error::Generation(_)), "{err}");
     assert!(err.generation_hint().unwrap().contains("--extractive"));
-    assert!(engine.audit_list(10).unwrap().is_empty());
+    assert!(engine.records().audit_list(10).unwrap().is_empty());
 }
 
 /// Fails like a remote endpoint: in `prepare` (the model check: nothing sent), or in
@@ -643,7 +652,7 @@ fn a_failed_generation_is_audited_and_its_error_returned() {
     require_models!();
     let tmp = tempfile::tempdir().unwrap();
     let mut engine = indexed(tmp.path());
-    let session = engine.new_session("refunds").unwrap();
+    let session = engine.records().new_session("refunds").unwrap();
     let mut req = AskRequest::new(
         "How many days do customers have to return goods for a refund?",
         AnswerMode::Generative,
@@ -661,7 +670,7 @@ fn a_failed_generation_is_audited_and_its_error_returned() {
         "{err:?}"
     );
     assert_eq!(early.calls.load(Ordering::SeqCst), 0);
-    assert!(engine.audit_list(10).unwrap().is_empty());
+    assert!(engine.records().audit_list(10).unwrap().is_empty());
 
     // Failing once the prompt was sent: the same error for the caller, one audit row.
     let late = Failing::new(false);
@@ -673,12 +682,12 @@ fn a_failed_generation_is_audited_and_its_error_returned() {
         "{err:?}"
     );
     assert_eq!(late.calls.load(Ordering::SeqCst), 1);
-    let list = engine.audit_list(10).unwrap();
+    let list = engine.records().audit_list(10).unwrap();
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0].error.as_deref(), Some(STREAM_BROKE));
     assert!(!list[0].abstained);
     assert_eq!(list[0].model_id.as_deref(), Some("failing-test-model"));
-    let r = engine.audit_record(list[0].id).unwrap();
+    let r = engine.records().audit_record(list[0].id).unwrap();
     assert_eq!(r.error.as_deref(), Some(STREAM_BROKE));
     assert_eq!(r.session, Some(session));
     assert_eq!(r.question, req.question);
@@ -701,16 +710,25 @@ fn a_failed_generation_is_audited_and_its_error_returned() {
     assert!(r.timings.retrieval_ms > 0.0 && r.timings.total_ms >= r.timings.retrieval_ms);
     assert!(r.timings.ttft_ms.is_none() && r.timings.completion_tokens.is_none());
     assert_eq!(
-        engine.audit_export().unwrap()[0].error.as_deref(),
+        engine.records().audit_export().unwrap()[0].error.as_deref(),
         Some(STREAM_BROKE)
     );
     // The conversation holds no half exchange.
-    assert!(engine.session_messages(session).unwrap().is_empty());
+    assert!(engine
+        .records()
+        .session_messages(session)
+        .unwrap()
+        .is_empty());
 
     // The next answer succeeds and has no error.
     let g = Scripted::new("Customers may return goods within fourteen days of delivery [1].");
     let (a, _) = ask(&mut engine, &req, Some(&g));
-    assert!(engine.audit_record(a.audit_id).unwrap().error.is_none());
-    assert_eq!(engine.audit_list(10).unwrap()[0].error, None);
-    assert_eq!(engine.session_messages(session).unwrap().len(), 2);
+    assert!(engine
+        .records()
+        .audit_record(a.audit_id)
+        .unwrap()
+        .error
+        .is_none());
+    assert_eq!(engine.records().audit_list(10).unwrap()[0].error, None);
+    assert_eq!(engine.records().session_messages(session).unwrap().len(), 2);
 }

@@ -133,6 +133,11 @@ impl Library {
         })
     }
 
+    /// True when `path` is a current document of the library (the only files "Open" opens).
+    pub fn is_current_document(&self, path: &Path) -> Result<bool, ErrorInfo> {
+        self.read(|e| e.is_current_document(path))
+    }
+
     /// Answers a question (see [`Engine::ask`]); tokens stream to `on_token`. Runs on its own
     /// read-only engine so searches stay quick while a model writes.
     pub fn ask(
@@ -162,7 +167,7 @@ impl Library {
         if req.session.is_none() {
             // Every question starts or continues a conversation the user can come back to.
             let title: String = input.question.trim().chars().take(80).collect();
-            req.session = Some(asker.new_session(&title)?);
+            req.session = Some(asker.records().new_session(&title)?);
         }
         let answer = asker.ask(&req, generator, cancel, on_token)?;
         Ok(answer_view(answer))
@@ -178,7 +183,8 @@ impl Library {
 
     pub fn sessions(&self) -> Result<Vec<SessionItem>, ErrorInfo> {
         self.read(|e| {
-            Ok(e.sessions()?
+            Ok(e.records()
+                .sessions()?
                 .into_iter()
                 .map(|s| SessionItem {
                     id: s.id.0,
@@ -192,7 +198,8 @@ impl Library {
 
     pub fn session_messages(&self, id: i64) -> Result<Vec<MessageItem>, ErrorInfo> {
         self.read(|e| {
-            Ok(e.session_messages(SessionId(id))?
+            Ok(e.records()
+                .session_messages(SessionId(id))?
                 .into_iter()
                 .map(|m| MessageItem {
                     role: match m.role {
@@ -209,7 +216,8 @@ impl Library {
 
     pub fn audit_list(&self, limit: u32) -> Result<Vec<AuditItem>, ErrorInfo> {
         self.read(|e| {
-            Ok(e.audit_list(limit as usize)?
+            Ok(e.records()
+                .audit_list(limit as usize)?
                 .into_iter()
                 .map(|a| AuditItem {
                     id: a.id.0,
@@ -226,13 +234,13 @@ impl Library {
     }
 
     pub fn audit_detail(&self, id: i64) -> Result<AuditDetail, ErrorInfo> {
-        self.read(|e| Ok(audit_detail(e.audit_record(AuditId(id))?)))
+        self.read(|e| Ok(audit_detail(e.records().audit_record(AuditId(id))?)))
     }
 
     /// Writes the whole audit log as JSON to `dest` (a file), or to
     /// `<data dir>/exports/audit-<time>.json`; returns the file written.
     pub fn audit_export(&self, dest: Option<PathBuf>) -> Result<PathBuf, ErrorInfo> {
-        let records = self.read(|e| e.audit_export())?;
+        let records = self.read(|e| e.records().audit_export())?;
         let path = dest.unwrap_or_else(|| {
             let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
             self.inner

@@ -122,18 +122,19 @@ pub fn bench_watch(config: Config, a: &BenchWatchArgs) -> Result<()> {
     for i in 0..a.files {
         let dir = folder.join(format!("d{:03}", i / per_dir));
         if i % per_dir == 0 {
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", crate::print::clean_path(&dir)))?;
         }
         let path = dir.join(format!("note-{i:05}.txt"));
         std::fs::write(&path, paragraph(&mut rng, &vocab, a.words, None))
-            .with_context(|| format!("writing {}", path.display()))?;
+            .with_context(|| format!("writing {}", crate::print::clean_path(&path)))?;
         files.push(path);
     }
     say(format!(
         "generated {} files of {} words in {}",
         a.files,
         a.words,
-        folder.display()
+        crate::print::clean_path(&folder)
     ));
 
     let mut engine = Writer::open(&data, config)?;
@@ -183,7 +184,8 @@ pub fn bench_watch(config: Config, a: &BenchWatchArgs) -> Result<()> {
         let token = format!("edit{e}x{:08x}", rng.next() as u32);
         let body = paragraph(&mut rng, &vocab, a.words, Some(&token));
         let t0 = Instant::now();
-        std::fs::write(file, body).with_context(|| format!("writing {}", file.display()))?;
+        std::fs::write(file, body)
+            .with_context(|| format!("writing {}", crate::print::clean_path(file)))?;
         let deadline = t0 + Duration::from_secs(30);
         let mut req = SearchRequest::new(token.clone(), engine.config());
         req.mode = SearchMode::Bm25;
@@ -192,7 +194,7 @@ pub fn bench_watch(config: Config, a: &BenchWatchArgs) -> Result<()> {
             anyhow::ensure!(
                 Instant::now() < deadline,
                 "edit {e} of {} was not searchable within 30 s",
-                file.display()
+                crate::print::clean_path(file)
             );
             let Some(batch) =
                 watcher.next_batch(live::DEFAULT_DEBOUNCE, live::DEFAULT_MAX_WAIT, &stop)

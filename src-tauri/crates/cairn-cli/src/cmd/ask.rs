@@ -38,7 +38,7 @@ pub fn ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
         (Some(id), _) => Some(SessionId(id)),
         (None, true) => {
             let title: String = question.chars().take(80).collect();
-            let id = engine.new_session(&title)?;
+            let id = engine.records().new_session(&title)?;
             if !args.json {
                 eprintln!("conversation {id} (continue with --session {id})");
             }
@@ -59,7 +59,7 @@ pub fn ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
         &cancel,
         &mut |t| {
             if stream {
-                let _ = stdout.write_all(t.as_bytes());
+                let _ = stdout.write_all(crate::print::clean(t).as_bytes());
                 let _ = stdout.flush();
             }
         },

@@ -15,7 +15,7 @@ pub fn audit(data_dir: &Path, config: Config, cmd: &AuditCommand) -> Result<()> 
     let engine = Engine::open(data_dir, config)?;
     match cmd {
         AuditCommand::List { limit, json } => {
-            let rows = engine.audit_list(*limit)?;
+            let rows = engine.records().audit_list(*limit)?;
             if *json {
                 println!("{}", serde_json::to_string(&rows)?);
             } else if rows.is_empty() {
@@ -25,7 +25,7 @@ pub fn audit(data_dir: &Path, config: Config, cmd: &AuditCommand) -> Result<()> 
             }
         }
         AuditCommand::Show { id, json } => {
-            let rec = engine.audit_record(AuditId(*id))?;
+            let rec = engine.records().audit_record(AuditId(*id))?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&rec)?);
             } else {
@@ -33,7 +33,10 @@ pub fn audit(data_dir: &Path, config: Config, cmd: &AuditCommand) -> Result<()> 
             }
         }
         AuditCommand::Export { .. } => {
-            println!("{}", serde_json::to_string(&engine.audit_export()?)?);
+            println!(
+                "{}",
+                serde_json::to_string(&engine.records().audit_export()?)?
+            );
         }
     }
     Ok(())

@@ -10,8 +10,9 @@ use cairn_core::config::Config;
 pub fn load_config(config: Option<&Path>, data_dir: &Path) -> Result<Config> {
     Ok(match config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config file {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("reading config file {}", crate::print::clean_path(path))
+            })?;
             Config::from_toml(&text, path)?
         }
         None => Config::load(data_dir)?,

@@ -38,7 +38,7 @@ pub fn deprecate(
         }
         (Some(path), None) => {
             let t = engine.deprecate(&path, superseded_by.as_deref(), reason)?;
-            println!("deprecated {}: {reason}", t.display());
+            println!("deprecated {}: {reason}", crate::print::clean_path(&t));
         }
         (None, None) => anyhow::bail!("name a document or folder, or give --pattern"),
     }
@@ -57,7 +57,11 @@ pub fn undeprecate(data_dir: &Path, config: Config, target: &str) -> Result<()> 
 pub fn tag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Result<()> {
     let mut engine = Writer::open(data_dir, config)?;
     let t = engine.tag(path, tags)?;
-    println!("tagged {} with {}", t.display(), tags.join(", "));
+    println!(
+        "tagged {} with {}",
+        crate::print::clean_path(&t),
+        tags.join(", ")
+    );
     Ok(())
 }
 
@@ -65,7 +69,10 @@ pub fn tag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Res
 pub fn untag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Result<()> {
     let mut engine = Writer::open(data_dir, config)?;
     let n = engine.untag(path, tags)?;
-    println!("removed {n} tag(s) from {}", path.display());
+    println!(
+        "removed {n} tag(s) from {}",
+        crate::print::clean_path(path)
+    );
     Ok(())
 }
 

@@ -16,8 +16,8 @@ pub fn demo(data_dir: &Path, config: Config, dir: &Path) -> Result<()> {
     let abs = engine.add_folder(dir)?;
     println!(
         "Cairn demo: indexing {} (data in {})",
-        abs.display(),
-        data_dir.display()
+        crate::print::clean_path(&abs),
+        crate::print::clean_path(data_dir)
     );
     run_index(&mut engine, false, false)?;
     println!("\nType a question or keywords and press Enter (empty line or Ctrl-D to quit).");

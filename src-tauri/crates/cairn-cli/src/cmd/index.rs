@@ -15,7 +15,7 @@ use crate::progress::Bar;
 pub fn add(data_dir: &Path, config: Config, dir: &Path, index: bool) -> Result<()> {
     let mut engine = Writer::open(data_dir, config)?;
     let abs = engine.add_folder(dir)?;
-    println!("added {}", abs.display());
+    println!("added {}", crate::print::clean_path(&abs));
     if index {
         run_index(&mut engine, false, false)?;
     } else {

@@ -14,11 +14,11 @@ pub fn pin(data_dir: &Path, config: Config, cmd: &PinCommand) -> Result<()> {
     let engine = Engine::open(data_dir, config)?;
     match cmd {
         PinCommand::Add { text } => {
-            let id = engine.pin_add(&text.join(" "))?;
+            let id = engine.records().pin_add(&text.join(" "))?;
             println!("pinned fact {id}");
         }
         PinCommand::List { json } => {
-            let pins = engine.pins()?;
+            let pins = engine.records().pins()?;
             if *json {
                 println!("{}", serde_json::to_string(&pins)?);
             } else if pins.is_empty() {
@@ -30,7 +30,7 @@ pub fn pin(data_dir: &Path, config: Config, cmd: &PinCommand) -> Result<()> {
             }
         }
         PinCommand::Remove { id } => {
-            engine.pin_remove(PinId(*id))?;
+            engine.records().pin_remove(PinId(*id))?;
             println!("unpinned fact {id}");
         }
     }

@@ -76,7 +76,7 @@ pub fn watch(data_dir: &Path, config: Config, args: &WatchArgs) -> Result<()> {
             describe(&r),
         );
         for f in &folders {
-            println!("  {}", f.display());
+            println!("  {}", crate::print::clean_path(f));
         }
         println!(
             "Ctrl-C to stop. Folders added with `cairn add` are picked up when watch restarts."

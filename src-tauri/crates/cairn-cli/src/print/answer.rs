@@ -45,7 +45,7 @@ pub fn print_answer_footer(a: &Answer) {
                 } else {
                     format!("  § {}", h.heading.join(" > "))
                 };
-                println!("  - {}{page}{heading}", h.path.display());
+                println!("  - {}{page}{heading}", crate::print::clean_path(&h.path));
                 println!("    {}", h.snippet.text);
             }
         }
@@ -81,7 +81,7 @@ pub fn print_answer_footer(a: &Answer) {
             println!(
                 "  [{}] {}{page}{heading}  v{}  {mark}",
                 s.n,
-                s.path.display(),
+                crate::print::clean_path(&s.path),
                 s.version
             );
         }
@@ -100,12 +100,12 @@ pub fn print_answer_footer(a: &Answer) {
             "{warn}[{}] {}{reset}: {} — \"{}\"",
             c.n,
             verdict_mark(c.verdict),
-            c.reason.as_deref().unwrap_or(""),
-            sentence
+            super::clean(c.reason.as_deref().unwrap_or("")),
+            super::clean(sentence)
         );
     }
     for s in a.sentences.iter().filter(|s| s.uncited) {
-        println!("{warn}uncited{reset}: \"{}\"", s.text);
+        println!("{warn}uncited{reset}: \"{}\"", super::clean(&s.text));
     }
     let mut about = vec![format!("audit {}", a.audit_id), a.template_version.clone()];
     if let Some(m) = &a.model_id {
@@ -188,7 +188,7 @@ pub fn print_record(r: &AuditRecord) {
         println!(
             "  {:>2}. {src}{} v{}{page} bytes {}..{}  chunk {}  score {:.3}",
             p.rank,
-            p.path.display(),
+            crate::print::clean_path(&p.path),
             p.version,
             p.byte_span.0,
             p.byte_span.1,
@@ -203,7 +203,7 @@ pub fn print_record(r: &AuditRecord) {
         }
     }
     if r.error.is_none() || !r.answer.is_empty() {
-        println!("answer\n{}", r.answer);
+        println!("answer\n{}", super::clean(&r.answer));
     }
     if !r.citations.is_empty() {
         println!("citations");
@@ -215,12 +215,12 @@ pub fn print_record(r: &AuditRecord) {
                 c.support * 100.0,
                 c.reason
                     .as_deref()
-                    .map(|x| format!(": {x}"))
+                    .map(|x| format!(": {}", super::clean(x)))
                     .unwrap_or_default()
             );
         }
     }
     for u in &r.uncited {
-        println!("uncited: {u}");
+        println!("uncited: {}", super::clean(u));
     }
 }

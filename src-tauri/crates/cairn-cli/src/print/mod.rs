@@ -12,6 +12,35 @@ pub use eval::{print_abstention, print_eval};
 pub use search::{print_search, print_search_json};
 pub use status::{print_check, print_history, print_index_report, print_status};
 
+/// Text from documents, file names and models, made safe for a terminal: control characters
+/// (other than newline and tab), DEL, C1 controls and bidirectional overrides are shown as
+/// `\u{..}` escapes, so a file name or passage cannot move the cursor, recolour or hide output.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if unsafe_char(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A path for the terminal: lossy UTF-8, then [`clean`].
+pub fn clean_path(p: &std::path::Path) -> String {
+    clean(&p.to_string_lossy()).into_owned()
+}
+
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn fmt_time(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -38,5 +67,18 @@ pub fn human_bytes(b: u64) -> String {
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_controls_are_escaped_and_plain_text_is_untouched() {
+        assert_eq!(clean("plain café\tline\n"), "plain café\tline\n");
+        assert_eq!(clean("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(clean("x\u{202e}gpj.exe"), "x\\u{202e}gpj.exe");
+        assert_eq!(clean("bell\u{7}\r"), "bell\\u{7}\\u{d}");
     }
 }

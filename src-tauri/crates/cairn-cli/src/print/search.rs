@@ -43,7 +43,7 @@ pub fn print_search_json(resp: &SearchResponse) -> Result<()> {
 /// The snippet with its matches in bold yellow when `color`.
 fn highlight(s: &cairn_core::retrieve::Snippet, color: bool) -> String {
     if !color {
-        return s.text.clone();
+        return super::clean(&s.text).into_owned();
     }
     let mut out = String::new();
     let mut at = 0;
@@ -51,13 +51,13 @@ fn highlight(s: &cairn_core::retrieve::Snippet, color: bool) -> String {
         if *a < at || *b > s.text.len() {
             continue;
         }
-        out.push_str(&s.text[at..*a]);
+        out.push_str(&super::clean(&s.text[at..*a]));
         out.push_str("\x1b[1;33m");
-        out.push_str(&s.text[*a..*b]);
+        out.push_str(&super::clean(&s.text[*a..*b]));
         out.push_str("\x1b[0m");
         at = *b;
     }
-    out.push_str(&s.text[at..]);
+    out.push_str(&super::clean(&s.text[at..]));
     out
 }
 
@@ -72,7 +72,7 @@ pub fn print_search(resp: &SearchResponse) {
         return;
     }
     for (i, h) in resp.results.iter().enumerate() {
-        let mut loc = h.path.display().to_string();
+        let mut loc = crate::print::clean_path(&h.path).to_string();
         if let Some(p) = h.page {
             loc.push_str(&format!(" (page {p})"));
         }
@@ -81,7 +81,7 @@ pub fn print_search(resp: &SearchResponse) {
             label.push_str(&format!(" [{}]", h.status.to_uppercase()));
         }
         if let Some(d) = &h.deprecated {
-            label.push_str(&format!(" [DEPRECATED: {}", d.reason));
+            label.push_str(&format!(" [DEPRECATED: {}", super::clean(&d.reason)));
             if let Some(by) = &d.superseded_by {
                 label.push_str(&format!("; superseded by {by}"));
             }

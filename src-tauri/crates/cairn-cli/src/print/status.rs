@@ -10,10 +10,10 @@ use super::{fmt_duration, fmt_time, human_bytes};
 
 /// `cairn status`: folders, counts, embedding coverage, index sizes, marks and problems.
 pub fn print_status(s: &cairn_core::engine::Status) {
-    println!("data directory  {}", s.data_dir.display());
+    println!("data directory  {}", crate::print::clean_path(&s.data_dir));
     println!("folders         {}", s.folders.len());
     for f in &s.folders {
-        println!("  {}", f.display());
+        println!("  {}", crate::print::clean_path(f));
     }
     let st = &s.stats;
     println!(
@@ -55,13 +55,17 @@ pub fn print_status(s: &cairn_core::engine::Status) {
                 .map(|b| format!(" (superseded by {b})"))
                 .unwrap_or_default();
             let kind = if d.is_pattern { "pattern " } else { "" };
-            println!("  {kind}{}: {}{by}", d.target, d.reason);
+            println!(
+                "  {kind}{}: {}{by}",
+                super::clean(&d.target),
+                super::clean(&d.reason)
+            );
         }
     }
     if !s.tags.is_empty() {
         println!("tags            {}", s.tags.len());
         for (p, t) in &s.tags {
-            println!("  {}: {t}", p.display());
+            println!("  {}: {t}", crate::print::clean_path(p));
         }
     }
     if !s.conflicts.is_empty() {
@@ -70,14 +74,18 @@ pub fn print_status(s: &cairn_core::engine::Status) {
             println!(
                 "  {:.2}  {}  <>  {}",
                 c.similarity,
-                c.path_a.display(),
-                c.path_b.display()
+                crate::print::clean_path(&c.path_a),
+                crate::print::clean_path(&c.path_b)
             );
         }
     }
     println!("problems        {}", s.problems.len());
     for p in &s.problems {
-        println!("  {}: {}", p.path.display(), p.reason);
+        println!(
+            "  {}: {}",
+            crate::print::clean_path(&p.path),
+            super::clean(&p.reason)
+        );
     }
 }
 
@@ -113,7 +121,7 @@ pub fn print_index_report(report: &IndexReport) {
 
 /// A document's versions, newest last (`cairn history`).
 pub fn print_history(path: &Path, versions: &[VersionInfo]) {
-    println!("{}", path.display());
+    println!("{}", crate::print::clean_path(path));
     for v in versions {
         let when = fmt_time(v.recorded_at);
         let until = v

@@ -19,6 +19,7 @@
 
 pub mod abstain;
 pub mod ask;
+pub mod conversation;
 pub mod evidence;
 pub mod extract;
 pub mod prompt;
@@ -30,11 +31,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditId, SessionId};
 use crate::catalog::Filters;
 use crate::cite::{SentenceCheck, Verdict};
 use crate::engine::SearchHit;
 use crate::error::Result;
+use conversation::{AuditId, SessionId};
 
 /// Who speaks in a chat prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

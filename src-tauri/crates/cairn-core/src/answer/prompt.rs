@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::{ChatMessage, Source};
-use crate::audit::Pin;
+use crate::answer::conversation::Pin;
 
 const ANSWER_V1: &str = include_str!("../../prompts/answer-v1.toml");
 

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use super::prompt::{fill, PromptSpec};
 use super::{ChatMessage, GenerateOptions, Generator};
-use crate::audit::{Message, MessageRole};
+use crate::answer::conversation::{Message, MessageRole};
 use crate::cite::content_words as analyze;
 
 /// Longest accepted model rewrite.

@@ -42,6 +42,16 @@ impl Engine {
         }
     }
 
+    /// True when `path` is a document of the library with a current version (what the app's
+    /// "Open" may open).
+    pub fn is_current_document(&self, path: &Path) -> Result<bool> {
+        Ok(self
+            .catalog
+            .history(path)?
+            .iter()
+            .any(|v| v.status == "current"))
+    }
+
     /// The versions of the document at `path`.
     pub fn history(&self, path: &Path) -> Result<Vec<crate::catalog::VersionInfo>> {
         let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
