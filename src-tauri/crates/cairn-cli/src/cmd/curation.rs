@@ -69,10 +69,7 @@ pub fn tag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Res
 pub fn untag(data_dir: &Path, config: Config, path: &Path, tags: &[String]) -> Result<()> {
     let mut engine = Writer::open(data_dir, config)?;
     let n = engine.untag(path, tags)?;
-    println!(
-        "removed {n} tag(s) from {}",
-        crate::print::clean_path(path)
-    );
+    println!("removed {n} tag(s) from {}", crate::print::clean_path(path));
     Ok(())
 }
 
