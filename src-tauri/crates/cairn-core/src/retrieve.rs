@@ -1,4 +1,5 @@
-//! Retrieval: fusing BM25 and dense rankings, and building snippets.
+//! Retrieval: the ranked passage a search returns ([`SearchHit`]), fusing BM25 and dense
+//! rankings, and building snippets.
 
 use std::collections::{HashMap, HashSet};
 
@@ -7,6 +8,28 @@ use serde::Serialize;
 use crate::catalog::ChunkId;
 use crate::config::Fusion;
 use crate::index::Hit;
+
+/// One ranked passage.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub chunk_id: ChunkId,
+    pub path: std::path::PathBuf,
+    pub page: Option<u32>,
+    pub heading: Vec<String>,
+    pub snippet: Snippet,
+    pub score: f32,
+    /// Version number of the document this passage belongs to (1 = first seen).
+    pub version: i64,
+    pub kind: String,
+    pub title: Option<String>,
+    pub byte_start: usize,
+    pub byte_end: usize,
+    pub text: String,
+    /// Version status: `current`, or `superseded` / `deleted` in history searches.
+    pub status: String,
+    /// Set when the document is deprecated (only returned when asked for).
+    pub deprecated: Option<crate::catalog::Deprecation>,
+}
 
 /// Reciprocal rank fusion: each list contributes `1 / (k + rank)` (rank from 1).
 pub fn rrf(lists: &[&[Hit]], k: f32) -> Vec<Hit> {

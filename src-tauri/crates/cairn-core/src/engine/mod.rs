@@ -30,12 +30,13 @@ mod search;
 mod writer;
 
 pub use crate::answer::evidence::Retrieved;
+pub use crate::retrieve::SearchHit;
 pub use curation::CheckReport;
 pub use indexing::{reconcile, IndexReport, Phase, Progress, Reconciled};
 pub use open::Status;
 pub use pool::{PooledEngine, ReaderPool};
 pub(crate) use search::{assemble_hits, combine as combine_hits};
-pub use search::{SearchHit, SearchRequest, SearchResponse, SearchState};
+pub use search::{SearchRequest, SearchResponse, SearchState};
 pub use writer::Writer;
 
 /// An open data directory, for reading: search, status, history, check, answers. Changing

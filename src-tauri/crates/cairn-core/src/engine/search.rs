@@ -12,7 +12,7 @@ use crate::config::{Config, Fusion, SearchMode};
 use crate::error::{Error, Result};
 use crate::index::text::TextIndex;
 use crate::index::Hit;
-use crate::retrieve::{self, Snippet};
+use crate::retrieve::{self, SearchHit};
 
 /// A search request.
 #[derive(Debug, Clone)]
@@ -58,28 +58,6 @@ impl SearchRequest {
             state: SearchState::Current,
         }
     }
-}
-
-/// One ranked passage.
-#[derive(Debug, Clone, Serialize)]
-pub struct SearchHit {
-    pub chunk_id: ChunkId,
-    pub path: PathBuf,
-    pub page: Option<u32>,
-    pub heading: Vec<String>,
-    pub snippet: Snippet,
-    pub score: f32,
-    /// Version number of the document this passage belongs to (1 = first seen).
-    pub version: i64,
-    pub kind: String,
-    pub title: Option<String>,
-    pub byte_start: usize,
-    pub byte_end: usize,
-    pub text: String,
-    /// Version status: `current`, or `superseded` / `deleted` in history searches.
-    pub status: String,
-    /// Set when the document is deprecated (only returned when asked for).
-    pub deprecated: Option<crate::catalog::Deprecation>,
 }
 
 /// Search results and how complete the semantic side was.
