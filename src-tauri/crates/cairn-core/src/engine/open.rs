@@ -151,14 +151,6 @@ impl Engine {
         let _ = self.embedder.set(Ok(embedder));
     }
 
-    /// A read-only engine keeps the vector index it loaded; this drops it so the next
-    /// search loads the one the writer saved since.
-    pub fn reload_vectors(&mut self) {
-        if !self.writable {
-            self.vectors = None;
-        }
-    }
-
     /// Everything `cairn status` shows.
     pub fn status(&mut self) -> Result<Status> {
         let model = self.model_id().to_owned();

@@ -99,11 +99,6 @@ pub fn set_limits(limits: Limits) {
     }
 }
 
-/// True when complex formats are parsed in worker processes.
-pub fn is_isolated() -> bool {
-    POOL.get().is_some()
-}
-
 /// Parses like [`super::parse`], in a worker process for PDF, DOCX and HTML when a worker is
 /// registered. Failures are [`Error::Parse`] with the reason.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {

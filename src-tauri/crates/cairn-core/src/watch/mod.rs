@@ -85,7 +85,11 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
         }
         // A linked folder leading out of the library (or into the system) is not entered.
         if e.path_is_symlink() && e.file_type().is_some_and(|t| t.is_dir()) {
-            if let Some(reason) = outside_reason(p, &edge_root) {
+            let reason = match p.canonicalize() {
+                Ok(real) => outside_reason(&real, &edge_root),
+                Err(e) => Some(format!("cannot follow the link: {e}")),
+            };
+            if let Some(reason) = reason {
                 refused_in_walk
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -134,7 +138,7 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
             }
         };
         if real != path {
-            if let Some(reason) = outside_reason(&path, &real_root) {
+            if let Some(reason) = outside_reason(&real, &real_root) {
                 out.problems.push((path, reason));
                 continue;
             }
@@ -178,14 +182,11 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
     Ok(out)
 }
 
-/// Why the link at `path` is not followed: it leads outside `real_root` (the folder's
-/// canonical path) or into the system's virtual file systems. None when it stays inside.
-fn outside_reason(path: &Path, real_root: &Path) -> Option<String> {
-    let real = match path.canonicalize() {
-        Ok(real) => real,
-        Err(e) => return Some(format!("cannot follow the link: {e}")),
-    };
-    if is_system_path(&real) {
+/// Why a link whose target is `real` (canonical) is not followed: it leads outside
+/// `real_root` (the folder's canonical path) or into the system's virtual file systems. None
+/// when it stays inside.
+fn outside_reason(real: &Path, real_root: &Path) -> Option<String> {
+    if is_system_path(real) {
         return Some(format!(
             "link into {}: system files are never read",
             real.display()
