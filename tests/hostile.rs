@@ -100,3 +100,143 @@ fn a_hostile_folder_is_indexed_or_reported_and_nothing_leaks() {
         .unwrap();
     assert!(check.status.success(), "{check:?}");
 }
+
+/// Runs `cairn` and returns its stdout and the peak resident memory (MB) of it and the
+/// parse workers it ran (Linux folds reaped descendants into a child's `ru_maxrss`).
+#[cfg(unix)]
+// wait4 reaps the child (std's wait would lose its rusage).
+#[allow(unsafe_code, clippy::zombie_processes)]
+fn cairn_measured(data: &Path, args: &[&str]) -> (String, f64) {
+    use std::io::Read;
+    let mut child = Command::new(cairn_tests::cairn_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("CAIRN_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: wait4 reaps our own child and fills a zeroed rusage; std never waits on it after.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "cairn {args:?}: {status}\n{out}"
+    );
+    (out, usage.ru_maxrss as f64 / 1024.0)
+}
+
+/// The counts in `cairn index`'s summary line: (seen, new, unchanged, unsupported, problems).
+fn index_counts(out: &str) -> (u64, u64, u64, u64, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("files seen"))
+        .unwrap_or_else(|| panic!("no summary in {out}"));
+    let n = |label: &str| -> u64 {
+        let before = line.split(label).next().unwrap();
+        before
+            .trim_end()
+            .rsplit([' ', ':', ','])
+            .find(|w| !w.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{label} in {line}"))
+    };
+    (
+        n(" files seen"),
+        n(" new versions"),
+        n(" unchanged"),
+        n(" unsupported"),
+        n(" problems"),
+    )
+}
+
+/// The generator's thousand-and-more hostile files through the real binary: no crash, no hang,
+/// every file indexed or reported, memory under the bound, a second run that changes nothing.
+#[cfg(unix)]
+#[test]
+fn a_thousand_hostile_files_are_indexed_or_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("bulk");
+    let bulk = cairn_tests::hostile_bulk::write_bulk(&lib, 1000, 0x00C0_FFEE).unwrap();
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    let started = std::time::Instant::now();
+    let (out, peak) = cairn_measured(&data, &["index"]);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{} files: cairn index took {secs:.1} s, peak RSS {peak:.0} MB\n{out}",
+        bulk.files
+    );
+    let (seen, new, _, unsupported, problems) = index_counts(&out);
+    // "Seen" counts the files read; links, sockets and devices the scan refuses are problems.
+    assert!(
+        new + unsupported + problems >= bulk.files as u64,
+        "{} files written, {new} indexed, {unsupported} unsupported, {problems} problems: {out}",
+        bulk.files
+    );
+    // The bound docs/security.md states for indexing a hostile folder.
+    assert!(peak < 1024.0, "peak RSS {peak:.0} MB");
+
+    // Every well-formed file is searchable; names are kept exactly, never merged.
+    let names = search_json(
+        &data,
+        &["--mode", "bm25", "-n", "1000", "odd name kept exactly"],
+    );
+    let mut paths: Vec<&str> = names.iter().filter_map(|h| h["path"].as_str()).collect();
+    let hits = paths.len();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths.len(), hits, "two hits share a shown path");
+    assert_eq!(hits, 100, "{paths:#?}");
+    for word in bulk.findable.iter().step_by(17) {
+        assert_eq!(
+            search_json(&data, &["--mode", "bm25", word]).len(),
+            1,
+            "{word} is not found once"
+        );
+    }
+    // Nothing was executed.
+    assert!(!Path::new("/tmp/cairn-pwned").exists());
+
+    // What the problems were, by kind (the reason up to its first digit or parenthesis).
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for (_, reason) in self::problems(&data) {
+        let kind: String = reason
+            .chars()
+            .take_while(|c| !c.is_ascii_digit() && *c != '(')
+            .collect();
+        *kinds.entry(kind.trim().to_owned()).or_default() += 1;
+    }
+    for (kind, n) in &kinds {
+        println!("{n:5}  {kind}");
+    }
+
+    // A second run changes nothing.
+    let status = |s: &str| {
+        let v: Value = serde_json::from_str(s).unwrap();
+        (
+            v["stats"]["current_documents"].clone(),
+            v["stats"]["versions"].clone(),
+            v["problems"].as_array().map(|a| a.len()),
+        )
+    };
+    let before = cairn_ok(&data, &["status", "--json"]);
+    let again = cairn_ok(&data, &["index"]);
+    let (seen2, new2, _, _, _) = index_counts(&again);
+    assert_eq!((seen2, new2), (seen, 0), "{again}");
+    assert_eq!(
+        status(&before),
+        status(&cairn_ok(&data, &["status", "--json"]))
+    );
+    cairn_ok(&data, &["check"]);
+}

@@ -152,7 +152,7 @@ pub async fn library_contents(state: State<'_, AppState>) -> Res<LibraryContents
 #[specta::specta]
 pub async fn history(state: State<'_, AppState>, path: String) -> Res<Vec<VersionItem>> {
     let lib = lib(&state);
-    blocking(move || lib.history(&PathBuf::from(path))).await
+    blocking(move || lib.history(&cairn_core::paths::resolve_shown(&path))).await
 }
 
 /// Deprecates a document or folder, optionally superseded by another document.
@@ -168,7 +168,7 @@ pub async fn deprecate(
     let by = superseded_by
         .filter(|s| !s.trim().is_empty())
         .map(PathBuf::from);
-    blocking(move || lib.deprecate(PathBuf::from(path), reason, by)).await
+    blocking(move || lib.deprecate(cairn_core::paths::resolve_shown(&path), reason, by)).await
 }
 
 #[tauri::command]
@@ -182,14 +182,14 @@ pub async fn undeprecate(state: State<'_, AppState>, path: String) -> Res<()> {
 #[specta::specta]
 pub async fn tag(state: State<'_, AppState>, path: String, tags: Vec<String>) -> Res<()> {
     let lib = lib(&state);
-    blocking(move || lib.tag(PathBuf::from(path), tags)).await
+    blocking(move || lib.tag(cairn_core::paths::resolve_shown(&path), tags)).await
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn untag(state: State<'_, AppState>, path: String, tags: Vec<String>) -> Res<()> {
     let lib = lib(&state);
-    blocking(move || lib.untag(PathBuf::from(path), tags)).await
+    blocking(move || lib.untag(cairn_core::paths::resolve_shown(&path), tags)).await
 }
 
 /// Answers a question; the answer's text streams through `tokens` as it is written.
@@ -347,7 +347,7 @@ pub async fn open_path(
 ) -> Res<()> {
     let lib = lib(&state);
     blocking(move || {
-        let file = PathBuf::from(&path);
+        let file = cairn_core::paths::resolve_shown(&path);
         if !file.exists() {
             return Err(cairn_core::Error::NotFound(format!("{path} no longer exists")).into());
         }

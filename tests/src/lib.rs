@@ -3,6 +3,8 @@
 
 pub mod desktop;
 pub mod hostile;
+#[cfg(unix)]
+pub mod hostile_bulk;
 
 pub use hostile::write_hostile_folder;
 

@@ -33,6 +33,7 @@ pub struct RetrievedPassage {
     pub rank: usize,
     pub chunk_id: i64,
     pub score: f32,
+    #[serde(with = "crate::paths::serde_key")]
     pub path: PathBuf,
     pub version: i64,
     pub page: Option<u32>,

@@ -13,6 +13,7 @@ use crate::index::Hit;
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
     pub chunk_id: ChunkId,
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub path: std::path::PathBuf,
     pub page: Option<u32>,
     pub heading: Vec<String>,

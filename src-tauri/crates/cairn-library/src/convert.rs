@@ -132,7 +132,7 @@ pub(crate) fn filters(
 pub(crate) fn search_item(h: &SearchHit) -> SearchItem {
     SearchItem {
         chunk_id: h.chunk_id.0,
-        path: h.path.display().to_string(),
+        path: cairn_core::paths::escaped(&h.path),
         title: h.title.clone(),
         kind: h.kind.clone(),
         page: h.page,
@@ -152,8 +152,8 @@ pub(crate) fn document_item(d: DocumentRow, marks: &Marks) -> DocumentItem {
         d.status.clone()
     };
     DocumentItem {
-        path: d.path.display().to_string(),
-        folder: d.folder.display().to_string(),
+        path: cairn_core::paths::escaped(&d.path),
+        folder: cairn_core::paths::escaped(&d.folder),
         title: d.title,
         kind: d.kind,
         status,
@@ -188,7 +188,7 @@ pub(crate) fn answer_view(a: Answer) -> AnswerView {
             .map(|s| SourceItem {
                 n: s.n as u32,
                 chunk_id: s.chunk_id,
-                path: s.path.display().to_string(),
+                path: cairn_core::paths::escaped(&s.path),
                 title: s.title.clone(),
                 version: s.version,
                 page: s.page,
@@ -236,7 +236,7 @@ pub(crate) fn audit_detail(r: AuditRecord) -> AuditDetail {
             .into_iter()
             .map(|p| RetrievedItem {
                 rank: p.rank as u32,
-                path: p.path.display().to_string(),
+                path: cairn_core::paths::escaped(&p.path),
                 version: p.version,
                 page: p.page,
                 score: p.score,

@@ -297,7 +297,7 @@ impl Library {
         }) {
             info.folders = folders
                 .into_iter()
-                .map(|f| f.path.display().to_string())
+                .map(|f| cairn_core::paths::escaped(&f.path))
                 .collect();
             info.documents = stats.current_documents as u32;
             info.passages = stats.current_chunks as u32;

@@ -87,7 +87,7 @@ impl IndexProgress {
         }
         self.rate = rate;
         self.eta_seconds = eta;
-        self.current = p.current.as_ref().map(|c| c.display().to_string());
+        self.current = p.current.as_ref().map(|c| cairn_core::paths::escaped(c));
         self.message = None;
     }
 }

@@ -90,14 +90,14 @@ impl Library {
                 folders: catalog
                     .folders()?
                     .into_iter()
-                    .map(|f| f.path.display().to_string())
+                    .map(|f| cairn_core::paths::escaped(&f.path))
                     .collect(),
                 documents,
                 problems: catalog
                     .problems()?
                     .into_iter()
                     .map(|p| ProblemItem {
-                        path: p.path.display().to_string(),
+                        path: cairn_core::paths::escaped(&p.path),
                         reason: p.reason,
                         at: p.at,
                     })
@@ -107,8 +107,8 @@ impl Library {
                     .into_iter()
                     .take(50)
                     .map(|c| ConflictItem {
-                        path_a: c.path_a.display().to_string(),
-                        path_b: c.path_b.display().to_string(),
+                        path_a: cairn_core::paths::escaped(&c.path_a),
+                        path_b: cairn_core::paths::escaped(&c.path_b),
                         text_a: c.text_a,
                         text_b: c.text_b,
                         similarity: c.similarity,
@@ -292,7 +292,7 @@ pub fn preview_folder(folder: &Path, config: &Config) -> Result<FolderPreview> {
         .collect();
     kinds.sort_by(|a, b| b.files.cmp(&a.files).then(a.kind.cmp(&b.kind)));
     Ok(FolderPreview {
-        path: abs.display().to_string(),
+        path: cairn_core::paths::escaped(&abs),
         kinds,
         files,
         bytes,
@@ -302,7 +302,7 @@ pub fn preview_folder(folder: &Path, config: &Config) -> Result<FolderPreview> {
             .into_iter()
             .take(20)
             .map(|(path, reason)| ProblemItem {
-                path: path.display().to_string(),
+                path: cairn_core::paths::escaped(&path),
                 reason,
                 at: 0,
             })

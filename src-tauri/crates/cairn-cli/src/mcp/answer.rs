@@ -85,7 +85,7 @@ pub(super) fn answer(
         .iter()
         .map(|s| Citation {
             n: s.n,
-            path: s.path.display().to_string(),
+            path: cairn_core::paths::escaped(&s.path),
             page: s.page,
             heading: heading(&s.heading),
             chunk_id: s.chunk_id,
@@ -99,7 +99,7 @@ pub(super) fn answer(
         .enumerate()
         .map(|(i, h)| Citation {
             n: i + 1,
-            path: h.path.display().to_string(),
+            path: cairn_core::paths::escaped(&h.path),
             page: h.page,
             heading: heading(&h.heading),
             chunk_id: h.chunk_id.0,

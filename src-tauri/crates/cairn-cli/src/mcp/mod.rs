@@ -175,7 +175,7 @@ impl CairnMcp {
                 .map(|(path, chunks)| {
                     let c = &chunks[0];
                     Source {
-                        path: path.display().to_string(),
+                        path: cairn_core::paths::escaped(path),
                         kind: c.kind.clone(),
                         version: c.version_seq,
                         passages: chunks.len(),
@@ -231,7 +231,11 @@ impl CairnMcp {
             let st = &s.stats;
             Ok(Json(StatusResult {
                 data_dir: s.data_dir.display().to_string(),
-                folders: s.folders.iter().map(|f| f.display().to_string()).collect(),
+                folders: s
+                    .folders
+                    .iter()
+                    .map(|f| cairn_core::paths::escaped(f))
+                    .collect(),
                 documents: st.current_documents,
                 versions: st.versions,
                 passages: st.current_chunks,
@@ -253,7 +257,7 @@ impl CairnMcp {
                     .iter()
                     .take(100)
                     .map(|p| ProblemOut {
-                        path: p.path.display().to_string(),
+                        path: cairn_core::paths::escaped(&p.path),
                         reason: p.reason.clone(),
                     })
                     .collect(),

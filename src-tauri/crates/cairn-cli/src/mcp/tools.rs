@@ -37,7 +37,7 @@ pub(super) fn resolve_folder(engine: &Engine, folder: &str) -> cairn_core::Resul
     }
     let known: Vec<String> = registered
         .iter()
-        .map(|f| f.path.display().to_string())
+        .map(|f| cairn_core::paths::escaped(&f.path))
         .collect();
     Err(Error::NotFound(format!(
         "no folder `{folder}` under the registered folders ({})",
@@ -96,7 +96,7 @@ pub(super) fn passages(resp: &SearchResponse) -> Vec<Passage> {
         .enumerate()
         .map(|(i, h)| Passage {
             rank: i + 1,
-            path: h.path.display().to_string(),
+            path: cairn_core::paths::escaped(&h.path),
             page: h.page,
             heading: heading(&h.heading),
             snippet: h.snippet.text.clone(),
@@ -161,7 +161,7 @@ pub(super) fn read_chunk(engine: &Engine, id: i64) -> cairn_core::Result<ReadSou
         )
     });
     Ok(ReadSourceResult {
-        path: c.path.display().to_string(),
+        path: cairn_core::paths::escaped(&c.path),
         kind: c.kind.clone(),
         version: c.version_seq,
         status: c.status.clone(),
@@ -182,7 +182,8 @@ pub(super) fn read_document(
     max_chars: usize,
 ) -> cairn_core::Result<ReadSourceResult> {
     let mut docs = current_documents(engine, None)?;
-    let wanted = Path::new(path);
+    let wanted = cairn_core::paths::resolve_shown(path);
+    let wanted = wanted.as_path();
     let key = if docs.contains_key(wanted) {
         wanted.to_owned()
     } else {
@@ -198,7 +199,7 @@ pub(super) fn read_document(
                 let names: Vec<String> = many
                     .iter()
                     .take(10)
-                    .map(|p| p.display().to_string())
+                    .map(|p| cairn_core::paths::escaped(p))
                     .collect();
                 return Err(invalid(format!(
                     "`{path}` matches {} documents; give the full path, e.g. {}",
@@ -237,7 +238,7 @@ pub(super) fn read_document(
         None
     };
     Ok(ReadSourceResult {
-        path: key.display().to_string(),
+        path: cairn_core::paths::escaped(&key),
         kind,
         version,
         status: "current".into(),

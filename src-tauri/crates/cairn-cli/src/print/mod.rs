@@ -38,7 +38,7 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// A path for the terminal: lossy UTF-8, then [`clean`].
 pub fn clean_path(p: &std::path::Path) -> String {
-    clean(&p.to_string_lossy()).into_owned()
+    clean(&cairn_core::paths::escaped(p)).into_owned()
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.

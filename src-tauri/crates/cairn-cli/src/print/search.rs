@@ -13,7 +13,7 @@ pub fn print_search_json(resp: &SearchResponse) -> Result<()> {
         .iter()
         .map(|h| {
             serde_json::json!({
-                "path": h.path,
+                "path": cairn_core::paths::escaped(&h.path),
                 "page": h.page,
                 "heading": h.heading.join(" > "),
                 "snippet": h.snippet.text,

@@ -231,6 +231,7 @@ impl AskRequest {
 pub struct Source {
     pub n: usize,
     pub chunk_id: i64,
+    #[serde(with = "crate::paths::serde_key")]
     pub path: PathBuf,
     pub version: i64,
     pub page: Option<u32>,
@@ -280,6 +281,7 @@ pub struct Citation {
     pub support: f32,
     pub reason: Option<String>,
     /// The cited passage (None for an invalid citation).
+    #[serde(with = "crate::paths::serde_key::option")]
     pub path: Option<PathBuf>,
     pub version: Option<i64>,
     pub page: Option<u32>,

@@ -19,6 +19,7 @@ pub struct ChunkRecord {
     pub doc: DocId,
     pub version: VersionId,
     pub version_seq: i64,
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub path: PathBuf,
     pub folder: FolderId,
     pub kind: String,
@@ -67,7 +68,7 @@ impl Catalog {
             doc: DocId(r.get(1)?),
             version: VersionId(r.get(2)?),
             version_seq: r.get(3)?,
-            path: PathBuf::from(r.get::<_, String>(4)?),
+            path: crate::paths::from_key(&r.get::<_, String>(4)?),
             folder: FolderId(r.get(5)?),
             kind: r.get(6)?,
             mtime: r.get(7)?,

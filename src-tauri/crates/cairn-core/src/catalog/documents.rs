@@ -39,6 +39,7 @@ impl VersionStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct Folder {
     pub id: FolderId,
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub path: PathBuf,
 }
 
@@ -122,8 +123,10 @@ pub struct BatchOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct DocumentRow {
     pub id: DocId,
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub path: PathBuf,
     /// The registered folder it belongs to.
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub folder: PathBuf,
     /// Latest version number (1 = first seen).
     pub version: i64,
@@ -191,7 +194,7 @@ impl Catalog {
         let rows = stmt.query_map([], |r| {
             Ok(Folder {
                 id: FolderId(r.get(0)?),
-                path: PathBuf::from(r.get::<_, String>(1)?),
+                path: crate::paths::from_key(&r.get::<_, String>(1)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -209,7 +212,7 @@ impl Catalog {
         )?;
         let rows = stmt.query_map([folder.0], |r| {
             Ok((
-                PathBuf::from(r.get::<_, String>(0)?),
+                crate::paths::from_key(&r.get::<_, String>(0)?),
                 KnownDoc {
                     doc: DocId(r.get(1)?),
                     version: VersionId(r.get(2)?),
@@ -412,8 +415,8 @@ impl Catalog {
         let rows = stmt.query_map([], |r| {
             Ok(DocumentRow {
                 id: DocId(r.get(0)?),
-                path: PathBuf::from(r.get::<_, String>(1)?),
-                folder: PathBuf::from(r.get::<_, String>(2)?),
+                path: crate::paths::from_key(&r.get::<_, String>(1)?),
+                folder: crate::paths::from_key(&r.get::<_, String>(2)?),
                 version: r.get(3)?,
                 status: r.get(4)?,
                 kind: r.get(5)?,

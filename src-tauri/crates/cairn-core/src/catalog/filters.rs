@@ -104,7 +104,7 @@ impl Catalog {
         let mut deny = std::collections::HashSet::new();
         while let Some(r) = rows.next()? {
             let id = ChunkId(r.get(0)?);
-            let path = PathBuf::from(r.get::<_, String>(1)?);
+            let path = crate::paths::from_key(&r.get::<_, String>(1)?);
             let kind: String = r.get(2)?;
             let mtime: i64 = r.get(3)?;
             let ok = filters.admits(&path, &kind, mtime, marks)

@@ -20,10 +20,19 @@ pub struct Deprecation {
     pub created_at: i64,
 }
 
+/// What a deprecation mark matches.
+#[derive(Debug)]
+enum MarkTarget {
+    Pattern(globset::GlobMatcher),
+    /// A document or folder (and everything under it).
+    Path(PathBuf),
+}
+
 /// Deprecations and tags, loaded once and matched against paths.
 #[derive(Debug, Default)]
 pub struct Marks {
-    deprecations: Vec<(Deprecation, Option<globset::GlobMatcher>)>,
+    /// Each mark with its glob (patterns) or its target as a path (documents and folders).
+    deprecations: Vec<(Deprecation, MarkTarget)>,
     tags: Vec<(PathBuf, String)>,
 }
 
@@ -32,11 +41,11 @@ impl Marks {
     pub fn deprecation(&self, path: &Path) -> Option<&Deprecation> {
         self.deprecations
             .iter()
-            .filter(|(d, glob)| match glob {
-                Some(g) => g.is_match(path),
-                None => path.starts_with(&d.target),
+            .filter(|(_, target)| match target {
+                MarkTarget::Pattern(g) => g.is_match(path),
+                MarkTarget::Path(target) => path.starts_with(target),
             })
-            .max_by_key(|(d, glob)| (glob.is_none(), d.target.len()))
+            .max_by_key(|(d, target)| (matches!(target, MarkTarget::Path(_)), d.target.len()))
             .map(|(d, _)| d)
     }
 
@@ -57,7 +66,9 @@ impl Marks {
 /// Two current passages in different documents that say nearly the same thing differently.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conflict {
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub path_a: PathBuf,
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub path_b: PathBuf,
     pub chunk_a: ChunkId,
     pub chunk_b: ChunkId,
@@ -147,7 +158,7 @@ impl Catalog {
             .prepare("SELECT target, tag FROM tags ORDER BY target, tag")?;
         let rows = stmt.query_map([], |r| {
             Ok((
-                PathBuf::from(r.get::<_, String>(0)?),
+                crate::paths::from_key(&r.get::<_, String>(0)?),
                 r.get::<_, String>(1)?,
             ))
         })?;
@@ -159,7 +170,7 @@ impl Catalog {
         let mut deprecations = Vec::new();
         for d in self.deprecations()? {
             let glob = if d.is_pattern {
-                Some(
+                MarkTarget::Pattern(
                     globset::GlobBuilder::new(&d.target)
                         .literal_separator(false)
                         .build()
@@ -167,7 +178,7 @@ impl Catalog {
                         .compile_matcher(),
                 )
             } else {
-                None
+                MarkTarget::Path(crate::paths::from_key(&d.target))
             };
             deprecations.push((d, glob));
         }

@@ -103,8 +103,9 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The catalog key of a path: exact for names that are not UTF-8 (see [`crate::paths::to_key`]).
 fn path_str(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+    crate::paths::to_key(path).into_owned()
 }
 
 fn heading_json(path: &[String]) -> String {

@@ -11,6 +11,7 @@ use crate::error::Result;
 /// A file that could not be indexed, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
+    #[serde(serialize_with = "crate::paths::serialize_escaped")]
     pub path: PathBuf,
     pub reason: String,
     pub at: i64,
@@ -23,7 +24,7 @@ impl Catalog {
             .prepare("SELECT path, reason, at FROM problems ORDER BY path")?;
         let rows = stmt.query_map([], |r| {
             Ok(Problem {
-                path: PathBuf::from(r.get::<_, String>(0)?),
+                path: crate::paths::from_key(&r.get::<_, String>(0)?),
                 reason: r.get(1)?,
                 at: r.get(2)?,
             })
@@ -48,7 +49,7 @@ impl Catalog {
         )?;
         let rows = stmt.query_map([folder.0], |r| r.get::<_, String>(0))?;
         Ok(rows
-            .map(|r| r.map(PathBuf::from))
+            .map(|r| r.map(|k| crate::paths::from_key(&k)))
             .collect::<rusqlite::Result<_>>()?)
     }
 
@@ -65,7 +66,7 @@ impl Catalog {
         )?;
         let rows = stmt.query_map([folder.0], |r| {
             Ok((
-                PathBuf::from(r.get::<_, String>(0)?),
+                crate::paths::from_key(&r.get::<_, String>(0)?),
                 (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)?),
             ))
         })?;

@@ -25,7 +25,7 @@ pub struct CheckReport {
 
 impl Engine {
     pub(crate) fn known_path(&self, path: &Path) -> Result<PathBuf> {
-        let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let abs = absolute(path);
         let is_doc = self.catalog.document_id(&abs)?.is_some();
         let is_folder = self
             .catalog
@@ -37,7 +37,7 @@ impl Engine {
         } else {
             Err(Error::NotFound(format!(
                 "{} is not a document or folder in the collection",
-                path.display()
+                crate::paths::escaped(path)
             )))
         }
     }
@@ -54,8 +54,7 @@ impl Engine {
 
     /// The versions of the document at `path`.
     pub fn history(&self, path: &Path) -> Result<Vec<crate::catalog::VersionInfo>> {
-        let abs = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-        self.catalog.history(&abs)
+        self.catalog.history(&absolute(path))
     }
 
     /// Verifies that the catalog is sound and the derived indexes match it.
@@ -139,10 +138,10 @@ impl Writer {
             return Err(Error::Invalid("a document cannot supersede itself".into()));
         }
         self.catalog.deprecate(
-            &target.to_string_lossy(),
+            &crate::paths::to_key(&target),
             false,
             reason,
-            by.as_ref().map(|p| p.to_string_lossy()).as_deref(),
+            by.as_ref().map(|p| crate::paths::to_key(p)).as_deref(),
         )?;
         Ok(target)
     }
@@ -158,7 +157,7 @@ impl Writer {
     pub fn undeprecate(&mut self, target: &str) -> Result<()> {
         let abs = Path::new(target)
             .canonicalize()
-            .map(|p| p.to_string_lossy().into_owned())
+            .map(|p| crate::paths::to_key(&p).into_owned())
             .unwrap_or_else(|_| target.to_owned());
         if self.catalog.undeprecate(&abs)? || self.catalog.undeprecate(target)? {
             Ok(())
@@ -182,4 +181,14 @@ impl Writer {
         let target = path.canonicalize().unwrap_or_else(|_| path.to_owned());
         self.catalog.untag(&target, tags)
     }
+}
+
+/// The absolute path a person means: as given, or, when that does not exist, what its `\xNN`
+/// escapes name (a name that is not UTF-8, typed as Cairn shows it).
+fn absolute(path: &Path) -> PathBuf {
+    let path = match path.to_str() {
+        Some(shown) if path.symlink_metadata().is_err() => crate::paths::resolve_shown(shown),
+        _ => path.to_owned(),
+    };
+    path.canonicalize().unwrap_or(path)
 }

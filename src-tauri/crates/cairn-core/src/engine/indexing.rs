@@ -507,6 +507,9 @@ fn process_file(
         Err(e) => return FileOutcome::Problem(e.to_string()),
     };
     let drafts = chunker.chunk(&doc);
+    if drafts.len() > crate::parse::limits::MAX_PASSAGES {
+        return FileOutcome::Problem(crate::parse::limits::too_many_passages(drafts.len()));
+    }
     let chunks = drafts
         .into_iter()
         .map(|d| {

@@ -21,13 +21,10 @@ use zip::result::ZipError;
 use zip::ZipArchive;
 
 use super::builder::{collapse_whitespace, TextBuilder};
-use super::{text, DocKind, ParsedDoc};
+use super::{limits, text, DocKind, ParsedDoc};
 
 /// The main document part.
 const DOCUMENT_PART: &str = "word/document.xml";
-
-/// Largest uncompressed part read (guards against zip bombs).
-const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The OLE2 compound-file signature: encrypted OOXML or a legacy `.doc`.
 const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
@@ -41,15 +38,25 @@ pub(crate) fn parse_docx(bytes: &[u8]) -> Result<ParsedDoc, String> {
             format!("DOCX is damaged (not a valid zip archive: {e})")
         }
     })?;
-    let document = read_part(&mut archive, DOCUMENT_PART)?
-        .ok_or_else(|| format!("DOCX is missing {DOCUMENT_PART}"))?;
+    if archive.len() > limits::MAX_ZIP_MEMBERS {
+        return Err(format!(
+            "DOCX lists {} parts, more than the {} Cairn opens (a zip bomb?)",
+            archive.len(),
+            limits::MAX_ZIP_MEMBERS
+        ));
+    }
+    let mut budget = limits::MAX_ZIP_TOTAL_BYTES;
+    let archive = &mut archive;
+    let mut read = |name: &str| read_part(archive, name, &mut budget);
+    let document =
+        read(DOCUMENT_PART)?.ok_or_else(|| format!("DOCX is missing {DOCUMENT_PART}"))?;
     // Optional parts: a damaged one only costs heading detection or the title.
-    let styles = read_part(&mut archive, "word/styles.xml")
+    let styles = read("word/styles.xml")
         .ok()
         .flatten()
         .map(|xml| heading_styles(&xml))
         .unwrap_or_default();
-    let core_title = read_part(&mut archive, "docProps/core.xml")
+    let core_title = read("docProps/core.xml")
         .ok()
         .flatten()
         .and_then(|xml| core_title(&xml));
@@ -62,10 +69,12 @@ pub(crate) fn parse_docx(bytes: &[u8]) -> Result<ParsedDoc, String> {
     Ok(doc)
 }
 
-/// Reads and decodes one part of the package; `Ok(None)` if it does not exist.
+/// Reads and decodes one part of the package; `Ok(None)` if it does not exist. `budget` is
+/// what the parts read so far left of [`limits::MAX_ZIP_TOTAL_BYTES`].
 fn read_part(
     archive: &mut ZipArchive<Cursor<&[u8]>>,
     name: &str,
+    budget: &mut u64,
 ) -> Result<Option<String>, String> {
     let file = match archive.by_name(name) {
         Ok(file) => file,
@@ -75,16 +84,25 @@ fn read_part(
         }
         Err(e) => return Err(format!("DOCX is damaged ({e})")),
     };
+    let cap = limits::MAX_ZIP_MEMBER_BYTES.min(*budget);
     let mut bytes = Vec::new();
-    file.take(MAX_PART_BYTES + 1)
+    file.take(cap + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("DOCX is damaged ({name}: {e})"))?;
-    if bytes.len() as u64 > MAX_PART_BYTES {
+    let n = bytes.len() as u64;
+    if n > limits::MAX_ZIP_MEMBER_BYTES {
         return Err(format!(
-            "DOCX {name} is too large (over {} MiB)",
-            MAX_PART_BYTES >> 20
+            "DOCX part {name} expands to more than {} (a zip bomb?)",
+            limits::megabytes(limits::MAX_ZIP_MEMBER_BYTES)
         ));
     }
+    if n > cap {
+        return Err(format!(
+            "DOCX parts expand to more than {} in all (a zip bomb?)",
+            limits::megabytes(limits::MAX_ZIP_TOTAL_BYTES)
+        ));
+    }
+    *budget -= n;
     text::decode(&bytes).map(Some)
 }
 

@@ -381,7 +381,7 @@ pub fn serve_worker() -> i32 {
         let Ok(bytes) = read_frame(&mut input, MAX_REQUEST) else {
             return 2;
         };
-        let path = path_from_bytes(path);
+        let path = crate::paths::bytes_to_path(path);
         let (tag, body) = match super::parse(&path, &bytes) {
             Ok(doc) => match serde_json::to_vec(&doc) {
                 Ok(json) => (TAG_OK, json),
@@ -450,15 +450,4 @@ fn private_stdout() -> Option<std::fs::File> {
 #[cfg(not(unix))]
 fn private_stdout() -> Option<std::fs::File> {
     None
-}
-
-#[cfg(unix)]
-fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    PathBuf::from(OsString::from_vec(bytes))
-}
-
-#[cfg(not(unix))]
-fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
 }

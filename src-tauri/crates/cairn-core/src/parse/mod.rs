@@ -19,6 +19,7 @@ mod detect;
 mod docx;
 mod html;
 pub mod isolate;
+pub mod limits;
 mod markdown;
 mod pdf;
 mod text;
@@ -145,13 +146,15 @@ pub fn parse_kind(path: &Path, kind: DocKind, bytes: &[u8]) -> Result<ParsedDoc>
 }
 
 fn parse_as(kind: DocKind, bytes: &[u8]) -> std::result::Result<ParsedDoc, String> {
-    match kind {
+    let doc = match kind {
         DocKind::Text => text::parse_text(bytes),
         DocKind::Markdown => markdown::parse_markdown(bytes),
         DocKind::Html => html::parse_html(bytes),
         DocKind::Pdf => pdf::parse_pdf(bytes),
         DocKind::Docx => docx::parse_docx(bytes),
-    }
+    }?;
+    limits::check(&doc)?;
+    Ok(doc)
 }
 
 /// True if the ZIP archive in `bytes` contains `word/document.xml`.

@@ -1,10 +1,11 @@
 //! PDF text extraction with [`pdf_extract`] (on top of `lopdf`), page by page.
 //!
 //! The document is loaded once; encrypted files that open with the empty user password
-//! (common for "copy-protected" PDFs) are read, others are reported as encrypted. Each page is
-//! extracted separately inside [`std::panic::catch_unwind`], because `pdf-extract` panics on
-//! fonts and encodings it does not support: a page that fails is kept as an empty page (and
-//! logged), and the file is only rejected when no page could be read at all.
+//! (common for "copy-protected" PDFs) are read, others are reported as encrypted. Streams that
+//! would inflate past the caps in [`super::limits`] are refused before extraction. Extraction
+//! runs inside [`std::panic::catch_unwind`], because `pdf-extract` panics on fonts and
+//! encodings it does not support: a page that fails is kept as an empty page (and logged), and
+//! the file is only rejected when no page could be read at all.
 //!
 //! Pages are joined with a blank line (`"\n\n"`); each [`Page`] records its byte range, and an
 //! empty page gets an empty range at its position. The extracted text is cleaned up: runs of
@@ -12,12 +13,14 @@
 //! The title comes from the document information dictionary.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
 use pdf_extract::{decode_text_string, Document, Object, PlainTextOutput};
 
 use super::builder::collapse_whitespace;
-use super::{DocKind, Page, ParsedDoc, Section};
+use super::{limits, DocKind, Page, ParsedDoc, Section};
 
 /// Parses PDF `bytes`; never panics.
 pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
@@ -67,6 +70,10 @@ struct Extracted {
 }
 
 /// Loads the document and extracts the cleaned text of every page, with the title.
+///
+/// All pages are read in one pass (linear in the page count; reading page by page costs a walk
+/// of the page tree per page). If a page makes the extractor fail or panic, the pages before it
+/// are kept, it is left empty, and the rest are read one by one.
 fn extract(bytes: &[u8]) -> Result<Extracted, String> {
     let mut doc =
         Document::load_mem(bytes).map_err(|e| format!("PDF is damaged or not a PDF ({e})"))?;
@@ -77,32 +84,47 @@ fn extract(bytes: &[u8]) -> Result<Extracted, String> {
         }
         doc.trailer.remove(b"Encrypt");
     }
+    check_streams(&doc)?;
     let page_numbers: Vec<u32> = doc.get_pages().into_keys().collect();
     if page_numbers.is_empty() {
         return Err("PDF has no pages".to_string());
     }
+    if page_numbers.len() > limits::MAX_PDF_PAGES {
+        return Err(format!(
+            "PDF {}",
+            limits::too_many_pages(page_numbers.len())
+        ));
+    }
 
-    let mut pages = Vec::with_capacity(page_numbers.len());
+    let mut out = Paged::default();
+    let pass = catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc(&doc, &mut out)));
+    out.cap_hit()?;
+    let mut pages = out.pages();
     let mut first_failure = None;
     let mut failures = 0usize;
-    for number in page_numbers {
-        let raw = catch_unwind(AssertUnwindSafe(|| {
-            let mut raw = String::new();
-            let mut output = PlainTextOutput::new(&mut raw);
-            pdf_extract::output_doc_page(&doc, &mut output, number).map(|()| raw)
-        }));
-        let failure = match raw {
-            Ok(Ok(raw)) => {
-                pages.push((number, clean_page(&raw)));
-                continue;
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(panic) => panic_message(&*panic),
-        };
-        tracing::debug!(page = number, error = %failure, "PDF page text could not be extracted");
+    if let Some(failure) = failure_of(pass) {
+        // The page that failed is the first one not finished.
+        let done = pages.len();
+        tracing::debug!(page = page_numbers[done], error = %failure, "PDF page text could not be extracted");
         failures += 1;
-        first_failure.get_or_insert(failure);
-        pages.push((number, String::new()));
+        first_failure = Some(failure);
+        pages.push((page_numbers[done], String::new()));
+        for &number in &page_numbers[done + 1..] {
+            let mut one = Paged::default();
+            let raw = catch_unwind(AssertUnwindSafe(|| {
+                pdf_extract::output_doc_page(&doc, &mut one, number)
+            }));
+            one.cap_hit()?;
+            match failure_of(raw) {
+                None => pages.extend(one.pages()),
+                Some(failure) => {
+                    tracing::debug!(page = number, error = %failure, "PDF page text could not be extracted");
+                    failures += 1;
+                    first_failure.get_or_insert(failure);
+                    pages.push((number, String::new()));
+                }
+            }
+        }
     }
     if failures == pages.len() {
         let reason = first_failure.unwrap_or_default();
@@ -115,10 +137,178 @@ fn extract(bytes: &[u8]) -> Result<Extracted, String> {
             "some PDF pages could not be read and are left empty"
         );
     }
+    let total: usize = pages.iter().map(|(_, t)| t.len()).sum();
+    if total > limits::MAX_TEXT_BYTES {
+        return Err(format!("PDF {}", limits::too_much_text(total)));
+    }
     Ok(Extracted {
         pages,
         title: info_title(&doc),
     })
+}
+
+/// What went wrong in an extraction call, if anything.
+fn failure_of(
+    outcome: std::thread::Result<Result<(), pdf_extract::OutputError>>,
+) -> Option<String> {
+    match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(panic) => Some(panic_message(&*panic)),
+    }
+}
+
+/// Refuses decompression bombs before the extractor inflates anything: every Flate stream is
+/// inflated once into a counter, and none may exceed [`limits::MAX_PDF_STREAM_BYTES`], nor all
+/// together [`limits::MAX_PDF_STREAMS_TOTAL`].
+fn check_streams(doc: &Document) -> Result<(), String> {
+    use std::io::Read;
+    let mut total = 0u64;
+    for object in doc.objects.values() {
+        let Object::Stream(stream) = object else {
+            continue;
+        };
+        let flate = match stream.dict.get(b"Filter") {
+            Ok(Object::Name(name)) => name == b"FlateDecode",
+            Ok(Object::Array(filters)) => filters
+                .first()
+                .is_some_and(|f| matches!(f, Object::Name(n) if n == b"FlateDecode")),
+            _ => false,
+        };
+        if !flate {
+            continue;
+        }
+        let mut inflated = flate2::read::ZlibDecoder::new(&stream.content[..])
+            .take(limits::MAX_PDF_STREAM_BYTES + 1);
+        // A damaged stream counts what inflated before the damage; the extractor reports it.
+        let n = std::io::copy(&mut inflated, &mut std::io::sink()).unwrap_or(0);
+        if n > limits::MAX_PDF_STREAM_BYTES {
+            return Err(format!(
+                "PDF has a stream that expands to more than {} (a decompression bomb?)",
+                limits::megabytes(limits::MAX_PDF_STREAM_BYTES)
+            ));
+        }
+        total += n;
+        if total > limits::MAX_PDF_STREAMS_TOTAL {
+            return Err(format!(
+                "PDF streams expand to more than {} in all (a decompression bomb?)",
+                limits::megabytes(limits::MAX_PDF_STREAMS_TOTAL)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The extractor's plain-text output, cut at page boundaries, with the caps checked as it
+/// grows.
+#[derive(Default)]
+struct Paged {
+    buf: Rc<RefCell<Vec<u8>>>,
+    inner: Option<PlainTextOutput<SharedText>>,
+    /// (page number, start, end) in `buf`.
+    done: Vec<(u32, usize, usize)>,
+    current: Option<(u32, usize)>,
+    cap: Option<String>,
+}
+
+/// A handle on the shared buffer that `PlainTextOutput` writes to.
+struct SharedText(Rc<RefCell<Vec<u8>>>);
+
+impl std::fmt::Write for SharedText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.borrow_mut().extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl pdf_extract::ConvertToFmt for SharedText {
+    type Writer = SharedText;
+    fn convert(self) -> SharedText {
+        self
+    }
+}
+
+impl Paged {
+    fn inner(&mut self) -> &mut PlainTextOutput<SharedText> {
+        let buf = self.buf.clone();
+        self.inner
+            .get_or_insert_with(|| PlainTextOutput::new(SharedText(buf)))
+    }
+
+    fn stop(&mut self, reason: String) -> Result<(), pdf_extract::OutputError> {
+        self.cap = Some(reason);
+        Err(pdf_extract::OutputError::FormatError(std::fmt::Error))
+    }
+
+    /// The cap that stopped the extraction, if one did.
+    fn cap_hit(&self) -> Result<(), String> {
+        match &self.cap {
+            Some(reason) => Err(format!("PDF {reason}")),
+            None => Ok(()),
+        }
+    }
+
+    /// The finished pages' cleaned text.
+    fn pages(&self) -> Vec<(u32, String)> {
+        let buf = self.buf.borrow();
+        self.done
+            .iter()
+            .map(|&(n, start, end)| (n, clean_page(&String::from_utf8_lossy(&buf[start..end]))))
+            .collect()
+    }
+}
+
+impl pdf_extract::OutputDev for Paged {
+    fn begin_page(
+        &mut self,
+        page_num: u32,
+        media_box: &pdf_extract::MediaBox,
+        art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), pdf_extract::OutputError> {
+        self.current = Some((page_num, self.buf.borrow().len()));
+        self.inner().begin_page(page_num, media_box, art_box)
+    }
+
+    fn end_page(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.inner().end_page()?;
+        let end = self.buf.borrow().len();
+        if let Some((n, start)) = self.current.take() {
+            self.done.push((n, start, end));
+        }
+        // Raw output has runs of spaces the cleaning removes: allow it twice the cap.
+        if end > 2 * limits::MAX_TEXT_BYTES {
+            return self.stop(limits::too_much_text(end));
+        }
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &pdf_extract::Transform,
+        width: f64,
+        spacing: f64,
+        font_size: f64,
+        char: &str,
+    ) -> Result<(), pdf_extract::OutputError> {
+        if self.buf.borrow().len() > 2 * limits::MAX_TEXT_BYTES {
+            let len = self.buf.borrow().len();
+            return self.stop(limits::too_much_text(len));
+        }
+        self.inner()
+            .output_character(trm, width, spacing, font_size, char)
+    }
+
+    fn begin_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.inner().begin_word()
+    }
+
+    fn end_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.inner().end_word()
+    }
+
+    fn end_line(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.inner().end_line()
+    }
 }
 
 /// The `/Title` of the document information dictionary, if present and not blank.
