@@ -346,7 +346,8 @@ error: string | null }
  */
 export type CitationItem = { n: number; 
 /**
- * `supported`, `unsupported` or `invalid`.
+ * `supported`, `unsupported`, `contradicted` (the passage states a different number, date
+ * or amount, or the opposite) or `invalid`.
  */
 verdict: string; reason: string | null }
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatEta, formatRate, formatBytes, describeProgress, progressFraction, baseName, dirName } from "./format";
+import { formatEta, formatRate, formatBytes, describeProgress, progressFraction, baseName, dirName, verdictLabel, worstVerdict } from "./format";
 
 describe("formatEta", () => {
   it("formats seconds, minutes and hours", () => {
@@ -73,5 +73,21 @@ describe("describeProgress", () => {
     expect(describeProgress({ ...base, phase: "done" }, 1)).toBe("Up to date · 1 document · following changes live");
     expect(describeProgress({ ...base, phase: "done" })).toBe("Up to date · following changes live");
     expect(progressFraction({ ...base, phase: "scanning" })).toBeNull();
+  });
+});
+
+describe("citation verdicts", () => {
+  it("say in words what the check found", () => {
+    expect(verdictLabel("supported")).toBe("supported");
+    expect(verdictLabel("contradicted")).toBe("contradicted by the source");
+    expect(verdictLabel("unsupported")).toBe("not supported by the source");
+    expect(verdictLabel("invalid")).toBe("no such source");
+    expect(verdictLabel("something new")).toBe("something new");
+  });
+  it("show the worst verdict of a source's citations", () => {
+    expect(worstVerdict([])).toBe(null);
+    expect(worstVerdict(["supported", "supported"])).toBe("supported");
+    expect(worstVerdict(["supported", "unsupported"])).toBe("unsupported");
+    expect(worstVerdict(["unsupported", "contradicted", "supported"])).toBe("contradicted");
   });
 });

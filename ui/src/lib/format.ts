@@ -114,3 +114,30 @@ export function progressFraction(p: ProgressLike): number | null {
   if (p.phase === "done") return 1;
   return null;
 }
+
+/** How a citation verdict (`CitationItem.verdict`) reads in the window. */
+export function verdictLabel(verdict: string): string {
+  switch (verdict) {
+    case "supported":
+      return "supported";
+    case "contradicted":
+      return "contradicted by the source";
+    case "unsupported":
+      return "not supported by the source";
+    case "invalid":
+      return "no such source";
+    default:
+      return verdict;
+  }
+}
+
+const VERDICT_RANK: Record<string, number> = { supported: 0, unsupported: 1, invalid: 2, contradicted: 3 };
+
+/** The verdict a source shows when several citations point at it: the worst one. */
+export function worstVerdict(verdicts: string[]): string | null {
+  let worst: string | null = null;
+  for (const v of verdicts) {
+    if (worst === null || (VERDICT_RANK[v] ?? 1) > (VERDICT_RANK[worst] ?? 1)) worst = v;
+  }
+  return worst;
+}

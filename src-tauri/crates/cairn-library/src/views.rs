@@ -191,7 +191,8 @@ pub struct SourceItem {
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 pub struct CitationItem {
     pub n: u32,
-    /// `supported`, `unsupported` or `invalid`.
+    /// `supported`, `unsupported`, `contradicted` (the passage states a different number, date
+    /// or amount, or the opposite) or `invalid`.
     pub verdict: String,
     pub reason: Option<String>,
 }

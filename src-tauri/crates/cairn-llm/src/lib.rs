@@ -48,7 +48,7 @@ pub use cairn_core::answer::{
 };
 pub use cairn_core::config::{DEFAULT_API_KEY_ENV, DEFAULT_LOCAL_LLM};
 pub use error::{Error, Result};
-pub use local::{LocalConfig, LocalGenerator, TemplateSource};
+pub use local::{LocalConfig, LocalGenerator, PromptPiece, TemplateSource};
 pub use remote::{RemoteConfig, RemoteGenerator};
 pub use secret::{
     delete_api_key, keychain_enabled, load_api_key, store_api_key, ApiKey, KeySource,

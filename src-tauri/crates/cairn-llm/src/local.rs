@@ -13,6 +13,8 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token_type::LlamaTokenAttr;
 use llama_cpp_2::{ApplyChatTemplateError, LlamaCppError};
 
 use crate::stream::{Flow, Output};
@@ -184,19 +186,147 @@ impl LocalGenerator {
             .map_err(|e| Error::Backend(format!("applying the chat template: {e}")))
     }
 
-    /// The prompt's tokens, with the model's BOS token added unless the template already wrote
-    /// it.
-    fn tokenize_prompt(&self, prompt: &str) -> Vec<llama_cpp_2::token::LlamaToken> {
+    /// The prompt for `messages`, split into the chat template's own text and the messages'
+    /// text, each piece tokenized: only the template's pieces may contain control tokens
+    /// (`parse_special`); a message's text is always plain text, so a document that spells
+    /// `<|im_start|>system` gives the model those characters, never the control token.
+    ///
+    /// How: the template is applied once with a unique marker as each message's content; the
+    /// text between markers is the template's. Where the template trims a message (some do),
+    /// the trimmed text is used, so the tokens match what the template renders.
+    pub fn prompt_pieces(&self, messages: &[ChatMessage]) -> Result<Vec<PromptPiece>> {
+        let texts = split_prompt(&self.model, &self.template, messages)
+            .map_err(|e| Error::Backend(format!("applying the chat template: {e}")))?;
         let vocab = self.model.vocab();
-        let mut add_special = true;
+        let mut pieces = Vec::with_capacity(texts.len());
         if vocab.should_add_bos() {
             let bos = vocab.token_to_piece(vocab.bos(), true, None);
-            if !bos.is_empty() && prompt.as_bytes().starts_with(&bos) {
-                add_special = false;
+            let first = texts.first().map_or("", |(t, _)| t.as_str());
+            if bos.is_empty() || !first.as_bytes().starts_with(&bos) {
+                pieces.push(PromptPiece {
+                    text: String::new(),
+                    message: None,
+                    tokens: vec![vocab.bos()],
+                });
             }
         }
-        vocab.tokenize(prompt.as_bytes(), add_special, true)
+        for (text, message) in texts {
+            if text.is_empty() {
+                continue;
+            }
+            let tokens = vocab.tokenize(text.as_bytes(), false, message.is_none());
+            pieces.push(PromptPiece {
+                text,
+                message,
+                tokens,
+            });
+        }
+        Ok(pieces)
     }
+
+    /// True for tokens that only the template may produce: control, user-defined and unknown
+    /// tokens (what llama.cpp matches when it parses special tokens).
+    pub fn is_special_token(&self, token: LlamaToken) -> bool {
+        let attr = self.model.vocab().attr(token);
+        attr.intersects(
+            LlamaTokenAttr::Control | LlamaTokenAttr::UserDefined | LlamaTokenAttr::Unknown,
+        ) || self.model.vocab().is_control(token)
+    }
+}
+
+/// A piece of a tokenized prompt (see [`LocalGenerator::prompt_pieces`]).
+#[derive(Debug, Clone)]
+pub struct PromptPiece {
+    /// The piece's text (empty for a BOS token the template does not write).
+    pub text: String,
+    /// The index of the message this text comes from; `None` for the template's own text.
+    pub message: Option<usize>,
+    pub tokens: Vec<LlamaToken>,
+}
+
+/// The marker standing for message `i` while the template is applied: private-use
+/// characters no template writes, and the marker render contains no document text.
+fn marker(i: usize) -> String {
+    format!("\u{E000}cairn-message-{i}\u{E001}")
+}
+
+/// The rendered prompt as (text, Some(message index)) and (text, None) template pieces.
+fn split_prompt(
+    model: &LlamaModel,
+    template: &LlamaChatTemplate,
+    messages: &[ChatMessage],
+) -> std::result::Result<Vec<(String, Option<usize>)>, String> {
+    let marked: Vec<ChatMessage> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ChatMessage {
+            role: m.role,
+            content: marker(i),
+        })
+        .collect();
+    let skeleton = apply_template(model, template, &marked).map_err(|e| e.to_string())?;
+    let real = apply_template(model, template, messages).map_err(|e| e.to_string())?;
+    let markers: Vec<String> = (0..messages.len()).map(marker).collect();
+    for (i, m) in markers.iter().enumerate() {
+        let content = messages[i].content.trim();
+        if !skeleton.contains(m.as_str()) && !content.is_empty() && real.contains(content) {
+            // The template rewrites message text in a way the markers cannot follow.
+            return Err(format!(
+                "the chat template changes the text of message {} in a way Cairn cannot \
+                 separate from its own markup",
+                i + 1
+            ));
+        }
+    }
+    // Template text and message indexes, in order.
+    let mut parts: Vec<(String, Option<usize>)> = Vec::new();
+    let mut rest = skeleton.as_str();
+    loop {
+        let next = markers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| rest.find(m.as_str()).map(|at| (at, i, m.len())))
+            .min();
+        let Some((at, i, len)) = next else {
+            parts.push((rest.to_owned(), None));
+            break;
+        };
+        parts.push((rest[..at].to_owned(), None));
+        parts.push((String::new(), Some(i)));
+        rest = &rest[at + len..];
+    }
+    let assemble = |trim: bool| -> Vec<(String, Option<usize>)> {
+        parts
+            .iter()
+            .map(|(text, message)| match message {
+                Some(i) => {
+                    let content = messages[*i].content.replace('\0', "");
+                    let content = if trim {
+                        content.trim().to_owned()
+                    } else {
+                        content
+                    };
+                    (content, Some(*i))
+                }
+                None => (text.clone(), None),
+            })
+            .collect()
+    };
+    let joined = |pieces: &[(String, Option<usize>)]| -> String {
+        pieces.iter().map(|(t, _)| t.as_str()).collect()
+    };
+    let plain = assemble(false);
+    if joined(&plain) == real {
+        return Ok(plain);
+    }
+    let trimmed = assemble(true);
+    if joined(&trimmed) == real {
+        return Ok(trimmed);
+    }
+    // The template changes message text in some other way: keep its structure and the
+    // messages' own text (still tokenized as plain text).
+    tracing::debug!("the chat template rewrites message text; prompt assembled from its parts");
+    Ok(plain)
 }
 
 /// Checks the file exists and starts with the GGUF magic, for a clearer message than
@@ -328,8 +458,11 @@ impl LocalGenerator {
         let start = Instant::now();
         let mut out = Output::new(start, &opts.stop, on_token);
 
-        let prompt = self.render_prompt(messages)?;
-        let tokens = self.tokenize_prompt(&prompt);
+        let tokens: Vec<LlamaToken> = self
+            .prompt_pieces(messages)?
+            .into_iter()
+            .flat_map(|p| p.tokens)
+            .collect();
         let n_prompt = tokens.len();
         let n_ctx = self.context as usize;
         if n_prompt + 1 >= n_ctx {

@@ -74,10 +74,15 @@ pub(super) fn answer(
         let mut v = answer.citations.iter().filter(|c| c.n == n).peekable();
         if v.peek().is_none() {
             "not cited"
-        } else if v.all(|c| c.verdict == Verdict::Supported) {
-            "supported"
         } else {
-            "unsupported"
+            let verdicts: Vec<Verdict> = v.map(|c| c.verdict).collect();
+            if verdicts.contains(&Verdict::Contradicted) {
+                "contradicted"
+            } else if verdicts.iter().all(|v| *v == Verdict::Supported) {
+                "supported"
+            } else {
+                "unsupported"
+            }
         }
     };
     let sources = answer

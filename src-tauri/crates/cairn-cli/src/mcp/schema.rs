@@ -240,8 +240,9 @@ pub(super) struct Citation {
     pub(super) chunk_id: i64,
     pub(super) version: i64,
     /// How the answer's citations of this source were checked: `supported` (every sentence
-    /// citing it is backed by the passage), `unsupported` (some are not: do not rely on them),
-    /// or `not cited`.
+    /// citing it is backed by the passage), `contradicted` (the passage states a different
+    /// number, date or amount, or the opposite, for at least one of them: do not rely on it),
+    /// `unsupported` (some are not backed: do not rely on them), or `not cited`.
     pub(super) verdict: String,
 }
 

@@ -14,6 +14,7 @@ fn verdict_mark(v: Verdict) -> &'static str {
     match v {
         Verdict::Supported => "✓ supported",
         Verdict::Unsupported => "✗ unsupported",
+        Verdict::Contradicted => "✗ contradicted by the source",
         Verdict::Invalid => "✗ invalid",
     }
 }
@@ -69,14 +70,21 @@ pub fn print_answer_footer(a: &Answer) {
             } else if verdicts.iter().all(|v| *v == Verdict::Supported) {
                 verdict_mark(Verdict::Supported).to_owned()
             } else {
-                let bad = verdicts
-                    .iter()
-                    .filter(|v| **v != Verdict::Supported)
-                    .count();
-                format!(
-                    "{warn}✗ {bad} of {} citation(s) unsupported{reset}",
-                    verdicts.len()
-                )
+                let count =
+                    |want: fn(&Verdict) -> bool| verdicts.iter().filter(|v| want(v)).count();
+                let contradicted = count(|v| *v == Verdict::Contradicted);
+                let bad = count(|v| *v != Verdict::Supported);
+                if contradicted > 0 {
+                    format!(
+                        "{warn}✗ {contradicted} of {} citation(s) contradicted by the source{reset}",
+                        verdicts.len()
+                    )
+                } else {
+                    format!(
+                        "{warn}✗ {bad} of {} citation(s) unsupported{reset}",
+                        verdicts.len()
+                    )
+                }
             };
             println!(
                 "  [{}] {}{page}{heading}  v{}  {mark}",

@@ -23,6 +23,7 @@ pub mod conversation;
 pub mod evidence;
 pub mod extract;
 pub mod prompt;
+pub mod quote;
 pub mod rewrite;
 
 use crate::stop::StopToken;

@@ -9,10 +9,15 @@
 //! level. They drive the heading path. The title is `dc:title` from `docProps/core.xml`,
 //! else the first paragraph styled `Title`, else the first level-1 heading.
 //!
+//! Hidden text is dropped: runs marked `w:vanish` (directly, or through a character or
+//! paragraph style whose run properties, or whose `basedOn` ancestors', set it), so text a
+//! reader of the document never sees is never indexed or sent to a model. Text hidden by
+//! other means (white or tiny fonts) is kept.
+//!
 //! Not read: headers, footers, footnotes, endnotes and comments (separate parts), deleted text
 //! of tracked changes, and field codes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read};
 
 use quick_xml::events::{BytesStart, Event};
@@ -51,17 +56,18 @@ pub(crate) fn parse_docx(bytes: &[u8]) -> Result<ParsedDoc, String> {
     let document =
         read(DOCUMENT_PART)?.ok_or_else(|| format!("DOCX is missing {DOCUMENT_PART}"))?;
     // Optional parts: a damaged one only costs heading detection or the title.
-    let styles = read("word/styles.xml")
-        .ok()
-        .flatten()
-        .map(|xml| heading_styles(&xml))
+    let styles_xml = read("word/styles.xml").ok().flatten();
+    let styles = styles_xml
+        .as_deref()
+        .map(heading_styles)
         .unwrap_or_default();
+    let hidden = styles_xml.as_deref().map(hidden_styles).unwrap_or_default();
     let core_title = read("docProps/core.xml")
         .ok()
         .flatten()
         .and_then(|xml| core_title(&xml));
 
-    let mut doc = document_to_doc(&document, &styles)
+    let mut doc = document_to_doc(&document, &styles, &hidden)
         .map_err(|e| format!("DOCX {DOCUMENT_PART} is malformed ({e})"))?;
     if core_title.is_some() {
         doc.title = core_title;
@@ -179,6 +185,78 @@ fn heading_styles(xml: &str) -> HashMap<String, StyleRole> {
     roles
 }
 
+/// True unless a toggle property is switched off (`w:val="0"`, `"false"`, `"off"`).
+fn toggle_on(e: &BytesStart<'_>) -> bool {
+    !matches!(
+        val_attr(e)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("0" | "false" | "off" | "none")
+    )
+}
+
+/// Ids of the styles whose text is hidden (`w:vanish` in their run properties, or inherited
+/// through `w:basedOn`), from `word/styles.xml`.
+fn hidden_styles(xml: &str) -> HashSet<String> {
+    // Style id → (its own vanish setting, the style it is based on).
+    let mut own: HashMap<String, (Option<bool>, Option<String>)> = HashMap::new();
+    let mut reader = Reader::from_str(xml);
+    let mut current: Option<String> = None;
+    let mut run_props = 0usize;
+    loop {
+        let event = match reader.read_event() {
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(event) => event,
+        };
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_start = matches!(event, Event::Start(_));
+                match e.local_name().as_ref() {
+                    b"style" => {
+                        current = e
+                            .attributes()
+                            .flatten()
+                            .find(|a| a.key.local_name().as_ref() == b"styleId")
+                            .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
+                    }
+                    b"rPr" if is_start => run_props += 1,
+                    b"basedOn" => {
+                        if let (Some(id), Some(base)) = (&current, val_attr(e)) {
+                            own.entry(id.clone()).or_default().1 = Some(base);
+                        }
+                    }
+                    b"vanish" if run_props > 0 => {
+                        if let Some(id) = &current {
+                            own.entry(id.clone()).or_default().0 = Some(toggle_on(e));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(ref e) => match e.local_name().as_ref() {
+                b"style" => current = None,
+                b"rPr" => run_props = run_props.saturating_sub(1),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let hidden = |id: &str| {
+        let mut at = id;
+        // A bounded walk up `basedOn` (cycles in a hostile file end here).
+        for _ in 0..16 {
+            match own.get(at) {
+                Some((Some(v), _)) => return *v,
+                Some((None, Some(base))) => at = base,
+                _ => return false,
+            }
+        }
+        false
+    };
+    own.keys().filter(|id| hidden(id)).cloned().collect()
+}
+
 /// `dc:title` from `docProps/core.xml`.
 fn core_title(xml: &str) -> Option<String> {
     let mut reader = Reader::from_str(xml);
@@ -215,8 +293,22 @@ struct Paragraph {
     outline_level: Option<u8>,
 }
 
+/// The run being read: is its text hidden (`w:vanish`)?
+#[derive(Default)]
+struct Run {
+    /// Inside `w:r`.
+    open: bool,
+    /// Inside the run's `w:rPr`.
+    properties: bool,
+    hidden: bool,
+}
+
 /// Walks `word/document.xml`.
-fn document_to_doc(xml: &str, styles: &HashMap<String, StyleRole>) -> Result<ParsedDoc, String> {
+fn document_to_doc(
+    xml: &str,
+    styles: &HashMap<String, StyleRole>,
+    hidden_styles: &HashSet<String>,
+) -> Result<ParsedDoc, String> {
     let mut reader = Reader::from_str(xml);
     let mut out = TextBuilder::new();
     let mut title_paragraph: Option<String> = None;
@@ -228,6 +320,7 @@ fn document_to_doc(xml: &str, styles: &HashMap<String, StyleRole>) -> Result<Par
     let mut skip_depth = 0usize;
     let mut table_depth = 0usize;
     let mut row_cells: Vec<usize> = Vec::new();
+    let mut run = Run::default();
 
     loop {
         let event = reader
@@ -245,13 +338,36 @@ fn document_to_doc(xml: &str, styles: &HashMap<String, StyleRole>) -> Result<Par
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_start = matches!(event, Event::Start(_));
+                let hidden = run.hidden;
                 let push_char = |paragraphs: &mut Vec<Paragraph>, c: char| {
-                    if let Some(p) = paragraphs.last_mut() {
+                    if let (Some(p), false) = (paragraphs.last_mut(), hidden) {
                         p.text.push(c);
                     }
                 };
                 match e.local_name().as_ref() {
                     b"Fallback" if is_start => skip_depth = 1,
+                    b"r" if is_start => {
+                        // A paragraph style that hides text hides its runs.
+                        let style_hidden = paragraphs
+                            .last()
+                            .and_then(|p| p.style.as_deref())
+                            .is_some_and(|s| hidden_styles.contains(s));
+                        run = Run {
+                            open: true,
+                            properties: false,
+                            hidden: style_hidden,
+                        };
+                    }
+                    b"rPr" if is_start && run.open && properties_depth == 0 => {
+                        run.properties = true
+                    }
+                    b"vanish" if run.properties => run.hidden = toggle_on(e),
+                    b"rStyle"
+                        if run.properties
+                            && val_attr(e).is_some_and(|s| hidden_styles.contains(&s)) =>
+                    {
+                        run.hidden = true;
+                    }
                     b"p" if is_start => paragraphs.push(Paragraph::default()),
                     b"pPr" if is_start => properties_depth += 1,
                     b"pStyle" if properties_depth > 0 => {
@@ -293,6 +409,8 @@ fn document_to_doc(xml: &str, styles: &HashMap<String, StyleRole>) -> Result<Par
             }
             Event::End(ref e) => match e.local_name().as_ref() {
                 b"t" => in_text = false,
+                b"r" => run = Run::default(),
+                b"rPr" if run.properties => run.properties = false,
                 b"pPr" => properties_depth = properties_depth.saturating_sub(1),
                 b"p" => {
                     if let Some(paragraph) = paragraphs.pop() {
@@ -315,6 +433,7 @@ fn document_to_doc(xml: &str, styles: &HashMap<String, StyleRole>) -> Result<Par
                 }
                 _ => {}
             },
+            Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) if in_text && run.hidden => {}
             Event::Text(ref t) if in_text => {
                 let text = t.decode().map_err(|e| e.to_string())?;
                 if let Some(p) = paragraphs.last_mut() {
@@ -432,5 +551,33 @@ mod tests {
             <dc:title>Q3 &amp; Q4 report</dc:title><dc:creator>me</dc:creator></cp:coreProperties>"#;
         assert_eq!(core_title(xml).as_deref(), Some("Q3 & Q4 report"));
         assert_eq!(core_title("<x><dc:title/></x>"), None);
+    }
+
+    #[test]
+    fn hidden_runs_and_styles_are_dropped() {
+        let styles = r#"<w:styles xmlns:w="x">
+            <w:style w:styleId="Secret"><w:rPr><w:vanish/></w:rPr></w:style>
+            <w:style w:styleId="MoreSecret"><w:basedOn w:val="Secret"/></w:style>
+            <w:style w:styleId="Shown"><w:basedOn w:val="Secret"/><w:rPr><w:vanish w:val="0"/></w:rPr></w:style>
+            <w:style w:styleId="Loop"><w:basedOn w:val="Loop"/></w:style>
+            <w:style w:styleId="Mark"><w:pPr/><w:rPr><w:b/></w:rPr></w:style>
+        </w:styles>"#;
+        let hidden = hidden_styles(styles);
+        let mut ids: Vec<&str> = hidden.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["MoreSecret", "Secret"]);
+
+        let xml = r#"<w:document xmlns:w="x"><w:body>
+            <w:p><w:r><w:t>Visible.</w:t></w:r><w:r><w:rPr><w:vanish/></w:rPr><w:t>HIDDEN-RUN</w:t><w:tab/></w:r>
+                 <w:r><w:rPr><w:vanish w:val="false"/></w:rPr><w:t> Shown again.</w:t></w:r></w:p>
+            <w:p><w:r><w:rPr><w:rStyle w:val="MoreSecret"/></w:rPr><w:t>HIDDEN-BY-CHAR-STYLE</w:t></w:r><w:r><w:t>Kept.</w:t></w:r></w:p>
+            <w:p><w:pPr><w:pStyle w:val="Secret"/><w:rPr><w:vanish/></w:rPr></w:pPr><w:r><w:t>HIDDEN-BY-PARA-STYLE</w:t></w:r></w:p>
+            <w:p><w:pPr><w:rPr><w:vanish/></w:rPr></w:pPr><w:r><w:t>Only the mark is hidden.</w:t></w:r></w:p>
+        </w:body></w:document>"#;
+        let doc = document_to_doc(xml, &HashMap::new(), &hidden).unwrap();
+        assert_eq!(
+            doc.text,
+            "Visible. Shown again.\n\nKept.\n\nOnly the mark is hidden."
+        );
     }
 }

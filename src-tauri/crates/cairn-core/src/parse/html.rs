@@ -2,13 +2,19 @@
 //! entities and repairs broken markup).
 //!
 //! The content of `<head>`, `<script>`, `<style>`, `<noscript>`, `<template>`, `<svg>` and
-//! elements marked `hidden` is dropped. Block elements start new lines or paragraphs, inline
+//! of hidden elements is dropped, so text a reader never sees is never indexed or sent to a
+//! model: the `hidden` attribute, `aria-hidden="true"`, and styles (inline, or a top-level
+//! `<style>` rule for a plain `.class` / `#id` / `tag.class` selector) with `display: none`,
+//! `visibility: hidden|collapse`, `opacity: 0` or `font-size: 0`. Text made invisible by
+//! other CSS (colours, positions, complex selectors, external style sheets) is kept. Block elements start new lines or paragraphs, inline
 //! elements do not; whitespace is collapsed except inside `<pre>`; table cells are separated
 //! by tabs and rows by newlines. `<h1>`–`<h6>` drive the heading path like Markdown headings.
 //! The title is `<title>`, else the first `<h1>`.
 //!
 //! Character set: a BOM or valid UTF-8 wins; otherwise a `charset` declared in the first
 //! KiBs (`<meta charset>` or `http-equiv`) is honoured, else the text decoder guesses.
+
+use std::collections::HashSet;
 
 use scraper::{Html, Node};
 
@@ -123,6 +129,7 @@ fn html_to_doc(source: &str) -> ParsedDoc {
     let document = Html::parse_document(source);
     let mut out = TextBuilder::new();
     let title = head_title(&document);
+    let hiding = HidingRules::from_document(&document);
     let mut pre_depth = 0usize;
     // Open heading elements: a heading nested in a heading is part of the outer one.
     let mut heading_depth = 0usize;
@@ -144,7 +151,7 @@ fn html_to_doc(source: &str) -> ParsedDoc {
             }
             Node::Element(element) => {
                 let name = element.name();
-                let layout = if is_hidden(element) {
+                let layout = if hiding.hides(element) {
                     Layout::Hidden
                 } else {
                     layout(name)
@@ -226,13 +233,135 @@ fn html_to_doc(source: &str) -> ParsedDoc {
     }
 }
 
-/// Elements marked `hidden` or styled `display: none` are not rendered.
-fn is_hidden(element: &scraper::node::Element) -> bool {
-    element.attr("hidden").is_some()
-        || element.attr("style").is_some_and(|style| {
-            let style: String = style.chars().filter(|c| !c.is_whitespace()).collect();
-            style.to_ascii_lowercase().contains("display:none")
-        })
+/// True when CSS declarations (`display: none; …`) make an element invisible.
+fn declarations_hide(declarations: &str) -> bool {
+    declarations.split(';').any(|d| {
+        let Some((property, value)) = d.split_once(':') else {
+            return false;
+        };
+        let property = property.trim().to_ascii_lowercase();
+        let value = value
+            .trim()
+            .trim_end_matches("!important")
+            .trim()
+            .to_ascii_lowercase();
+        let zero = || {
+            let number = value.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '%');
+            number.parse::<f64>().is_ok_and(|n| n == 0.0)
+        };
+        match property.as_str() {
+            "display" => value == "none",
+            "visibility" => value == "hidden" || value == "collapse",
+            "opacity" | "font-size" => zero(),
+            _ => false,
+        }
+    })
+}
+
+/// The classes and ids that the page's own top-level `<style>` rules hide.
+#[derive(Default)]
+struct HidingRules {
+    classes: HashSet<String>,
+    ids: HashSet<String>,
+}
+
+impl HidingRules {
+    fn from_document(document: &Html) -> Self {
+        let mut rules = HidingRules::default();
+        for node in document.tree.nodes() {
+            let Node::Element(e) = node.value() else {
+                continue;
+            };
+            if e.name() != "style" {
+                continue;
+            }
+            let css: String = node
+                .children()
+                .filter_map(|c| c.value().as_text().map(|t| t.to_string()))
+                .collect();
+            rules.add_style_sheet(&css);
+        }
+        rules
+    }
+
+    /// Reads top-level rules `selectors { declarations }`; at-rules (`@media print { … }`)
+    /// and anything nested are skipped.
+    fn add_style_sheet(&mut self, css: &str) {
+        let css = strip_css_comments(css);
+        let mut pos = 0;
+        while let Some(offset) = css[pos..].find('{') {
+            let open = pos + offset;
+            let selectors = css[pos..open].trim();
+            // The matching close brace (blocks nest in at-rules).
+            let mut depth = 0usize;
+            let mut close = css.len();
+            for (i, c) in css[open..].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = open + i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let body = &css[open + 1..close];
+            if !selectors.starts_with('@') && !body.contains('{') && declarations_hide(body) {
+                for selector in selectors.split(',').map(str::trim) {
+                    self.add_selector(selector);
+                }
+            }
+            pos = (close + 1).min(css.len());
+        }
+    }
+
+    /// `.name`, `#name`, `tag.name`, `tag#name`: anything more complex is ignored.
+    fn add_selector(&mut self, selector: &str) {
+        let simple = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        };
+        if let Some(at) = selector.find(['.', '#']) {
+            let (tag, rest) = selector.split_at(at);
+            let name = &rest[1..];
+            if (tag.is_empty() || simple(tag)) && simple(name) {
+                let set = if rest.starts_with('.') {
+                    &mut self.classes
+                } else {
+                    &mut self.ids
+                };
+                set.insert(name.to_owned());
+            }
+        }
+    }
+
+    /// Is `element` hidden (attribute, ARIA, inline style or a page rule)?
+    fn hides(&self, element: &scraper::node::Element) -> bool {
+        element.attr("hidden").is_some()
+            || element
+                .attr("aria-hidden")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+            || element.attr("style").is_some_and(declarations_hide)
+            || element.classes().any(|c| self.classes.contains(c))
+            || element.id().is_some_and(|id| self.ids.contains(id))
+    }
+}
+
+fn strip_css_comments(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        rest = rest[start + 2..]
+            .find("*/")
+            .map_or("", |end| &rest[start + 2 + end + 2..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The text of the `<title>` in `<head>` (html5ever moves a leading `<title>` there).
@@ -371,5 +500,48 @@ mod tests {
         let latin1 = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\">\
                        </head><body>caf\xE9</body></html>";
         assert_eq!(parse_html(latin1).expect("parses").text, "café");
+    }
+
+    #[test]
+    fn hidden_text_never_reaches_the_text() {
+        let html = r#"<html><head><style>
+            /* a comment { display: none } */
+            .sr-trap, #trap2 { display : none !important }
+            p.faded { opacity: 0.0 }
+            .half { opacity: 0.5 }
+            @media print { .screen-only { display: none } }
+            div > .complex { display: none }
+        </style></head><body>
+        <p>Visible one.</p>
+        <p class="note sr-trap">HIDDEN-CLASS</p>
+        <p id="trap2">HIDDEN-ID</p>
+        <p class="faded">HIDDEN-OPACITY</p>
+        <p class="half">Half visible.</p>
+        <p class="screen-only">Screen only.</p>
+        <span style="visibility:hidden">HIDDEN-VISIBILITY</span>
+        <span style="visibility: collapse">HIDDEN-COLLAPSE</span>
+        <span style="font-size:0px">HIDDEN-FONT-SIZE</span>
+        <span style="opacity:0">HIDDEN-OPACITY-INLINE</span>
+        <div aria-hidden="true">HIDDEN-ARIA</div>
+        <div aria-hidden="false">Visible two.</div>
+        <div hidden>HIDDEN-ATTRIBUTE</div>
+        <template><p>HIDDEN-TEMPLATE</p></template>
+        <noscript>HIDDEN-NOSCRIPT</noscript>
+        <span style="display:none"><b>HIDDEN-NESTED</b></span>
+        </body></html>"#;
+        let doc = parse_html(html.as_bytes()).expect("parses");
+        assert!(!doc.text.contains("HIDDEN"), "{:?}", doc.text);
+        for kept in [
+            "Visible one.",
+            "Half visible.",
+            "Screen only.",
+            "Visible two.",
+        ] {
+            assert!(
+                doc.text.contains(kept),
+                "{kept:?} missing from {:?}",
+                doc.text
+            );
+        }
     }
 }

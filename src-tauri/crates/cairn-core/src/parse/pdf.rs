@@ -10,7 +10,9 @@
 //! Pages are joined with a blank line (`"\n\n"`); each [`Page`] records its byte range, and an
 //! empty page gets an empty range at its position. The extracted text is cleaned up: runs of
 //! spaces collapse, lines lose trailing whitespace, and runs of blank lines collapse to one.
-//! The title comes from the document information dictionary.
+//! The title comes from the document information dictionary. Invisible text (render mode 3,
+//! or white text on an unpainted page) is removed from each page's content first
+//! ([`hidden`]).
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -18,6 +20,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use pdf_extract::{decode_text_string, Document, Object, PlainTextOutput};
+
+mod hidden;
 
 use super::builder::collapse_whitespace;
 use super::{limits, DocKind, Page, ParsedDoc, Section};
@@ -84,7 +88,15 @@ fn extract(bytes: &[u8]) -> Result<Extracted, String> {
         }
         doc.trailer.remove(b"Encrypt");
     }
+    // Bombs are refused before anything (the hidden-text filter included) inflates a stream.
     check_streams(&doc)?;
+    let invisible = hidden::drop_invisible_text(&mut doc);
+    if invisible > 0 {
+        tracing::debug!(
+            invisible,
+            "PDF text shown invisibly was dropped before extraction"
+        );
+    }
     let page_numbers: Vec<u32> = doc.get_pages().into_keys().collect();
     if page_numbers.is_empty() {
         return Err("PDF has no pages".to_string());

@@ -9,10 +9,16 @@
 //!   that carries it occur in the cited passage (or, for a sentence citing several sources, in
 //!   their union, each contributing at least one word), and every "quoted" span of the
 //!   sentence appears verbatim (case and whitespace normalised) in a cited passage;
+//! - a citation whose sentence states a different number, amount, date or duration than the
+//!   matching part of its passage, or the opposite polarity ("may" against "may not"), is
+//!   [`Verdict::Contradicted`] ([`contradict`]), whatever its word overlap;
 //! - otherwise it is [`Verdict::Unsupported`].
 //!
 //! Sentences with content words but no citation are flagged `uncited`. Nothing here decides
-//! what to show: callers must present invalid and unsupported citations as such.
+//! what to show: callers must present invalid, contradicted and unsupported citations as such.
+
+mod contradict;
+mod quantity;
 
 use std::collections::HashSet;
 
@@ -239,6 +245,9 @@ pub enum Verdict {
     Supported,
     /// The passage exists but does not support the sentence.
     Unsupported,
+    /// The passage says otherwise: a different number, date or amount, or the opposite
+    /// polarity ("may" against "may not").
+    Contradicted,
     /// The number is not one of the sources that were given.
     Invalid,
 }
@@ -248,6 +257,7 @@ impl Verdict {
         match self {
             Verdict::Supported => "supported",
             Verdict::Unsupported => "unsupported",
+            Verdict::Contradicted => "contradicted",
             Verdict::Invalid => "invalid",
         }
     }
@@ -395,7 +405,20 @@ pub fn verify(
             let own = claim.intersection(&p.1).count();
             let support = share(own, claim.len());
             let lexical = support >= min_support || (union_share >= min_support && own > 0);
-            let (verdict, reason) = if claim.is_empty() {
+            let others: Vec<&str> = known
+                .iter()
+                .filter(|o| o.0 != n)
+                .filter_map(|o| sources.iter().find(|s| s.n == o.0).map(|s| s.text))
+                .collect();
+            let text = sources.iter().find(|s| s.n == n).map_or("", |s| s.text);
+            let contradiction = if claim.is_empty() || refusal_sentence {
+                None
+            } else {
+                contradict::check(&claim_text, text, &others)
+            };
+            let (verdict, reason) = if let Some(c) = contradiction {
+                (Verdict::Contradicted, Some(c.reason(n)))
+            } else if claim.is_empty() {
                 (
                     Verdict::Unsupported,
                     Some("the sentence has no content words to check".to_owned()),
@@ -528,5 +551,44 @@ mod tests {
             "I don't know.",
         );
         assert!(v.all_supported(), "{v:?}");
+    }
+
+    #[test]
+    fn a_different_number_or_polarity_is_contradicted_not_supported() {
+        let src = [SourceText {
+            n: 1,
+            text: "Customers may return goods within 14 days of delivery for a full refund. \
+                   Opened software may not be returned.",
+            context: "Refund Policy".into(),
+        }];
+        let v = verify(
+            "Customers may return goods within 30 days of delivery [1]. \
+             Customers may return goods within two weeks of delivery [1]. \
+             Opened software may be returned [1]. Opened software may not be returned [1].",
+            &src,
+            0.5,
+            "I don't know.",
+        );
+        let verdicts: Vec<Verdict> = v.citations.iter().map(|c| c.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Contradicted,
+                Verdict::Supported,
+                Verdict::Contradicted,
+                Verdict::Supported
+            ],
+            "{v:?}"
+        );
+        assert_eq!(
+            v.citations[0].reason.as_deref(),
+            Some("the sentence says \"30 days\" but source [1] says \"14 days\"")
+        );
+        assert!(!v.all_supported());
+        assert_eq!(Verdict::Contradicted.as_str(), "contradicted");
+        assert_eq!(
+            serde_json::to_string(&Verdict::Contradicted).unwrap(),
+            "\"contradicted\""
+        );
     }
 }
