@@ -19,6 +19,8 @@ need_pkgs=(
   # the API key in a real OS keychain (cairn-llm's tests/keychain.rs): a private D-Bus session
   # bus (dbus-daemon, dbus-send) with GNOME Keyring's Secret Service on it
   dbus gnome-keyring
+  # tests/offline.rs: a syscall tracer shows every connection attempt
+  strace
 )
 missing=()
 for p in "${need_pkgs[@]}"; do

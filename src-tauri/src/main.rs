@@ -2,6 +2,8 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // Before any thread starts: no telemetry from ONNX Runtime.
+    cairn_core::embed::disable_ort_telemetry();
     // The app parses PDF, DOCX and HTML in worker processes: this binary in worker mode.
     if std::env::args_os()
         .nth(1)

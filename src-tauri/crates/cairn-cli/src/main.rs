@@ -26,6 +26,8 @@ use args::{Cli, Command};
 const PARSE_WORKER_ARG: &str = "__parse-worker";
 
 fn main() {
+    // Before any thread starts: no telemetry from ONNX Runtime.
+    cairn_core::embed::disable_ort_telemetry();
     if std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == PARSE_WORKER_ARG)

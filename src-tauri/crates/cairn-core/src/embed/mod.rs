@@ -23,7 +23,7 @@ pub mod tokens;
 
 pub use hash::HashEmbedder;
 pub use locate::{resolve, ResolvedModel};
-pub use onnx::OnnxEmbedder;
+pub use onnx::{disable_ort_telemetry, OnnxEmbedder};
 pub use tokens::TokenCounter;
 // Default locations, kept at their historical paths.
 pub use crate::paths::{

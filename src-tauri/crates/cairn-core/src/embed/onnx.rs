@@ -34,6 +34,7 @@ fn ort_environment(library: &Path) -> Result<ort::environment::Environment> {
         }
         return Ok(env.clone());
     }
+    disable_ort_telemetry();
     let builder = ort::init_from(library).map_err(|e| {
         Error::Model(format!(
             "cannot load ONNX Runtime from {}: {e}; {FETCH_HINT} or set embedding.onnxruntime \
@@ -41,14 +42,38 @@ fn ort_environment(library: &Path) -> Result<ort::environment::Environment> {
             library.display()
         ))
     })?;
-    let env = builder.with_name("cairn").build().map_err(|e| {
-        Error::Model(format!(
-            "cannot start ONNX Runtime from {}: {e}",
-            library.display()
-        ))
-    })?;
+    let env = builder
+        .with_name("cairn")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| {
+            Error::Model(format!(
+                "cannot start ONNX Runtime from {}: {e}",
+                library.display()
+            ))
+        })?;
     *slot = Some((library.to_owned(), env.clone()));
     Ok(env)
+}
+
+/// The environment variable that stops Microsoft's builds of ONNX Runtime (the PyPI wheel's
+/// library Cairn bundles) from starting their telemetry: a thread that uploads usage events to
+/// mobile.events.data.microsoft.com and a device id and event queue under
+/// `~/.cache/Microsoft/DeveloperTools/.onnxruntime`. `DisableTelemetryEvents` (what `ort`'s
+/// `with_telemetry(false)` calls) comes too late to stop it.
+pub const ORT_TELEMETRY_ENV: &str = "ORT_DISABLE_TELEMETRY";
+
+/// Sets [`ORT_TELEMETRY_ENV`] before the library is loaded. The binaries set it first thing in
+/// `main`, while they have one thread; this is the fallback for other hosts (tests, library
+/// users). tests/offline.rs shows that no connection is attempted.
+#[allow(unsafe_code)]
+pub fn disable_ort_telemetry() {
+    if std::env::var_os(ORT_TELEMETRY_ENV).is_some_and(|v| v == "1") {
+        return;
+    }
+    // SAFETY: called before ONNX Runtime is loaded; the binaries call it while single-threaded.
+    // Elsewhere a concurrent getenv could race, which is why the binaries set it in `main`.
+    unsafe { std::env::set_var(ORT_TELEMETRY_ENV, "1") };
 }
 
 /// The model inputs Cairn knows how to feed.
