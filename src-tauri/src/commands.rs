@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use cairn_core::stop::StopToken;
 
 use cairn_library::{
-    AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, IndexProgress, Library,
-    LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery, SearchResults,
-    SessionItem, Settings, VersionItem,
+    AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, ForgetSummary,
+    IndexProgress, Library, LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery,
+    SearchResults, SessionItem, Settings, VersionItem,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -169,6 +169,15 @@ pub async fn deprecate(
         .filter(|s| !s.trim().is_empty())
         .map(PathBuf::from);
     blocking(move || lib.deprecate(PathBuf::from(path), reason, by)).await
+}
+
+/// Erases a document (or a folder's documents) from Cairn: every version, passage and vector;
+/// answers that used it are redacted in the audit log.
+#[tauri::command]
+#[specta::specta]
+pub async fn forget(state: State<'_, AppState>, path: String) -> Res<ForgetSummary> {
+    let lib = lib(&state);
+    blocking(move || lib.forget(PathBuf::from(path))).await
 }
 
 #[tauri::command]
