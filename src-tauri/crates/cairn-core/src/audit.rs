@@ -623,4 +623,95 @@ mod tests {
         .unwrap();
         assert_eq!(summary.error, None);
     }
+
+    #[test]
+    fn credentials_in_urls_are_never_written() {
+        assert_eq!(
+            redact_url("https://alice:pa55@h.example/v1?api_key=sk-1&x=1#m"),
+            "https://***@h.example/v1?api_key=***&x=1#m"
+        );
+        assert_eq!(
+            redact_url("remote:http://h:8080/v1?key=abc&access_token=t#model"),
+            "remote:http://h:8080/v1?key=***&access_token=***#model"
+        );
+        assert_eq!(
+            redact_url("http://localhost:11434/v1"),
+            "http://localhost:11434/v1"
+        );
+        assert_eq!(
+            redact_url("cannot reach http://u:p@h/v1/chat/completions: refused"),
+            "cannot reach http://***@h/v1/chat/completions: refused"
+        );
+        assert!(has_url_credentials("https://h/v1?api-key=1"));
+        assert!(!has_url_credentials("https://h/v1?api-version=1"));
+
+        let tmp = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&tmp.path().join("catalog.sqlite3")).unwrap();
+        let mut rec = record(Some("cannot reach http://alice:pa55@10.0.0.9/v1: refused"));
+        rec.endpoint = Some("http://alice:pa55@10.0.0.9/v1?api_key=sk-1".into());
+        rec.model_id = Some("remote:http://alice:pa55@10.0.0.9/v1?api_key=sk-1#m".into());
+        let id = insert_audit(catalog.conn(), &rec).unwrap();
+        let raw: String = catalog
+            .conn()
+            .query_row(
+                "SELECT endpoint || model_id || record FROM audit WHERE id = ?1",
+                [id.0],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!raw.contains("pa55") && !raw.contains("sk-1"), "{raw}");
+        assert!(raw.contains("10.0.0.9"), "{raw}");
+    }
+
+    #[test]
+    fn forgetting_redacts_the_sentences_that_used_a_source_and_keeps_the_rest() {
+        let mut rec = record(None);
+        rec.retrieved.push(RetrievedPassage {
+            rank: 2,
+            chunk_id: 8,
+            score: 0.5,
+            path: PathBuf::from("/library/kept.md"),
+            version: 1,
+            page: None,
+            byte_span: (0, 10),
+            source: Some(2),
+        });
+        rec.answer = "Refunds take five days [1]. Vouchers never expire [2]. Also, sunny.".into();
+        let cite = |n: usize, sentence: usize, path: &str, chunk: i64| Citation {
+            n,
+            sentence,
+            verdict: crate::cite::Verdict::Supported,
+            support: 1.0,
+            reason: None,
+            path: Some(PathBuf::from(path)),
+            version: Some(1),
+            page: None,
+            byte_span: Some((0, 10)),
+            chunk_id: Some(chunk),
+        };
+        rec.citations = vec![
+            cite(1, 0, "/library/refunds.html", 7),
+            cite(2, 1, "/library/kept.md", 8),
+        ];
+        rec.uncited = vec!["Also, sunny.".into()];
+        let gone = |p: &std::path::Path, _: i64| p.ends_with("refunds.html");
+        assert!(redact_record(&mut rec, &gone));
+        assert_eq!(
+            rec.answer,
+            "[forgotten: /library/refunds.html] Vouchers never expire [2]. \
+             [forgotten: /library/refunds.html]"
+        );
+        assert_eq!(rec.forgotten, [PathBuf::from("/library/refunds.html")]);
+        assert_eq!(rec.uncited, ["[forgotten: /library/refunds.html]"]);
+        assert!(rec.citations[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("forgotten"));
+        assert_eq!(rec.citations[1].reason, None);
+        // A record that used nothing forgotten is left alone.
+        let mut other = record(None);
+        assert!(!redact_record(&mut other, &|_, _| false));
+        assert!(other.forgotten.is_empty());
+    }
 }
