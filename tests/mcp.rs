@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cairn_tests::{build_library, cairn, cairn_bin, cairn_ok};
+use cairn_tests::{build_library, cairn, cairn_bin, cairn_ok, search_json};
 use serde_json::Value;
 
 /// Makes sure `python3 -c "import mcp"` works, installing the package with pip if needed.
@@ -46,6 +46,11 @@ fn indexed(root: &Path, config: &str) -> std::path::PathBuf {
 
 /// Runs mcp_client.py against `data`; returns its JSON summary (panics on a failed check).
 fn run_client(data: &Path, ask_mode: &str) -> Value {
+    run_client_with(data, ask_mode, &[])
+}
+
+/// [`run_client`] with more environment variables for the client.
+fn run_client_with(data: &Path, ask_mode: &str, env: &[(&str, String)]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_client.py");
     let out = Command::new("python3")
         .arg(&script)
@@ -53,6 +58,7 @@ fn run_client(data: &Path, ask_mode: &str) -> Value {
         .arg(data)
         .env_remove("CAIRN_CONFIG")
         .env("CAIRN_MCP_ASK", ask_mode)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -112,6 +118,60 @@ fn python_mcp_client_uses_every_tool() {
         .contains("What to do"));
     // Nothing but the protocol went to stdout: the client parsed every message (a stray line
     // would have surfaced as a parse error and failed a call above).
+}
+
+/// `read_source` returns a superseded passage only when history is asked for explicitly, and
+/// a forgotten document's passages never.
+#[test]
+fn read_source_gives_old_text_only_on_request_and_forgotten_text_never() {
+    ensure_python_mcp();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = indexed(tmp.path(), "[llm]\nprovider = \"none\"\n");
+    let lib = tmp.path().join("library");
+    let chunk_of = |query: &str| -> String {
+        let hits = search_json(&data, &["--mode", "bm25", query]);
+        hits[0]["chunk_id"].as_i64().unwrap().to_string()
+    };
+    let policy = lib.join("policy.md");
+    std::fs::write(
+        &policy,
+        "# Returns\n\nGoods may be returned within fourteen days.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lib.join("vault.md"),
+        "# Vault\n\nThe vault code is qzv7canary.\n",
+    )
+    .unwrap();
+    cairn_ok(&data, &["index"]);
+    let superseded = chunk_of("fourteen days returned");
+    let forgotten = chunk_of("qzv7canary");
+    std::fs::write(
+        &policy,
+        "# Returns\n\nGoods may be returned within thirty days.\n",
+    )
+    .unwrap();
+    cairn_ok(&data, &["index"]);
+    cairn_ok(&data, &["forget", lib.join("vault.md").to_str().unwrap()]);
+
+    let summary = run_client_with(
+        &data,
+        "history",
+        &[
+            ("CAIRN_MCP_SUPERSEDED", superseded),
+            ("CAIRN_MCP_FORGOTTEN", forgotten),
+        ],
+    );
+    assert!(summary["history"]["passages"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("fourteen days"));
+    for refusal in summary["forgotten"].as_array().unwrap() {
+        assert!(
+            !refusal.as_str().unwrap().contains("qzv7canary"),
+            "{refusal}"
+        );
+    }
 }
 
 /// `ask` over MCP runs `Engine::ask` with the local model on the server's read-only engine,

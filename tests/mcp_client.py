@@ -12,6 +12,8 @@ $CAIRN_MCP_ASK says what the `ask` tool should do with the data directory's conf
   generative  the local GGUF model writes the answer (only `ask` is called)
   fallback    the configured model cannot be loaded: extractive, the notice says so
               (only `ask` is called)
+  history     only `read_source` of old and forgotten passages: $CAIRN_MCP_SUPERSEDED is the
+              chunk id of a superseded passage, $CAIRN_MCP_FORGOTTEN one of a forgotten document
 """
 
 import asyncio
@@ -60,6 +62,10 @@ async def run(binary, data_dir):
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
+            if expect == "history":
+                await check_history(session, check, summary)
+                summary["ok"] = not summary["failures"]
+                return summary
             if expect != "extractive":
                 await check_ask(session, check, summary, expect)
                 summary["ok"] = not summary["failures"]
@@ -223,6 +229,25 @@ async def run(binary, data_dir):
 
     summary["ok"] = not summary["failures"]
     return summary
+
+
+async def check_history(session, check, summary):
+    """Superseded text only when asked for explicitly; forgotten text never."""
+    old = int(os.environ["CAIRN_MCP_SUPERSEDED"])
+    gone = int(os.environ["CAIRN_MCP_FORGOTTEN"])
+    r = await session.call_tool("read_source", {"chunk_id": old})
+    check("superseded text needs include_history", is_error(r) and "include_history" in text_of(r), text_of(r))
+    summary["superseded_refused"] = text_of(r)
+    r = await session.call_tool("read_source", {"chunk_id": old, "include_history": True})
+    check("history when asked for", not is_error(r), text_of(r))
+    h = structured(r) if not is_error(r) else {}
+    summary["history"] = h
+    check("history is labelled", h.get("status") == "superseded" and "not searchable" in (h.get("note") or ""), h)
+    summary["forgotten"] = []
+    for args in ({"chunk_id": gone}, {"chunk_id": gone, "include_history": True}):
+        r = await session.call_tool("read_source", args)
+        check(f"forgotten text never returned ({args})", is_error(r), text_of(r))
+        summary["forgotten"].append(text_of(r))
 
 
 async def check_ask(session, check, summary, expect):

@@ -17,6 +17,7 @@ pub const COMMANDS: &[&str] = &[
     "history",
     "deprecate",
     "undeprecate",
+    "forget",
     "tag",
     "untag",
     "ask",

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use cairn_core::stop::StopToken;
 
 use cairn_library::{
-    AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, IndexProgress, Library,
-    LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery, SearchResults,
-    SessionItem, Settings, VersionItem,
+    AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, ForgetSummary,
+    IndexProgress, Library, LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery,
+    SearchResults, SessionItem, Settings, VersionItem,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -171,6 +171,15 @@ pub async fn deprecate(
     blocking(move || lib.deprecate(cairn_core::paths::resolve_shown(&path), reason, by)).await
 }
 
+/// Erases a document (or a folder's documents) from Cairn: every version, passage and vector;
+/// answers that used it are redacted in the audit log.
+#[tauri::command]
+#[specta::specta]
+pub async fn forget(state: State<'_, AppState>, path: String) -> Res<ForgetSummary> {
+    let lib = lib(&state);
+    blocking(move || lib.forget(PathBuf::from(path))).await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn undeprecate(state: State<'_, AppState>, path: String) -> Res<()> {
@@ -285,7 +294,8 @@ pub struct SettingsView {
 impl SettingsView {
     /// `settings` with whether a key for its remote endpoint is stored.
     fn of(settings: Settings) -> SettingsView {
-        let api_key_stored = llm::has_api_key(&settings.remote_api_key_env);
+        let api_key_stored =
+            llm::has_api_key(&settings.remote_api_key_env, &settings.remote_base_url);
         SettingsView {
             settings,
             api_key_stored,
@@ -300,7 +310,8 @@ pub async fn get_settings(state: State<'_, AppState>) -> Res<SettingsView> {
     blocking(move || Ok(SettingsView::of(lib.settings()))).await
 }
 
-/// Saves settings; a non-empty `api_key` goes to the OS keychain, never to a file.
+/// Saves settings; a non-empty `api_key` goes to the OS keychain (bound to the remote base
+/// URL), never to a file.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_settings(
@@ -310,15 +321,22 @@ pub async fn save_settings(
 ) -> Res<SettingsView> {
     let lib = lib(&state);
     blocking(move || {
+        // The settings first: a key is stored only with the endpoint it belongs to saved.
+        let saved = lib.save_settings(&settings)?;
         if let Some(key) = api_key.filter(|k| !k.trim().is_empty()) {
-            llm::store_api_key(&settings.remote_api_key_env, key.trim())?;
+            llm::store_api_key(
+                &saved.remote_api_key_env,
+                &saved.remote_base_url,
+                key.trim(),
+            )?;
         }
-        Ok(SettingsView::of(lib.save_settings(&settings)?))
+        Ok(SettingsView::of(saved))
     })
     .await
 }
 
-/// Tries the answer model these settings describe (without saving them).
+/// Tries the answer model these settings describe, with the typed key if any; stores nothing
+/// (not the key, not the settings).
 #[tauri::command]
 #[specta::specta]
 pub async fn test_connection(

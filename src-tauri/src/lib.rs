@@ -61,6 +61,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::history,
             commands::deprecate,
             commands::undeprecate,
+            commands::forget,
             commands::tag,
             commands::untag,
             commands::ask,

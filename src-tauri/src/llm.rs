@@ -34,26 +34,31 @@ impl GeneratorCache {
     }
 }
 
-/// True when an API key for `name` is set in the environment or stored in the OS keychain.
-pub fn has_api_key(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty())
-        || matches!(cairn_llm::load_api_key(name), Ok(Some(_)))
+/// True when a key for `name` would be sent to `base_url`: set in the environment, or stored
+/// in the OS keychain for that endpoint (a key saved for another endpoint does not count).
+pub fn has_api_key(name: &str, base_url: &str) -> bool {
+    matches!(
+        cairn_llm::key_source(name, base_url),
+        cairn_llm::KeySource::Env(_) | cairn_llm::KeySource::Keychain(_)
+    )
 }
 
-/// Stores an API key in the OS keychain under `name` (never in a file).
-pub fn store_api_key(name: &str, key: &str) -> Result<(), ErrorInfo> {
+/// Stores an API key in the OS keychain under `name`, bound to the endpoint `base_url` (never
+/// in a file).
+pub fn store_api_key(name: &str, base_url: &str, key: &str) -> Result<(), ErrorInfo> {
     Ok(cairn_llm::store_api_key(
         name,
+        base_url,
         &cairn_llm::ApiKey::new(key.to_owned()),
     )?)
 }
 
-/// Loads the configured model (one token) or asks the endpoint for its models; a typed API key
-/// is stored in the keychain first, so the test uses exactly what answers will use.
+/// Loads the configured model (one token) or asks the endpoint for its models, with a typed
+/// API key if given. Stores nothing: the key and settings are kept only when the user saves.
 pub fn test_connection(config: &Config, api_key: Option<String>) -> Result<String, ErrorInfo> {
-    if let Some(key) = api_key.filter(|_| config.llm.provider == LlmProvider::Remote) {
-        store_api_key(&config.llm.remote.api_key_env, &key)?;
-    }
-    let report = cairn_llm::test_connection(&config.llm)?;
+    let key = api_key
+        .filter(|_| config.llm.provider == LlmProvider::Remote)
+        .map(cairn_llm::ApiKey::new);
+    let report = cairn_llm::test_connection_with_key(&config.llm, key)?;
     Ok(report.message)
 }

@@ -149,6 +149,18 @@ async undeprecate(path: string) : Promise<Result<null, ErrorInfo>> {
     else return { status: "error", error: e  as any };
 }
 },
+/**
+ * Erases a document (or a folder's documents) from Cairn: every version, passage and vector;
+ * answers that used it are redacted in the audit log.
+ */
+async forget(path: string) : Promise<Result<ForgetSummary, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("forget", { path }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
 async tag(path: string, tags: string[]) : Promise<Result<null, ErrorInfo>> {
     try {
     return { status: "ok", data: await TAURI_INVOKE("tag", { path, tags }) };
@@ -394,6 +406,22 @@ unsupported: number;
  * Paths the scan could not use, with the reason (first 20).
  */
 problems: ProblemItem[] }
+/**
+ * What "Forget" erased.
+ */
+export type ForgetSummary = { path: string; documents: number; versions: number; passages: number; 
+/**
+ * Answers in the audit log whose text from it was redacted.
+ */
+audit_records: number; 
+/**
+ * The path is still in a followed folder: it stays out of the index.
+ */
+excluded: boolean; 
+/**
+ * It was a followed folder: it is no longer followed.
+ */
+folder_removed: boolean }
 /**
  * A snapshot of indexing, delivered through the [`Library`] callback.
  */

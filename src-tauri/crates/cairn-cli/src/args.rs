@@ -99,6 +99,19 @@ pub(crate) enum Command {
     },
     /// Remove tags from a document or folder (all tags when none are named).
     Untag { path: PathBuf, tags: Vec<String> },
+    /// Erase a document, or every document under a folder, from Cairn: all versions, passages,
+    /// vectors and problem rows, from the catalog and both indexes; answers in the audit log
+    /// that used it are redacted. A path inside a followed folder is not indexed again until
+    /// `cairn unforget`; forgetting a followed folder stops following it.
+    Forget {
+        /// The document or folder.
+        path: PathBuf,
+        /// Print what was erased as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let a forgotten path be indexed again (by the next `cairn index`).
+    Unforget { path: PathBuf },
     /// Verify the catalog and that the search indexes match it.
     Check {
         #[arg(long)]

@@ -82,6 +82,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Undeprecate { target } => cmd::curation::undeprecate(data_dir, config, &target),
         Command::Tag { path, tags } => cmd::curation::tag(data_dir, config, &path, &tags),
         Command::Untag { path, tags } => cmd::curation::untag(data_dir, config, &path, &tags),
+        Command::Forget { path, json } => cmd::forget::forget(data_dir, config, &path, json),
+        Command::Unforget { path } => cmd::forget::unforget(data_dir, config, &path),
         Command::Check { json } => cmd::curation::check(data_dir, config, json),
         Command::Watch(args) => cmd::watch::watch(data_dir, config, &args),
         Command::Bench(args) => bench::run(data_dir, config, &args),

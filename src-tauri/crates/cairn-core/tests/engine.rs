@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn_core::answer::{AnswerMode, AskRequest};
 use cairn_core::config::{Config, SearchMode};
 use cairn_core::embed::{HashEmbedder, TokenCounter};
 use cairn_core::engine::{
@@ -315,4 +316,146 @@ fn a_stopped_index_run_resumes_without_redoing_committed_work() {
 }
 
 #[allow(dead_code)]
+/// Every file under `dir`, recursively, with its bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+/// Files under `dir` holding `needle`.
+fn holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|(_, b)| b.windows(needle.len()).any(|w| w == needle))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+#[test]
+fn forget_erases_every_version_from_every_store_and_redacts_the_audit_log() {
+    const CANARY: &str = "qzv7canary";
+    let mut lib = library();
+    lib.config.answer.abstain_threshold = 0.0;
+    let secret = lib.write(
+        "vault.md",
+        "# Vault\n\nThe vault code qzv7canary opens the archive room of the tower.\n",
+    );
+    lib.index();
+    lib.write(
+        "vault.md",
+        "# Vault\n\nThe vault code qzv7canary opens the archive room of the tower on Mondays.\n",
+    );
+    assert_eq!(lib.index().new_versions, 1);
+    let hit = lib.search(CANARY, SearchMode::Bm25).results[0].clone();
+    let vector = lib
+        .reader()
+        .catalog()
+        .cached_vectors(MODEL, &[hit.chunk_id])
+        .unwrap()[0]
+        .1
+        .clone();
+    let vector = cairn_core::catalog::vector_to_blob(&vector);
+
+    // An answer quoting it, in a conversation.
+    let mut reader = lib.reader();
+    let session = reader.records().new_session("vault").unwrap();
+    let mut req = AskRequest::new(
+        "Which code opens the archive room of the tower?",
+        AnswerMode::Extractive,
+    );
+    req.session = Some(session);
+    let answer = reader
+        .ask(&req, None, &StopToken::new(), &mut |_| {})
+        .unwrap();
+    assert!(answer.text.contains(CANARY), "{}", answer.text);
+    assert!(!holding(&lib.data, CANARY.as_bytes()).is_empty());
+    assert!(!holding(&lib.data, &vector).is_empty());
+    drop(reader);
+
+    let report = lib.writer().forget(&secret).unwrap();
+    assert_eq!(report.erased.documents, std::slice::from_ref(&secret));
+    assert_eq!(report.erased.versions, 2);
+    assert_eq!(report.erased.audit_records, 1);
+    assert!(report.excluded && !report.folder_removed && report.log_truncated);
+
+    // No byte of it is left in the data directory: catalog, WAL, tantivy, usearch.
+    assert_eq!(holding(&lib.data, CANARY.as_bytes()), Vec::<PathBuf>::new());
+    assert_eq!(holding(&lib.data, &vector), Vec::<PathBuf>::new());
+    assert!(!lib.paths(CANARY, SearchMode::Hybrid).contains(&secret));
+    assert_eq!(
+        names(&lib.paths("tomatoes", SearchMode::Bm25)),
+        ["garden.md"]
+    );
+    let reader = lib.reader();
+    let rec = reader.records().audit_record(answer.audit_id).unwrap();
+    assert_eq!(rec.forgotten, std::slice::from_ref(&secret));
+    assert!(rec
+        .answer
+        .contains(&format!("[forgotten: {}]", secret.display())));
+    assert_eq!(
+        rec.question,
+        "Which code opens the archive room of the tower?"
+    );
+    let messages = reader.records().session_messages(session).unwrap();
+    assert!(messages.iter().all(|m| !m.content.contains(CANARY)));
+    assert!(reader.history(&secret).is_err());
+    drop(reader);
+    assert!(lib.writer().check().unwrap().ok);
+
+    // The file is still there: scans leave it alone until it is un-forgotten.
+    lib.index();
+    assert!(lib.search(CANARY, SearchMode::Bm25).results.is_empty());
+    assert!(holding(&lib.data, CANARY.as_bytes()).is_empty());
+    lib.writer().unforget(&secret).unwrap();
+    lib.index();
+    assert_eq!(names(&lib.paths(CANARY, SearchMode::Bm25)), ["vault.md"]);
+    assert_eq!(lib.reader().history(&secret).unwrap().len(), 1);
+}
+
+#[test]
+fn forgetting_a_folder_erases_its_documents_and_problems_and_a_stranger_is_refused() {
+    let lib = library();
+    lib.write("private/a.md", "# Private\n\nSalary bands for the staff.\n");
+    lib.write("private/broken.pdf", "%PDF-1.7 not really a pdf");
+    lib.index();
+    assert!(!lib.reader().catalog().problems().unwrap().is_empty());
+    let report = lib.writer().forget(&lib.docs.join("private")).unwrap();
+    assert_eq!(report.erased.documents.len(), 1);
+    assert_eq!(report.erased.problems, 1);
+    assert!(report.excluded);
+    lib.index();
+    assert!(lib.reader().catalog().problems().unwrap().is_empty());
+    assert!(lib.paths("salary", SearchMode::Bm25).is_empty());
+    assert_eq!(
+        names(&lib.paths("refund", SearchMode::Bm25)),
+        ["refunds.md"]
+    );
+
+    let err = lib
+        .writer()
+        .forget(Path::new("/nowhere/at/all.md"))
+        .unwrap_err();
+    assert!(matches!(err, cairn_core::Error::NotFound(_)), "{err}");
+    assert!(lib.reader().catalog().forgotten().unwrap().paths().len() == 1);
+
+    // Forgetting the registered folder itself stops following it.
+    let report = lib.writer().forget(&lib.docs).unwrap();
+    assert!(report.folder_removed && !report.excluded);
+    assert_eq!(report.erased.documents.len(), 3);
+    assert!(lib.reader().catalog().folders().unwrap().is_empty());
+    assert!(lib
+        .search("tomatoes", SearchMode::Hybrid)
+        .results
+        .is_empty());
+    assert!(lib.reader().check().unwrap().ok);
+}
+
 fn _types_are_usable(_: &Path) {}

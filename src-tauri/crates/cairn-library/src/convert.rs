@@ -8,7 +8,7 @@ use cairn_core::answer::{AbstainedBy, Answer, Citation};
 use cairn_core::audit::AuditRecord;
 use cairn_core::catalog::{DocumentRow, Filters, Marks, VersionInfo};
 use cairn_core::config::{Config, LlmProvider};
-use cairn_core::engine::SearchHit;
+use cairn_core::engine::{ForgetReport, SearchHit};
 use cairn_core::{Error, Result};
 
 use crate::views::*;
@@ -257,6 +257,19 @@ impl From<&Citation> for CitationItem {
             verdict: c.verdict.as_str().into(),
             reason: c.reason.clone(),
         }
+    }
+}
+
+/// What a forget erased, for the window.
+pub(crate) fn forget_summary(r: &ForgetReport) -> ForgetSummary {
+    ForgetSummary {
+        path: r.target.display().to_string(),
+        documents: r.erased.documents.len() as u32,
+        versions: r.erased.versions as u32,
+        passages: r.erased.passages as u32,
+        audit_records: r.erased.audit_records as u32,
+        excluded: r.excluded,
+        folder_removed: r.folder_removed,
     }
 }
 

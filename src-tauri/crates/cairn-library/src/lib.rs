@@ -39,9 +39,9 @@ pub use progress::{IndexProgress, ProgressPhase};
 pub use reads::preview_folder;
 pub use views::{
     AnswerView, AskInput, AuditDetail, AuditItem, CitationItem, ConflictItem, DocumentItem,
-    FolderPreview, KindCount, LibraryContents, LibraryInfo, MessageItem, PassageContext,
-    ProblemItem, RetrievedItem, SearchItem, SearchQuery, SearchResults, Segment, SessionItem,
-    Settings, SourceItem, VersionItem,
+    FolderPreview, ForgetSummary, KindCount, LibraryContents, LibraryInfo, MessageItem,
+    PassageContext, ProblemItem, RetrievedItem, SearchItem, SearchQuery, SearchResults, Segment,
+    SessionItem, Settings, SourceItem, VersionItem,
 };
 
 use progress::EMIT_EVERY;
@@ -432,8 +432,26 @@ mod tests {
         assert!(info.read_only_reason.is_some());
         assert_eq!(other.reindex().unwrap_err().kind, "locked");
 
+        // Forget erases a document; it stays out of the index while the folder is followed.
+        let forgot = lib.forget(docs.join("b.txt")).unwrap();
+        assert_eq!((forgot.documents, forgot.versions), (1, 1));
+        assert!(forgot.excluded && !forgot.folder_removed);
+        assert!(lib.search(&zebra).unwrap().items.is_empty());
+        assert!(!lib
+            .contents()
+            .unwrap()
+            .documents
+            .iter()
+            .any(|d| d.path.ends_with("b.txt")));
+        assert_eq!(
+            lib.forget(dir.path().join("elsewhere.md"))
+                .unwrap_err()
+                .kind,
+            "not_found"
+        );
+
         // Removing the folder empties the library; adding it again brings the documents back
-        // with their history.
+        // with their history (and the forgotten file, as the folder is added anew).
         lib.remove_folder(docs.clone()).unwrap();
         assert!(lib.search(&zebra).unwrap().items.is_empty());
         assert!(lib.contents().unwrap().documents.is_empty());

@@ -115,6 +115,21 @@ pub struct LibraryContents {
     pub conflicts: Vec<ConflictItem>,
 }
 
+/// What "Forget" erased.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct ForgetSummary {
+    pub path: String,
+    pub documents: u32,
+    pub versions: u32,
+    pub passages: u32,
+    /// Answers in the audit log whose text from it was redacted.
+    pub audit_records: u32,
+    /// The path is still in a followed folder: it stays out of the index.
+    pub excluded: bool,
+    /// It was a followed folder: it is no longer followed.
+    pub folder_removed: bool,
+}
+
 /// Two passages that may contradict each other.
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 pub struct ConflictItem {

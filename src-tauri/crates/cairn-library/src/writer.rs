@@ -1,5 +1,5 @@
 //! The one writer: commands that change the library (add or remove a folder, re-index,
-//! deprecate, tag; pause, resume, cancel) are queued to the writer thread, which owns the
+//! deprecate, forget, tag; pause, resume, cancel) are queued to the writer thread, which owns the
 //! [`Writer`]. The thread runs a full reconcile, then follows the
 //! folders live with a [`FolderWatcher`], reconciling each batch of changes. A queued command
 //! sets the interrupt flag, so a long embedding run yields to it at its next batch.
@@ -9,12 +9,13 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use cairn_core::engine::{reconcile, Progress, Writer};
+use cairn_core::engine::{reconcile, ForgetReport, Progress, Writer};
 use cairn_core::watch::live::FolderWatcher;
 use cairn_core::{Error, Result};
 
 use crate::error::ErrorInfo;
 use crate::progress::{IndexProgress, Meter, ProgressPhase};
+use crate::views::ForgetSummary;
 use crate::{lock, Library, LibraryEvent};
 
 /// A reply to a writer command.
@@ -34,6 +35,7 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     Undeprecate(String, Reply<()>),
+    Forget(PathBuf, Reply<ForgetReport>),
     Tag(PathBuf, Vec<String>, Reply<()>),
     Untag(PathBuf, Vec<String>, Reply<()>),
 }
@@ -87,6 +89,12 @@ impl Library {
 
     pub fn undeprecate(&self, target: String) -> Result<(), ErrorInfo> {
         self.write(|r| Command::Undeprecate(target, r))
+    }
+
+    /// Erases a document (or a folder's documents) from every store; see `Writer::forget`.
+    pub fn forget(&self, path: PathBuf) -> Result<ForgetSummary, ErrorInfo> {
+        self.write(|r| Command::Forget(path, r))
+            .map(|r| crate::convert::forget_summary(&r))
     }
 
     pub fn tag(&self, path: PathBuf, tags: Vec<String>) -> Result<(), ErrorInfo> {
@@ -300,6 +308,13 @@ impl Library {
                 changed(r.is_ok());
                 let _ = reply.send(r);
                 (false, false)
+            }
+            Command::Forget(path, reply) => {
+                let r = engine.forget(&path);
+                let ok = r.is_ok();
+                let _ = reply.send(r);
+                changed(ok);
+                (ok, false)
             }
             Command::Tag(path, tags, reply) => {
                 let r = engine.tag(&path, &tags).map(|_| ());

@@ -31,6 +31,12 @@ pub enum Error {
     /// The endpoint's base URL is not a usable http(s) URL.
     #[error("invalid endpoint URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// Plain `http://` to another machine, without `llm.allow_insecure_http`.
+    #[error(
+        "the endpoint `{url}` is plain http:// to {host}, another machine: questions, sources \
+         and the API key would cross the network unencrypted"
+    )]
+    InsecureHttp { url: String, host: String },
     /// Nothing answered at the endpoint (DNS failure, connection refused, TLS failure).
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
@@ -106,6 +112,7 @@ impl Error {
                 | Error::Config(_)
                 | Error::ContextOverflow { .. }
                 | Error::InvalidUrl { .. }
+                | Error::InsecureHttp { .. }
                 | Error::Unreachable { .. }
                 | Error::Auth { .. }
                 | Error::UnknownModel { .. }
@@ -122,6 +129,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::ContextOverflow { .. } => "context_overflow",
             Error::InvalidUrl { .. } => "invalid_url",
+            Error::InsecureHttp { .. } => "insecure_http",
             Error::Unreachable { .. } => "unreachable",
             Error::Auth { .. } => "auth",
             Error::UnknownModel { .. } => "unknown_model",
@@ -151,6 +159,10 @@ impl Error {
                 "Give the endpoint's base URL with its scheme, e.g. http://localhost:11434/v1 \
                  (Ollama) or https://api.openai.com/v1."
             }
+            Error::InsecureHttp { .. } => {
+                "Use the endpoint's https:// URL; if the network is trusted, set \
+                 allow_insecure_http = true under [llm] in the config file (docs/config.md)."
+            }
             Error::Unreachable { .. } => {
                 "Check that the server is running and the host and port are right \
                  (e.g. `ollama serve`, LM Studio's server tab, or `llama-server --port 8080`)."
@@ -158,7 +170,8 @@ impl Error {
             Error::Auth { .. } => {
                 "Set the API key in the environment variable named by llm.remote.api_key_env \
                  (default CAIRN_API_KEY), or store it in the OS keychain (the app's settings); \
-                 check that it is valid for this endpoint."
+                 check that it is valid for this endpoint. A key stored for another base URL is \
+                 never sent: enter it again after changing the URL."
             }
             Error::UnknownModel { .. } => {
                 "Use a model name the server lists at GET <base URL>/models (for Ollama, \

@@ -51,8 +51,8 @@ pub use error::{Error, Result};
 pub use local::{LocalConfig, LocalGenerator, PromptPiece, TemplateSource};
 pub use remote::{RemoteConfig, RemoteGenerator};
 pub use secret::{
-    delete_api_key, keychain_enabled, load_api_key, store_api_key, ApiKey, KeySource,
-    KEYCHAIN_SERVICE,
+    delete_api_key, endpoint_origin, key_source, keychain_enabled, load_api_key, store_api_key,
+    ApiKey, KeySource, KEYCHAIN_SERVICE,
 };
 
 /// A generator that can be shared between threads (what [`from_config`] returns).
@@ -83,6 +83,7 @@ pub fn remote_config(cfg: &LlmConfig) -> RemoteConfig {
         timeout: Duration::from_secs(r.timeout_secs.max(1)),
         max_retries: r.max_retries,
         azure_api_version: r.azure_api_version.clone(),
+        allow_insecure_http: cfg.allow_insecure_http,
         ..RemoteConfig::new(r.base_url.trim(), r.model.trim())
     }
 }
@@ -133,6 +134,16 @@ pub struct ConnectionReport {
 /// completion. Errors are the ones an answer would hit (missing file, bad URL, bad key,
 /// unknown model, unreachable, timeout), with what to do.
 pub fn test_connection(cfg: &LlmConfig) -> cairn_core::Result<ConnectionReport> {
+    test_connection_with_key(cfg, None)
+}
+
+/// [`test_connection`] with an API key the user has just typed (remote only), used for this
+/// test alone: nothing is stored, so settings and keychain stay as they were until the user
+/// saves.
+pub fn test_connection_with_key(
+    cfg: &LlmConfig,
+    key: Option<ApiKey>,
+) -> cairn_core::Result<ConnectionReport> {
     cfg.check().map_err(|m| Error::Config(m).into_core())?;
     let started = Instant::now();
     let one_token = GenerateOptions {
@@ -173,7 +184,10 @@ pub fn test_connection(cfg: &LlmConfig) -> cairn_core::Result<ConnectionReport> 
             })
         }
         LlmProvider::Remote => {
-            let g = RemoteGenerator::new(remote_config(cfg))?;
+            let g = match key {
+                Some(key) => RemoteGenerator::with_api_key(remote_config(cfg), key)?,
+                None => RemoteGenerator::new(remote_config(cfg))?,
+            };
             let models = g.check_model()?;
             if models.is_empty() {
                 // No model list (e.g. Azure deployments): a one-token completion instead.

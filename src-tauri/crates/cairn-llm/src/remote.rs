@@ -12,6 +12,8 @@ use ureq::Body;
 use crate::secret::{lookup_api_key, ApiKey, KeySource};
 use crate::stream::{Flow, Output};
 use crate::{ChatMessage, Error, Finish, GenerateOptions, GenerationOutput, Generator, Result};
+use cairn_core::audit::redact_url;
+use cairn_core::config::insecure_http_host;
 
 use crate::DEFAULT_API_KEY_ENV;
 
@@ -61,6 +63,8 @@ pub struct RemoteConfig {
     /// Before the first answer, check once that `GET /models` lists `model` (default true; see
     /// [`RemoteGenerator::run`]).
     pub check_model: bool,
+    /// Allow `http://` to another machine (`llm.allow_insecure_http`); loopback is always fine.
+    pub allow_insecure_http: bool,
 }
 
 impl RemoteConfig {
@@ -77,6 +81,7 @@ impl RemoteConfig {
             azure_api_version: None,
             stream: true,
             check_model: true,
+            allow_insecure_http: false,
         }
     }
 }
@@ -111,7 +116,7 @@ impl RemoteGenerator {
     /// Checks the URL and looks up the API key (see [`RemoteConfig::api_key_env`]). Does not
     /// contact the server; [`RemoteGenerator::list_models`] does.
     pub fn new(config: RemoteConfig) -> Result<Self> {
-        let (key, key_source) = lookup_api_key(&config.api_key_env);
+        let (key, key_source) = lookup_api_key(&config.api_key_env, &config.base_url);
         Self::build(config, key, key_source)
     }
 
@@ -134,6 +139,12 @@ impl RemoteGenerator {
             ));
         }
         let (base, query) = split_base_url(&config.base_url, config.azure_api_version.as_deref())?;
+        if let Some(host) = insecure_http_host(&base).filter(|_| !config.allow_insecure_http) {
+            return Err(Error::InsecureHttp {
+                url: redact_url(&config.base_url),
+                host,
+            });
+        }
         let chat_url = with_query(&format!("{base}/chat/completions"), &query);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -489,11 +500,11 @@ impl RemoteGenerator {
 
 impl Generator for RemoteGenerator {
     fn model_id(&self) -> String {
-        format!("remote:{}#{}", self.base, self.config.model)
+        format!("remote:{}#{}", redact_url(&self.base), self.config.model)
     }
 
     fn endpoint(&self) -> Option<String> {
-        Some(self.base.clone())
+        Some(redact_url(&self.base))
     }
 
     /// The model check of [`RemoteGenerator::run`], made before any prompt is sent: fails

@@ -3,6 +3,11 @@
 //! The key is read from an environment variable (name configurable, default `CAIRN_API_KEY`);
 //! with the `keychain` feature, from the OS keychain when the variable is not set. It is never
 //! read from a configuration file, and its `Debug`/`Display` forms are redacted.
+//!
+//! A key stored in the keychain is bound to the endpoint it was saved for (scheme, host and
+//! port of the base URL): a generator for another endpoint does not send it, so changing the
+//! base URL never hands the old key to a new host; the user enters the key again. Entries
+//! saved before keys were bound (no endpoint recorded) are not sent anywhere either.
 
 use std::fmt;
 
@@ -41,6 +46,19 @@ pub enum KeySource {
     Given,
     /// No key was found under this name: none is sent (right for local servers).
     None(String),
+    /// The keychain entry `var` holds a key saved for another endpoint (`saved_for`; None for
+    /// an entry from before keys were bound): it is not sent to `endpoint`.
+    Elsewhere {
+        var: String,
+        saved_for: Option<String>,
+        endpoint: String,
+    },
+}
+
+fn saved_for(origin: &Option<String>) -> &str {
+    origin
+        .as_deref()
+        .unwrap_or("an endpoint it does not record (saved by an older Cairn)")
 }
 
 impl KeySource {
@@ -51,6 +69,15 @@ impl KeySource {
             KeySource::Keychain(var) => format!("OS keychain entry `{var}`"),
             KeySource::Given => "given by the caller".to_owned(),
             KeySource::None(_) => "none".to_owned(),
+            KeySource::Elsewhere {
+                var,
+                saved_for: origin,
+                endpoint,
+            } => format!(
+                "none: the OS keychain entry `{var}` holds a key saved for {}, which is never \
+                 sent to {endpoint}; enter the key again for this endpoint",
+                saved_for(origin)
+            ),
         }
     }
 
@@ -61,6 +88,15 @@ impl KeySource {
                 format!("the API key from the OS keychain (entry `{var}`) was rejected")
             }
             KeySource::Given => "the API key given was rejected".to_owned(),
+            KeySource::Elsewhere {
+                var,
+                saved_for: origin,
+                endpoint,
+            } => format!(
+                "no API key was sent: the key in the OS keychain (entry `{var}`) was saved for \
+                 {} and is never sent to {endpoint}; enter the key again for this endpoint",
+                saved_for(origin)
+            ),
             KeySource::None(var) => {
                 if cfg!(feature = "keychain") {
                     format!(
@@ -85,10 +121,51 @@ pub fn keychain_enabled() -> bool {
     cfg!(feature = "keychain")
 }
 
-/// Looks the key up: the environment variable `var` first, then (feature `keychain`) the OS
-/// keychain entry (service [`KEYCHAIN_SERVICE`], user `var`). An empty value counts as unset;
-/// an unusable keychain counts as no entry.
-pub(crate) fn lookup_api_key(var: &str) -> (Option<ApiKey>, KeySource) {
+/// The endpoint a stored key is bound to: `scheme://host:port` of `url`, lowercase, with the
+/// scheme's default port filled in; None when `url` is not an http(s) URL with a host.
+pub fn endpoint_origin(url: &str) -> Option<String> {
+    let uri: ureq::http::Uri = url.trim().parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let host = uri.host().filter(|h| !h.is_empty())?.to_ascii_lowercase();
+    let port = uri.port_u16().unwrap_or(default_port);
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+/// How a keychain entry starts when it records its endpoint: this line, the origin, a newline,
+/// then the key.
+const BOUND: &str = "cairn-api-key-for ";
+
+fn encode(origin: &str, key: &ApiKey) -> String {
+    format!("{BOUND}{origin}\n{}", key.expose().trim())
+}
+
+/// (the endpoint the key was saved for, if recorded; the key).
+fn decode(stored: &str) -> (Option<String>, ApiKey) {
+    match stored
+        .strip_prefix(BOUND)
+        .and_then(|rest| rest.split_once('\n'))
+    {
+        Some((origin, key)) => (Some(origin.to_owned()), ApiKey(key.trim().to_owned())),
+        None => (None, ApiKey(stored.trim().to_owned())),
+    }
+}
+
+/// Where the key for `var` would come from for the endpoint `base_url` (names only): what a
+/// settings screen shows. See [`KeySource`].
+pub fn key_source(var: &str, base_url: &str) -> KeySource {
+    lookup_api_key(var, base_url).1
+}
+
+/// Looks the key up for the endpoint `base_url`: the environment variable `var` first, then
+/// (feature `keychain`) the OS keychain entry (service [`KEYCHAIN_SERVICE`], user `var`) if it
+/// was saved for this endpoint. An empty value counts as unset; an unusable keychain counts as
+/// no entry.
+pub(crate) fn lookup_api_key(var: &str, base_url: &str) -> (Option<ApiKey>, KeySource) {
     if !var.is_empty() {
         if let Some(key) = std::env::var(var).ok().filter(|k| !k.trim().is_empty()) {
             return (
@@ -98,7 +175,20 @@ pub(crate) fn lookup_api_key(var: &str) -> (Option<ApiKey>, KeySource) {
         }
     }
     match load_from_keychain(var) {
-        Ok(Some(key)) => return (Some(key), KeySource::Keychain(var.into())),
+        Ok(Some((origin, key))) => {
+            let want = endpoint_origin(base_url);
+            if origin.is_some() && origin == want {
+                return (Some(key), KeySource::Keychain(var.into()));
+            }
+            return (
+                None,
+                KeySource::Elsewhere {
+                    var: var.into(),
+                    saved_for: origin,
+                    endpoint: want.unwrap_or_else(|| cairn_core::audit::redact_url(base_url)),
+                },
+            );
+        }
         Ok(None) => {}
         // No keychain service (e.g. a headless Linux without a Secret Service): no key.
         Err(e) => tracing::debug!("OS keychain not used for {var}: {e}"),
@@ -133,20 +223,21 @@ fn keychain_error(e: keyring::Error) -> crate::Error {
     })
 }
 
+/// The entry for `var`: (the endpoint it was saved for, if recorded; the key).
 #[cfg(feature = "keychain")]
-fn load_from_keychain(var: &str) -> crate::Result<Option<ApiKey>> {
+fn load_from_keychain(var: &str) -> crate::Result<Option<(Option<String>, ApiKey)>> {
     if var.trim().is_empty() {
         return Ok(None);
     }
     match entry(var)?.get_password() {
-        Ok(key) if !key.trim().is_empty() => Ok(Some(ApiKey(key.trim().to_owned()))),
+        Ok(stored) if !decode(&stored).1.expose().is_empty() => Ok(Some(decode(&stored))),
         Ok(_) | Err(keyring::Error::NoEntry) => Ok(None),
         Err(e) => Err(keychain_error(e)),
     }
 }
 
 #[cfg(not(feature = "keychain"))]
-fn load_from_keychain(_var: &str) -> crate::Result<Option<ApiKey>> {
+fn load_from_keychain(_var: &str) -> crate::Result<Option<(Option<String>, ApiKey)>> {
     Err(feature_off())
 }
 
@@ -160,20 +251,29 @@ fn feature_off() -> crate::Error {
 }
 
 /// Stores `key` in the OS keychain as the entry for `var` (service [`KEYCHAIN_SERVICE`],
-/// user `var`, e.g. `CAIRN_API_KEY`), where remote generators find it when the environment
-/// variable `var` is not set.
+/// user `var`, e.g. `CAIRN_API_KEY`), bound to the endpoint `base_url` (its scheme, host and
+/// port): remote generators for that endpoint find it when the environment variable `var` is
+/// not set; generators for any other endpoint do not send it.
 ///
 /// Errors ([`crate::Error::Keychain`], converted): the `keychain` feature is off, or no
 /// keychain service is running; the hint tells the user to set the environment variable.
-pub fn store_api_key(var: &str, key: &ApiKey) -> cairn_core::Result<()> {
+/// [`crate::Error::Config`] when the key is empty or `base_url` is not an http(s) URL.
+pub fn store_api_key(var: &str, base_url: &str, key: &ApiKey) -> cairn_core::Result<()> {
     check_name(var)?;
     if key.expose().trim().is_empty() {
         return Err(crate::Error::Config("the API key to store is empty".into()).into());
     }
+    let origin = endpoint_origin(base_url).ok_or_else(|| {
+        crate::Error::Config(format!(
+            "an API key is saved for one endpoint, and `{}` is not an http(s) URL: set the \
+             base URL first (e.g. https://api.openai.com/v1)",
+            cairn_core::audit::redact_url(base_url)
+        ))
+    })?;
     #[cfg(feature = "keychain")]
     {
         entry(var)?
-            .set_password(key.expose().trim())
+            .set_password(&encode(&origin, key))
             .map_err(keychain_error)?;
         Ok(())
     }
@@ -183,12 +283,12 @@ pub fn store_api_key(var: &str, key: &ApiKey) -> cairn_core::Result<()> {
     }
 }
 
-/// The key stored in the OS keychain for `var`, or `None` when there is no entry. Errors as
-/// for [`store_api_key`]. (Generators look the environment variable up first; this reads the
-/// keychain only, e.g. to show "a key is stored" in settings.)
+/// The key stored in the OS keychain for `var`, whatever endpoint it was saved for, or `None`
+/// when there is no entry. Errors as for [`store_api_key`]. (Generators look the environment
+/// variable up first and send a stored key only to its endpoint: see [`key_source`].)
 pub fn load_api_key(var: &str) -> cairn_core::Result<Option<ApiKey>> {
     check_name(var)?;
-    Ok(load_from_keychain(var)?)
+    Ok(load_from_keychain(var)?.map(|(_, key)| key))
 }
 
 /// Removes the keychain entry for `var`; `Ok(false)` when there was none. Errors as for
@@ -225,7 +325,7 @@ mod tests {
     fn key_comes_from_the_named_variable() {
         let var = "CAIRN_LLM_TEST_KEY_FROM_ENV";
         std::env::set_var(var, "  sk-abc \n");
-        let (key, source) = lookup_api_key(var);
+        let (key, source) = lookup_api_key(var, "https://api.example.com/v1");
         std::env::remove_var(var);
         assert_eq!(key.unwrap().expose(), "sk-abc");
         assert_eq!(source, KeySource::Env(var.into()));
@@ -238,12 +338,15 @@ mod tests {
     #[test]
     fn keychain_round_trip_or_clean_absence() {
         let var = "CAIRN_LLM_TEST_KEYCHAIN_ROUND_TRIP";
-        match store_api_key(var, &ApiKey::new("kc-secret")) {
+        let url = "https://api.example.com/v1";
+        match store_api_key(var, url, &ApiKey::new("kc-secret")) {
             Ok(()) => {
                 assert_eq!(load_api_key(var).unwrap().unwrap().expose(), "kc-secret");
-                let (key, source) = lookup_api_key(var);
+                let (key, source) = lookup_api_key(var, url);
                 assert_eq!(key.unwrap().expose(), "kc-secret");
                 assert_eq!(source, KeySource::Keychain(var.into()));
+                let (key, source) = lookup_api_key(var, "https://elsewhere.example.com/v1");
+                assert!(key.is_none() && matches!(source, KeySource::Elsewhere { .. }));
                 assert!(delete_api_key(var).unwrap());
                 assert!(!delete_api_key(var).unwrap());
                 assert!(load_api_key(var).unwrap().is_none());
@@ -258,7 +361,7 @@ mod tests {
                 );
                 assert!(load_api_key(var).is_err());
                 assert!(delete_api_key(var).is_err());
-                let (key, source) = lookup_api_key(var);
+                let (key, source) = lookup_api_key(var, url);
                 assert!(key.is_none());
                 assert_eq!(source, KeySource::None(var.into()));
             }
@@ -269,9 +372,54 @@ mod tests {
     fn unset_or_empty_variable_means_no_key() {
         let var = "CAIRN_LLM_TEST_KEY_EMPTY";
         std::env::set_var(var, "");
-        let (key, source) = lookup_api_key(var);
+        let (key, source) = lookup_api_key(var, "http://localhost:11434/v1");
         std::env::remove_var(var);
         assert!(key.is_none());
         assert!(source.describe_rejection().contains("not set"));
+    }
+
+    #[test]
+    fn a_stored_key_is_bound_to_scheme_host_and_port() {
+        let o = |u: &str| endpoint_origin(u);
+        assert_eq!(
+            o("https://API.openai.com/v1").as_deref(),
+            Some("https://api.openai.com:443")
+        );
+        assert_eq!(
+            o("https://api.openai.com:443/other"),
+            o("https://api.openai.com/v1")
+        );
+        for other in [
+            "http://api.openai.com/v1",
+            "https://api.openai.com:8443/v1",
+            "https://api.openai.com.evil.example/v1",
+            "https://evil.example/v1?https://api.openai.com",
+        ] {
+            assert_ne!(o(other), o("https://api.openai.com/v1"), "{other}");
+        }
+        assert_eq!(o("ftp://host/x"), None);
+        assert_eq!(o("not a url"), None);
+
+        let key = ApiKey::new("sk-1");
+        let stored = encode("https://api.openai.com:443", &key);
+        assert_eq!(
+            decode(&stored),
+            (Some("https://api.openai.com:443".to_owned()), key.clone())
+        );
+        // An entry from before keys were bound: no endpoint, so never sent.
+        assert_eq!(decode(" sk-1 \n"), (None, key));
+
+        let elsewhere = KeySource::Elsewhere {
+            var: "CAIRN_API_KEY".into(),
+            saved_for: Some("https://api.openai.com:443".into()),
+            endpoint: "https://evil.example:443".into(),
+        };
+        let why = elsewhere.describe_rejection();
+        assert!(
+            why.contains("never sent to https://evil.example:443"),
+            "{why}"
+        );
+        assert!(why.contains("enter the key again"), "{why}");
+        assert!(elsewhere.describe().starts_with("none"));
     }
 }

@@ -32,8 +32,8 @@ use cairn_core::config::{Config, LlmProvider, CONFIG_FILE};
 #[path = "support/http.rs"]
 mod http;
 use cairn_llm::{
-    delete_api_key, from_config, load_api_key, store_api_key, test_connection, ApiKey, ChatMessage,
-    GenerateOptions, KEYCHAIN_SERVICE,
+    delete_api_key, from_config, load_api_key, store_api_key, test_connection,
+    test_connection_with_key, ApiKey, ChatMessage, GenerateOptions, KEYCHAIN_SERVICE,
 };
 use http::{read_request, response, sse};
 
@@ -505,8 +505,25 @@ fn api_key_round_trip_through_gnome_keyring_secret_service() {
     assert_eq!(load_api_key(KC_VAR).expect("reading the keychain"), None);
     assert!(!delete_api_key(KC_VAR).expect("deleting a missing entry"));
 
+    // "Test connection" with a typed key uses it and stores nothing: no keychain entry, no
+    // settings file.
+    let report = test_connection_with_key(
+        &remote_config(&server.base, KC_VAR).llm,
+        Some(ApiKey::new(KC_KEY)),
+    )
+    .expect("test_connection with a typed key");
+    assert!(!report.message.contains(KC_KEY), "{}", report.message);
+    assert_eq!(
+        server.take_requests(),
+        [("/v1/models".into(), bearer(KC_KEY))]
+    );
+    assert_eq!(load_api_key(KC_VAR).expect("reading the keychain"), None);
+    assert!(service.items_for(KC_VAR).is_empty());
+    assert!(!data_dir.join(CONFIG_FILE).exists());
+
     // Store → the item is in GNOME Keyring's login collection → it reads back.
-    store_api_key(KC_VAR, &ApiKey::new(format!("  {KC_KEY}\n"))).expect("storing the key");
+    store_api_key(KC_VAR, &server.base, &ApiKey::new(format!("  {KC_KEY}\n")))
+        .expect("storing the key");
     let items = service.items_for(KC_VAR);
     assert_eq!(
         items.len(),
@@ -520,8 +537,28 @@ fn api_key_round_trip_through_gnome_keyring_secret_service() {
     let loaded = load_api_key(KC_VAR).expect("reading the keychain");
     assert_eq!(loaded.as_ref().map(ApiKey::expose), Some(KC_KEY));
     // Storing again replaces the entry, it does not add a second one.
-    store_api_key(KC_VAR, &ApiKey::new(KC_KEY)).expect("storing the key again");
+    store_api_key(KC_VAR, &server.base, &ApiKey::new(KC_KEY)).expect("storing the key again");
     assert_eq!(service.items_for(KC_VAR).len(), 1);
+
+    // The key is bound to the endpoint it was saved for: with the base URL changed to another
+    // server (another port on this machine is another endpoint), it is not sent there, and the
+    // test of the new endpoint says why.
+    let other = MockServer::start();
+    let moved = remote_config(&other.base, KC_VAR);
+    let auth = answer_through_from_config(&other, &moved, &data_dir);
+    assert_eq!(
+        auth,
+        [None, None],
+        "the old key never reaches the new endpoint"
+    );
+    let report = test_connection(&moved.llm).expect("test_connection");
+    let said = report.api_key.unwrap_or_default();
+    assert!(
+        said.contains("never sent") && said.contains("enter the key again"),
+        "{said}"
+    );
+    other.take_requests();
+    drop(other);
 
     // from_config (config saved and loaded like the app does) sends the keychain's key.
     let config = remote_config(&server.base, KC_VAR);
@@ -549,7 +586,8 @@ fn api_key_round_trip_through_gnome_keyring_secret_service() {
     );
 
     // The environment variable wins over a keychain entry of the same name.
-    store_api_key(ENV_VAR, &ApiKey::new(SHADOWED_KEY)).expect("storing the shadowed key");
+    store_api_key(ENV_VAR, &server.base, &ApiKey::new(SHADOWED_KEY))
+        .expect("storing the shadowed key");
     assert_eq!(
         load_api_key(ENV_VAR).unwrap().as_ref().map(ApiKey::expose),
         Some(SHADOWED_KEY),

@@ -7,6 +7,7 @@ pub mod config;
 pub mod curation;
 pub mod demo;
 pub mod eval;
+pub mod forget;
 pub mod index;
 pub mod pin;
 pub mod search;

@@ -195,7 +195,7 @@ impl CairnMcp {
     }
 
     #[tool(
-        description = "Read from the knowledge base: give a chunk_id (from search) to get that passage's full text, or a document path to get its passages in order (long documents are truncated at max_chars, with a note on how to continue). Each passage comes with its page, heading path and byte span in the document's extracted text.",
+        description = "Read from the knowledge base: give a chunk_id (from search) to get that passage's full text (passages of older versions only with include_history=true), or a document path to get its passages in order (long documents are truncated at max_chars, with a note on how to continue). Each passage comes with its page, heading path and byte span in the document's extracted text.",
         annotations(title = "Read source", read_only_hint = true, open_world_hint = false)
     )]
     async fn read_source(
@@ -204,7 +204,7 @@ impl CairnMcp {
     ) -> Result<Json<ReadSourceResult>, String> {
         self.with_engine(move |engine| {
             match (p.chunk_id, p.path.as_deref()) {
-                (Some(id), None) => read_chunk(engine, id),
+                (Some(id), None) => read_chunk(engine, id, p.include_history.unwrap_or(false)),
                 (None, Some(path)) => {
                     let max_chars = p.max_chars.unwrap_or(12_000).clamp(1, 100_000);
                     read_document(

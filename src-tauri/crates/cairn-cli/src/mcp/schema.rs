@@ -133,6 +133,8 @@ pub(super) struct ReadSourceParams {
     pub(super) start: Option<u32>,
     /// For a document: stop adding passages after about this many characters, at most 100000 (at least one passage is always returned). Default: 12000.
     pub(super) max_chars: Option<u32>,
+    /// For a chunk_id: also return a passage from an older version of its document (superseded, deleted or removed with its folder), labelled as such. Default: false, only current passages. Forgotten documents are gone either way.
+    pub(super) include_history: Option<bool>,
 }
 
 /// A passage with its location.

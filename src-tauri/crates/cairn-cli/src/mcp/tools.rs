@@ -148,11 +148,27 @@ pub(super) fn passage_text(c: &ChunkRecord) -> PassageText {
     }
 }
 
-pub(super) fn read_chunk(engine: &Engine, id: i64) -> cairn_core::Result<ReadSourceResult> {
+/// One passage by id: a current one, or with `include_history` one of an older version.
+/// Forgotten passages no longer exist.
+pub(super) fn read_chunk(
+    engine: &Engine,
+    id: i64,
+    include_history: bool,
+) -> cairn_core::Result<ReadSourceResult> {
     let mut records = engine.catalog().chunk_records(&[ChunkId(id)])?;
     let c = records
         .remove(&ChunkId(id))
         .ok_or_else(|| Error::NotFound(format!("no passage with chunk_id {id}")))?;
+    if c.status != "current" && !include_history {
+        return Err(Error::NotFound(format!(
+            "passage {id} is from version {} of {}, which is {}: it is no longer in the \
+             knowledge base's current text; call read_source with include_history=true to read \
+             it anyway",
+            c.version_seq,
+            c.path.display(),
+            c.status
+        )));
+    }
     let marks = engine.catalog().marks()?;
     let note = (c.status != "current").then(|| {
         format!(

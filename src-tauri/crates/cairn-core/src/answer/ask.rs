@@ -326,6 +326,7 @@ impl Engine {
                 Error::Generation(g) => g.message.clone(),
                 other => other.to_string(),
             }),
+            forgotten: Vec::new(),
         };
         let conn = self.catalog.conn();
         if let Some(e) = failure {

@@ -166,9 +166,10 @@ impl Catalog {
     // ---- folders ------------------------------------------------------------------------------
 
     /// Registers a folder (idempotent); returns its id. Documents left under it by an earlier
-    /// [`Catalog::remove_folder`] are adopted again.
+    /// [`Catalog::remove_folder`] are adopted again, and a folder registered anew forgets that
+    /// paths under it were forgotten (they are indexed again).
     pub fn add_folder(&self, path: &Path) -> Result<FolderId> {
-        self.conn.execute(
+        let added = self.conn.execute(
             "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?1, ?2)",
             params![path_str(path), now()],
         )?;
@@ -184,6 +185,9 @@ impl Catalog {
                AND substr(path, 1, length(?2)) = ?2",
             params![id.0, prefix],
         )?;
+        if added > 0 {
+            self.unforget_under(path)?;
+        }
         Ok(id)
     }
 

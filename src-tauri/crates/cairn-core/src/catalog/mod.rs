@@ -17,6 +17,8 @@
 //! - `filters`: search filters resolved to the chunks a retriever may return;
 //! - `marks`: deprecations, tags and conflicts between passages;
 //! - `problems`: files that could not be indexed;
+//! - `forget`: erasing documents from every table (and redacting the audit log), the list of
+//!   forgotten paths a scan leaves alone, shrinking the file so the bytes leave the disk;
 //! - `status`: counts for `cairn status` and the integrity check.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ use crate::ids::typed_id;
 mod chunks;
 mod documents;
 mod filters;
+mod forget;
 mod marks;
 mod problems;
 mod schema;
@@ -40,6 +43,7 @@ pub use documents::{
     VersionStatus,
 };
 pub use filters::{ChunkFilter, Filters};
+pub use forget::{Erased, Forgotten};
 pub use marks::{Conflict, Deprecation, Marks};
 pub use problems::Problem;
 pub use status::{CatalogStats, Integrity};
@@ -124,6 +128,8 @@ impl Catalog {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows are overwritten with zeros, not left in free pages (see `forget`).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let mut catalog = Catalog {
             conn,
             path: path.to_owned(),

@@ -151,6 +151,14 @@ CREATE TABLE skipped (
     stat_ns INTEGER NOT NULL
 );
 "#,
+    // 6: paths the user forgot (`cairn forget`): erased from every table and index, and not
+    // indexed again by a scan until un-forgotten (or their folder is added anew).
+    r#"
+CREATE TABLE forgotten (
+    path TEXT PRIMARY KEY,
+    at INTEGER NOT NULL
+);
+"#,
 ];
 
 impl Catalog {

@@ -34,8 +34,35 @@ impl LlmProvider {
 #[serde(default, deny_unknown_fields)]
 pub struct LlmConfig {
     pub provider: LlmProvider,
+    /// Allow `http://` to a remote endpoint on another machine (questions, sources and the API
+    /// key then cross the network unencrypted). `http://` to this machine (localhost,
+    /// 127.0.0.0/8, ::1) is always allowed.
+    pub allow_insecure_http: bool,
     pub local: LocalLlmConfig,
     pub remote: RemoteLlmConfig,
+}
+
+/// The host of `url` when it is a plain `http://` URL to another machine (not `localhost`,
+/// `*.localhost`, 127.0.0.0/8 or `::1`); None for https, loopback, or no http URL at all.
+pub fn insecure_http_host(url: &str) -> Option<String> {
+    let url = url.trim();
+    let rest = url
+        .get(..7)
+        .filter(|s| s.eq_ignore_ascii_case("http://"))
+        .map(|_| &url[7..])?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let lower = host.to_ascii_lowercase();
+    let loopback = lower == "localhost"
+        || lower.ends_with(".localhost")
+        || lower
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback && !host.is_empty()).then_some(lower)
 }
 
 /// A local GGUF model (`[llm.local]`).
@@ -160,6 +187,14 @@ impl LlmConfig {
                         .into(),
                 );
             }
+            if let Some(host) = insecure_http_host(url).filter(|_| !self.allow_insecure_http) {
+                return Err(format!(
+                    "llm.remote.base_url `{url}` is plain http:// to {host}, another machine: \
+                     questions, sources and the API key would cross the network unencrypted. \
+                     Use https://, or set llm.allow_insecure_http = true if this network is \
+                     trusted"
+                ));
+            }
             if r.model.trim().is_empty() {
                 return Err(
                     "llm.provider is \"remote\" but llm.remote.model is empty (a model name the \
@@ -175,5 +210,59 @@ impl LlmConfig {
             return Err("llm.remote.azure_api_version must not be empty when given".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback_or_allowed() {
+        for ok in [
+            "https://api.example.com/v1",
+            "http://localhost:11434/v1",
+            "http://LOCALHOST/v1",
+            "http://ollama.localhost/v1",
+            "http://127.0.0.1:8080/v1",
+            "http://127.8.9.10/v1",
+            "http://[::1]:8080/v1",
+            "",
+        ] {
+            assert_eq!(insecure_http_host(ok), None, "{ok}");
+        }
+        assert_eq!(
+            insecure_http_host("http://user:pw@10.0.0.5:8080/v1").as_deref(),
+            Some("10.0.0.5")
+        );
+        assert_eq!(
+            insecure_http_host("HTTP://Example.com").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            insecure_http_host("http://localhost.evil.com/v1").as_deref(),
+            Some("localhost.evil.com")
+        );
+        assert_eq!(
+            insecure_http_host("http://127.0.0.1@evil.com/v1").as_deref(),
+            Some("evil.com")
+        );
+
+        let mut cfg = LlmConfig {
+            provider: LlmProvider::Remote,
+            ..LlmConfig::default()
+        };
+        cfg.remote.model = "m".into();
+        cfg.remote.base_url = "http://llm.corp.example/v1".into();
+        let err = cfg.check().unwrap_err();
+        assert!(
+            err.contains("allow_insecure_http") && err.contains("llm.corp.example"),
+            "{err}"
+        );
+        cfg.allow_insecure_http = true;
+        assert!(cfg.check().is_ok());
+        cfg.allow_insecure_http = false;
+        cfg.remote.base_url = "http://localhost:11434/v1".into();
+        assert!(cfg.check().is_ok());
     }
 }

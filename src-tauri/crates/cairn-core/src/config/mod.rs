@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 pub use crate::paths::{default_data_dir, DEFAULT_LOCAL_LLM};
 
 mod llm;
-pub use llm::{LlmConfig, LlmProvider, LocalLlmConfig, RemoteLlmConfig, DEFAULT_API_KEY_ENV};
+pub use llm::{
+    insecure_http_host, LlmConfig, LlmProvider, LocalLlmConfig, RemoteLlmConfig,
+    DEFAULT_API_KEY_ENV,
+};
 
 /// Name of the config file inside the data directory.
 pub const CONFIG_FILE: &str = "config.toml";

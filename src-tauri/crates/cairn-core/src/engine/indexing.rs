@@ -159,6 +159,8 @@ impl Writer {
         }
         let mut work = Vec::new();
         let mut walk_problems = Batch::default();
+        // Paths the user forgot are left alone (`Writer::forget`).
+        let forgotten = self.catalog.forgotten()?;
         for folder in self.catalog.folders()? {
             let scan = match watch::scan(&folder.path, &self.config.ingest, &skip) {
                 Ok(s) => s,
@@ -170,14 +172,20 @@ impl Writer {
                 }
             };
             for (path, reason) in scan.problems {
-                walk_problems.problems.push((path, folder.id, reason));
+                if !forgotten.covers(&path) {
+                    walk_problems.problems.push((path, folder.id, reason));
+                }
             }
             let mut known = self.catalog.known_docs(folder.id)?;
             // Files that failed or are not documents: not read again until they change.
             let settled = self.catalog.settled_failures(folder.id)?;
             let mut todo = Vec::new();
             let mut seen = HashSet::new();
-            for f in scan.files {
+            for f in scan
+                .files
+                .into_iter()
+                .filter(|f| !forgotten.covers(&f.path))
+            {
                 report.files_seen += 1;
                 seen.insert(f.path.clone());
                 match known.get(&f.path) {

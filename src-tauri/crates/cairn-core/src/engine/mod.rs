@@ -8,6 +8,7 @@
 //! - `indexing`: scan → plan → parse → apply → embed the backlog, and `reconcile`;
 //! - `search`: retrieval, fusion, past states, assembling passages;
 //! - `curation`: deprecate, tag, history, check, conflicts;
+//! - `forget`: erasing a document from every store, so its bytes leave the disk;
 //! - `records`: sessions, pins and the audit log.
 //!
 //! The `ask` driver lives in [`crate::answer`].
@@ -22,6 +23,7 @@ use crate::index::text::TextIndex;
 use crate::index::vector::VectorIndex;
 
 mod curation;
+mod forget;
 mod indexing;
 mod open;
 mod pool;
@@ -32,6 +34,7 @@ mod writer;
 pub use crate::answer::evidence::Retrieved;
 pub use crate::retrieve::SearchHit;
 pub use curation::CheckReport;
+pub use forget::ForgetReport;
 pub use indexing::{reconcile, IndexReport, Phase, Progress, Reconciled};
 pub use open::Status;
 pub use pool::{PooledEngine, ReaderPool};

@@ -161,6 +161,13 @@ impl TextIndex {
         Ok(())
     }
 
+    /// Deletes the files of segments that no commit refers to any more (after a rebuild: all
+    /// the old ones, with the terms of whatever was removed).
+    pub fn collect_garbage(&mut self) -> Result<()> {
+        self.writer()?.garbage_collect_files().wait()?;
+        Ok(())
+    }
+
     /// Re-reads the latest commit (another process may have written).
     pub fn refresh(&self) -> Result<()> {
         self.reader.reload()?;

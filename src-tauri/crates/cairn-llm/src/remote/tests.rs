@@ -604,3 +604,36 @@ fn error_details_are_extracted_and_shortened() {
     let long = "x".repeat(1000);
     assert_eq!(error_detail(&long).chars().count(), BODY_EXCERPT + 1);
 }
+
+#[test]
+fn plain_http_to_another_machine_is_refused_unless_allowed() {
+    let err = RemoteGenerator::new(config("http://llm.corp.example/v1")).unwrap_err();
+    assert!(matches!(err, Error::InsecureHttp { .. }), "{err:?}");
+    assert!(err.to_string().contains("llm.corp.example"), "{err}");
+    assert!(err.hint().contains("allow_insecure_http"));
+    let mut allowed = config("http://llm.corp.example/v1");
+    allowed.allow_insecure_http = true;
+    assert!(RemoteGenerator::new(allowed).is_ok());
+    for fine in [
+        "https://llm.corp.example/v1",
+        "http://localhost:11434/v1",
+        "http://127.0.0.1:8080/v1",
+        "http://[::1]:8080/v1",
+    ] {
+        assert!(RemoteGenerator::new(config(fine)).is_ok(), "{fine}");
+    }
+}
+
+#[test]
+fn credentials_in_the_url_never_reach_the_recorded_model_id_or_endpoint() {
+    let g = RemoteGenerator::new(config(
+        "http://alice:pa55word@127.0.0.1:8080/v1?api_key=sk-in-url&x=1",
+    ))
+    .unwrap();
+    let (id, endpoint) = (g.model_id(), g.endpoint().unwrap());
+    for s in [&id, &endpoint] {
+        assert!(!s.contains("pa55word") && !s.contains("alice"), "{s}");
+        assert!(!s.contains("sk-in-url"), "{s}");
+    }
+    assert_eq!(endpoint, "http://***@127.0.0.1:8080/v1");
+}
