@@ -82,7 +82,7 @@ impl Catalog {
         let mut hashes: HashSet<Vec<u8>> = HashSet::new();
         let mut all_chunks: HashSet<i64> = HashSet::new();
         for (doc, path) in &docs {
-            out.documents.push(PathBuf::from(path));
+            out.documents.push(crate::paths::from_key(path));
             let mut stmt = tx.prepare_cached(
                 "SELECT c.id, c.embed_hash, v.status FROM chunks c
                  JOIN versions v ON v.id = c.version_id WHERE v.doc_id = ?1",
@@ -166,7 +166,7 @@ impl Catalog {
             .prepare("SELECT path FROM forgotten ORDER BY path")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(Forgotten(
-            rows.map(|r| r.map(PathBuf::from))
+            rows.map(|r| r.map(|k| crate::paths::from_key(&k)))
                 .collect::<rusqlite::Result<_>>()?,
         ))
     }

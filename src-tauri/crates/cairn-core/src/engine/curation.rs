@@ -183,12 +183,17 @@ impl Writer {
     }
 }
 
-/// The absolute path a person means: as given, or, when that does not exist, what its `\xNN`
-/// escapes name (a name that is not UTF-8, typed as Cairn shows it).
-fn absolute(path: &Path) -> PathBuf {
-    let path = match path.to_str() {
+/// The path a person means: as given, or, when that does not exist, what its `\xNN` escapes
+/// name (a name that is not UTF-8, typed as Cairn shows it).
+pub(super) fn typed_path(path: &Path) -> PathBuf {
+    match path.to_str() {
         Some(shown) if path.symlink_metadata().is_err() => crate::paths::resolve_shown(shown),
         _ => path.to_owned(),
-    };
+    }
+}
+
+/// [`typed_path`], made absolute.
+fn absolute(path: &Path) -> PathBuf {
+    let path = typed_path(path);
     path.canonicalize().unwrap_or(path)
 }

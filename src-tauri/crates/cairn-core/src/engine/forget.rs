@@ -33,6 +33,7 @@ pub struct ForgetReport {
 
 /// `path` made absolute without requiring it to exist (a forgotten file may be gone).
 fn absolute(path: &Path) -> Result<PathBuf> {
+    let path = &super::curation::typed_path(path);
     match path.canonicalize() {
         Ok(p) => Ok(p),
         Err(_) => std::path::absolute(path).map_err(|e| Error::io("resolving", path, e)),
@@ -68,7 +69,7 @@ impl Writer {
             self.catalog.unforget(&target)?;
             return Err(Error::NotFound(format!(
                 "{} is not a document or folder in the collection",
-                path.display()
+                crate::paths::escaped(path)
             )));
         }
         self.rebuild_indexes()?;
@@ -91,12 +92,12 @@ impl Writer {
         } else {
             Err(Error::NotFound(format!(
                 "{} was not forgotten (forgotten paths: {})",
-                path.display(),
+                crate::paths::escaped(path),
                 self.catalog
                     .forgotten()?
                     .paths()
                     .iter()
-                    .map(|p| p.display().to_string())
+                    .map(|p| crate::paths::escaped(p))
                     .collect::<Vec<_>>()
                     .join(", ")
             )))
