@@ -240,3 +240,91 @@ fn a_thousand_hostile_files_are_indexed_or_reported() {
     );
     cairn_ok(&data, &["check"]);
 }
+
+/// Unreadable files and folders, as a normal user (root reads `chmod 000` files, so when the
+/// tests run as root, `cairn` runs as `nobody` through `setpriv`): reported with a reason that
+/// says what to do, the rest indexed, a second run the same.
+#[cfg(unix)]
+#[test]
+fn unreadable_files_and_folders_are_reported_as_a_normal_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let docs = root.join("docs");
+    std::fs::create_dir_all(docs.join("locked")).unwrap();
+    std::fs::write(
+        docs.join("readable.txt"),
+        "The readable walrus naps on the pier.\n",
+    )
+    .unwrap();
+    std::fs::write(docs.join("secret.txt"), "The hidden narwhal sings.\n").unwrap();
+    std::fs::write(docs.join("locked/inner.txt"), "The locked narwhal hums.\n").unwrap();
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(root, 0o755).unwrap();
+    mode(&docs, 0o755).unwrap();
+    mode(&docs.join("readable.txt"), 0o644).unwrap();
+    mode(&docs.join("secret.txt"), 0o000).unwrap();
+    mode(&docs.join("locked"), 0o000).unwrap();
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    let root_user = unsafe { libc::geteuid() } == 0;
+    if root_user {
+        std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+    }
+    let run = |args: &[&str]| -> String {
+        let mut cmd = if root_user {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(cairn_tests::cairn_bin());
+            c
+        } else {
+            Command::new(cairn_tests::cairn_bin())
+        };
+        let out = cmd
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env("HOME", &data)
+            .env_remove("CAIRN_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "cairn {args:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    run(&["add", docs.to_str().unwrap()]);
+    let first = run(&["index"]);
+    println!("{first}");
+    let status: Value = serde_json::from_str(&run(&["status", "--json"])).unwrap();
+    let problems: Vec<(String, String)> = status["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap_or_default().to_owned(),
+                p["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for name in ["secret.txt", "locked"] {
+        let reason = reason_of(&problems, name);
+        assert!(reason.contains("permission denied"), "{name}: {reason}");
+    }
+    let hits: Value =
+        serde_json::from_str(&run(&["search", "--json", "--mode", "bm25", "walrus"])).unwrap();
+    assert_eq!(hits["results"].as_array().unwrap().len(), 1);
+    let hidden: Value =
+        serde_json::from_str(&run(&["search", "--json", "--mode", "bm25", "narwhal"])).unwrap();
+    assert!(hidden["results"].as_array().unwrap().is_empty());
+    let again = run(&["index"]);
+    assert!(again.contains(" 0 new versions"), "{again}");
+    // Let the temporary directory be removed.
+    mode(&docs.join("locked"), 0o755).unwrap();
+}

@@ -497,7 +497,7 @@ fn process_file(
 ) -> FileOutcome {
     let bytes = match watch::read_regular_file(&f.path, max_bytes) {
         Ok(b) => b,
-        Err(e) => return FileOutcome::Problem(format!("cannot read: {e}")),
+        Err(e) => return FileOutcome::Problem(crate::watch::unreadable(&e)),
     };
     let hash = blake3::hash(&bytes);
     if let Some(k) = known {

@@ -110,7 +110,10 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
                 let path = error_path(&err).unwrap_or_else(|| root.to_owned());
                 let reason = match loop_in(&err) {
                     true => "symbolic link loop: skipped".to_owned(),
-                    false => format!("cannot read: {err}"),
+                    false => match err.io_error() {
+                        Some(io) => unreadable(io),
+                        None => format!("cannot read: {err}"),
+                    },
                 };
                 out.problems.push((path, reason));
                 continue;
@@ -133,7 +136,7 @@ pub fn scan(root: &Path, cfg: &IngestConfig, skip: &[PathBuf]) -> Result<ScanRes
         let real = match path.canonicalize() {
             Ok(real) => real,
             Err(err) => {
-                out.problems.push((path, format!("cannot read: {err}")));
+                out.problems.push((path, unreadable(&err)));
                 continue;
             }
         };
@@ -265,6 +268,21 @@ pub(crate) fn trusted_stat(mtime_ns: i64) -> Option<i64> {
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     (mtime_ns != 0 && now.saturating_sub(mtime_ns).abs() >= RACY_WINDOW_NS).then_some(mtime_ns)
+}
+
+/// Why a file or folder could not be read, in words a person can act on.
+pub fn unreadable(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => {
+            "does not exist (a link to nothing, or removed during the scan): skipped".to_owned()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied: Cairn may not read it (allow reading it, or leave it out of the folder)"
+                .to_owned()
+        }
+        _ if err.raw_os_error() == Some(libc::ELOOP) => "symbolic link loop: skipped".to_owned(),
+        _ => format!("cannot read: {err}"),
+    }
 }
 
 fn loop_in(err: &ignore::Error) -> bool {
