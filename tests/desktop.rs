@@ -40,6 +40,103 @@ fn a_person_indexes_searches_asks_and_deprecates_in_the_real_window() -> Result<
     })
 }
 
+/// The hostile folder (crashing, looping and linked files, and 300 of the generator's hostile
+/// files) in the real window: indexing ends, the window stays alive, the problems are listed
+/// with their reasons, and a well-formed file among them is found.
+#[test]
+fn a_hostile_folder_in_the_real_window() -> Result<()> {
+    let bin = desktop_bin()?;
+    let tmp = tempfile::tempdir()?;
+    let (lib, _outside) = cairn_tests::write_hostile_folder(tmp.path())?;
+    let bulk = cairn_tests::hostile_bulk::write_bulk(&lib.join("bulk"), 300, 7)?;
+    let opts = AppOptions::new(bin.clone(), &tmp.path().join("app"));
+    runtime().block_on(async {
+        let mut app = DesktopApp::launch(opts, "hostile").await?;
+        let result = hostile_journey(&mut app, &bin, &lib, &bulk.findable[0]).await;
+        let log = app.log_text();
+        app.close().await?;
+        result.with_context(|| format!("app stderr:\n{log}"))
+    })
+}
+
+async fn hostile_journey(app: &mut DesktopApp, bin: &Path, lib: &Path, word: &str) -> Result<()> {
+    app.wait("screen-first-run", LONG).await?;
+    let lib_s = lib.to_string_lossy().into_owned();
+    app.type_into("folder-path-input", &lib_s).await?;
+    app.click("folder-add-button").await?;
+    app.poll_js(
+        "the folder to appear in folder-list",
+        "const l = document.querySelector('[data-testid=\"folder-list\"]'); return l ? l.textContent : ''",
+        vec![],
+        Duration::from_secs(20),
+        |v| v.as_str().is_some_and(|t| t.contains(&lib_s)),
+    )
+    .await?;
+    app.click("start-indexing-button").await?;
+    app.wait("progress", LONG).await?;
+    let deadline = std::time::Instant::now() + INDEXING;
+    loop {
+        match phase(app).await.unwrap_or_default().as_str() {
+            "done" => break,
+            "error" => bail!(
+                "indexing failed: {}",
+                app.text("progress-text").await.unwrap_or_default()
+            ),
+            _ => {}
+        }
+        ensure!(
+            app.app_pid(bin).is_some(),
+            "the app died while indexing the hostile folder"
+        );
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "indexing the hostile folder did not finish within {INDEXING:?}\n{}",
+            app.context().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    println!(
+        "hostile folder indexed in the window: {}",
+        app.text("progress-text").await.unwrap_or_default()
+    );
+    app.screenshot("01-hostile-indexed").await?;
+    go(app, "library").await?;
+    app.click("problems-tab").await?;
+    let rows = app
+        .poll_js(
+            "problem rows",
+            "return Array.from(document.querySelectorAll('[data-testid=\"problem-row\"]')).map(r => r.textContent)",
+            vec![],
+            LONG,
+            |v| v.as_array().is_some_and(|a| a.len() > 50),
+        )
+        .await?;
+    let rows: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap_or_default().to_owned())
+        .collect();
+    for needle in [
+        "stack overflow",
+        "outside the folder",
+        "system files",
+        "nested",
+    ] {
+        ensure!(
+            rows.iter().any(|r| r.contains(needle)),
+            "no problem row says {needle:?}"
+        );
+    }
+    app.screenshot("02-hostile-problems").await?;
+    go(app, "search").await?;
+    search_mode(app, "keyword").await?;
+    let hits = search(app, word, "the well-formed file's word", |a| a.len() == 1).await?;
+    ensure!(hits.len() == 1, "{word}: {hits:?}");
+    app.screenshot("03-hostile-search").await?;
+    Ok(())
+}
+
 /// Waits for a screen root after clicking its nav entry.
 async fn go(app: &DesktopApp, screen: &str) -> Result<()> {
     app.click(&format!("nav-{screen}")).await?;
