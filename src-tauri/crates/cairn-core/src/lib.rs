@@ -20,6 +20,8 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 mod ids;
 pub mod index;
 pub mod parse;

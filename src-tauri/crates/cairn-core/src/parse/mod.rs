@@ -21,6 +21,7 @@ mod html;
 pub mod isolate;
 mod markdown;
 mod pdf;
+mod pdf_graph;
 mod text;
 
 pub use detect::detect;

@@ -4,7 +4,9 @@
 //! (common for "copy-protected" PDFs) are read, others are reported as encrypted. Each page is
 //! extracted separately inside [`std::panic::catch_unwind`], because `pdf-extract` panics on
 //! fonts and encodings it does not support: a page that fails is kept as an empty page (and
-//! logged), and the file is only rejected when no page could be read at all.
+//! logged), and the file is only rejected when no page could be read at all. A page whose
+//! object graph would make pdf-extract recurse or loop without end is refused before
+//! extraction ([`pdf_graph`]).
 //!
 //! Pages are joined with a blank line (`"\n\n"`); each [`Page`] records its byte range, and an
 //! empty page gets an empty range at its position. The extracted text is cleaned up: runs of
@@ -17,7 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pdf_extract::{decode_text_string, Document, Object, PlainTextOutput};
 
 use super::builder::collapse_whitespace;
-use super::{DocKind, Page, ParsedDoc, Section};
+use super::{pdf_graph, DocKind, Page, ParsedDoc, Section};
 
 /// Parses PDF `bytes`; never panics.
 pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
@@ -77,26 +79,29 @@ fn extract(bytes: &[u8]) -> Result<Extracted, String> {
         }
         doc.trailer.remove(b"Encrypt");
     }
-    let page_numbers: Vec<u32> = doc.get_pages().into_keys().collect();
-    if page_numbers.is_empty() {
+    let page_ids = doc.get_pages();
+    if page_ids.is_empty() {
         return Err("PDF has no pages".to_string());
     }
 
-    let mut pages = Vec::with_capacity(page_numbers.len());
+    let mut pages = Vec::with_capacity(page_ids.len());
     let mut first_failure = None;
     let mut failures = 0usize;
-    for number in page_numbers {
+    for (number, id) in page_ids {
         let raw = catch_unwind(AssertUnwindSafe(|| {
+            pdf_graph::check_page(&doc, id).map_err(|reason| format!("page {number}: {reason}"))?;
             let mut raw = String::new();
             let mut output = PlainTextOutput::new(&mut raw);
-            pdf_extract::output_doc_page(&doc, &mut output, number).map(|()| raw)
+            pdf_extract::output_doc_page(&doc, &mut output, number)
+                .map(|()| raw)
+                .map_err(|e| e.to_string())
         }));
         let failure = match raw {
             Ok(Ok(raw)) => {
                 pages.push((number, clean_page(&raw)));
                 continue;
             }
-            Ok(Err(e)) => e.to_string(),
+            Ok(Err(e)) => e,
             Err(panic) => panic_message(&*panic),
         };
         tracing::debug!(page = number, error = %failure, "PDF page text could not be extracted");
