@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod chunk;
 pub mod cite;
 pub mod config;
+mod durable;
 pub mod embed;
 pub mod engine;
 pub mod error;
