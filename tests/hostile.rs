@@ -63,6 +63,7 @@ fn a_hostile_folder_is_indexed_or_reported_and_nothing_leaks() {
     }
     // The form that draws itself is refused before extraction, not by a crashing worker.
     assert!(reason_of(&p, "self-xobject.pdf").contains("draws itself"));
+    assert!(reason_of(&p, "deep-nesting.pdf").contains("256 deep"));
     // Links out of the folder and into the system are not followed.
     assert!(
         reason_of(&p, "passwd-link.txt").contains("system files")

@@ -70,6 +70,7 @@ struct Extracted {
 
 /// Loads the document and extracts the cleaned text of every page, with the title.
 fn extract(bytes: &[u8]) -> Result<Extracted, String> {
+    pdf_graph::check_nesting(bytes).map_err(|reason| format!("PDF refused: {reason}"))?;
     let mut doc =
         Document::load_mem(bytes).map_err(|e| format!("PDF is damaged or not a PDF ({e})"))?;
     if doc.is_encrypted() {

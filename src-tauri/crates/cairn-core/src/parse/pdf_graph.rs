@@ -21,18 +21,90 @@ const MAX_PARENT_DEPTH: usize = 256;
 const MAX_FORM_DEPTH: usize = 32;
 /// Most XObject drawings one page may expand to.
 const MAX_FORM_DRAWS: u64 = 100_000;
+/// Deepest nesting of arrays and dictionaries read (lopdf's parser recurses once per level and
+/// overflows an 8 MiB stack at about 5,000).
+pub(super) const MAX_NESTING: usize = 256;
+
+/// Fails when arrays and dictionaries in `bytes` (a file, or a content stream) nest deeper than
+/// [`MAX_NESTING`]. A linear scan that skips comments, strings, stream data and inline images,
+/// so brackets inside them do not count. Objects inside compressed object streams are not seen.
+pub(super) fn check_nesting(bytes: &[u8]) -> Result<(), String> {
+    let (mut depth, mut i) = (0usize, 0usize);
+    let at = |i: usize, word: &[u8]| bytes[i..].starts_with(word);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                while i < bytes.len() && !matches!(bytes[i], b'\r' | b'\n') {
+                    i += 1;
+                }
+            }
+            b'(' => {
+                let mut open = 0usize;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' => i += 1,
+                        b'(' => open += 1,
+                        b')' => {
+                            open -= 1;
+                            if open == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'<' if at(i, b"<<") => {
+                depth += 1;
+                i += 1;
+            }
+            b'<' => {
+                while i < bytes.len() && bytes[i] != b'>' {
+                    i += 1;
+                }
+            }
+            b'>' if at(i, b">>") => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            b's' if at(i, b"stream") && !at(i.saturating_sub(3), b"endstream") => {
+                i = find(bytes, i + 6, b"endstream").map_or(bytes.len(), |e| e + 8);
+            }
+            b'I' if at(i, b"ID") && i > 0 && bytes[i - 1].is_ascii_whitespace() => {
+                i = find(bytes, i + 2, b"EI").map_or(bytes.len(), |e| e + 1);
+            }
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Err(format!(
+                "it nests arrays or dictionaries more than {MAX_NESTING} deep"
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Position of `word` in `bytes` at or after `from`.
+fn find(bytes: &[u8], from: usize, word: &[u8]) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .windows(word.len())
+        .position(|w| w == word)
+        .map(|p| from + p)
+}
 
 /// Fails with a reason when pdf-extract would not finish page `page` of `doc`.
 pub(super) fn check_page(doc: &Document, page: ObjectId) -> Result<(), String> {
     let resources = inherited_resources(doc, page)?;
-    let Some(resources) = resources else {
+    let Ok(content) = doc.get_page_content(page) else {
         return Ok(());
     };
-    // Pages that draw no XObject need no look at their content.
-    if xobjects(doc, resources).is_none() {
-        return Ok(());
-    }
-    let Ok(content) = doc.get_page_content(page) else {
+    check_nesting(&content)?;
+    let Some(resources) = resources else {
         return Ok(());
     };
     let mut walk = Walk {
@@ -141,7 +213,9 @@ impl<'d> Walk<'d> {
                     if !self.on_path.insert(node) {
                         return Err(format!("a form XObject ({} {} R) draws itself", id.0, id.1));
                     }
-                    let n = 1 + self.draws(&stream_content(stream), used, depth + 1)?;
+                    let content = stream_content(stream);
+                    check_nesting(&content)?;
+                    let n = 1 + self.draws(&content, used, depth + 1)?;
                     self.on_path.remove(&node);
                     self.draws.insert(node, n);
                     n
@@ -218,6 +292,28 @@ mod tests {
         let parsed = super::super::pdf::parse_pdf(&bytes).unwrap();
         assert_eq!(parsed.text.trim_end(), "Kept page");
         assert_eq!(parsed.pages.len(), 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_lopdf_reads_it() {
+        // 5,000 levels in 10 KB overflowed the stack in lopdf's parser (found by hand after
+        // fuzzing; docs/fuzzing.md).
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let err = check_nesting(format!("1 0 obj << /X {deep} >> endobj").as_bytes()).unwrap_err();
+        assert!(err.contains("more than 256 deep"), "{err}");
+        let err = super::super::pdf::parse_pdf(&pdf(&[CATALOG.into(), format!("<< /X {deep} >>")]))
+            .unwrap_err();
+        assert!(err.contains("256 deep"), "{err}");
+        // Brackets in strings, comments, streams and inline images do not count.
+        let quiet = "[".repeat(300);
+        for ok in [
+            format!("({quiet}) <5B5B> % {quiet}\n[ << /A [1] >> ]"),
+            format!("<< /Length 300 >>\nstream\n{quiet}\nendstream"),
+            format!("BI /W 1 /H 1 ID {quiet} EI Q"),
+            "(a \\) [[[ b) ( (nested) [ )".to_string(),
+        ] {
+            assert_eq!(check_nesting(ok.as_bytes()), Ok(()), "{ok}");
+        }
     }
 
     #[test]
