@@ -3,7 +3,10 @@
 # .deb/.rpm bundles, and the whole workspace's tests (unit, integration, black-box CLI tests
 # with the real model files, and the desktop tests: the real app window under Xvfb driven
 # through WebDriver, bundle signatures and contents, installing the .deb). Screenshots of every
-# screen land in target/screenshots/.
+# screen land in target/screenshots/. The bounded versions of the long runs are among the
+# workspace's tests: the fuzz targets' smoke run (cairn-core/tests/fuzz_smoke.rs; the real
+# cargo-fuzz runs are in docs/fuzzing.md), 30 SIGKILLs (tests/crash.rs, CAIRN_KILL_ROUNDS) and
+# a full disk (tests/disk_full.rs, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)

@@ -61,6 +61,9 @@ fn a_hostile_folder_is_indexed_or_reported_and_nothing_leaks() {
         let r = reason_of(&p, name);
         assert!(!r.is_empty(), "{name}: {r}");
     }
+    // The form that draws itself is refused before extraction, not by a crashing worker.
+    assert!(reason_of(&p, "self-xobject.pdf").contains("draws itself"));
+    assert!(reason_of(&p, "deep-nesting.pdf").contains("256 deep"));
     // Links out of the folder and into the system are not followed.
     assert!(
         reason_of(&p, "passwd-link.txt").contains("system files")

@@ -1,11 +1,11 @@
-//! Versions, history, as-of search, deprecation, tags, conflicts and crash safety, end to end
-//! with the real binary, real files and the real embedding model.
+//! Versions, history, as-of search, deprecation, tags and conflicts, end to end with the real
+//! binary, real files and the real embedding model (crash safety: tests/crash.rs).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use cairn_tests::{cairn, cairn_bin, cairn_ok, search_json};
+use cairn_tests::{cairn, cairn_ok, search_json};
 use serde_json::Value;
 
 fn json(data: &Path, args: &[&str]) -> Value {
@@ -16,13 +16,6 @@ fn parse(out: &str) -> Value {
     serde_json::from_str(out)
         .or_else(|_| serde_json::from_str(out.lines().last().unwrap_or("")))
         .expect("JSON output")
-}
-
-/// `cairn check --json`, which exits 3 when it finds a problem.
-fn check(data: &Path) -> Value {
-    parse(&String::from_utf8_lossy(
-        &cairn(data, &["check", "--json"]).stdout,
-    ))
 }
 
 fn paths(results: &[Value]) -> Vec<String> {
@@ -324,102 +317,4 @@ fn deprecation_tags_and_conflicts() {
         &["tag", tmp.path().join("elsewhere").to_str().unwrap(), "x"],
     );
     assert!(!out.status.success());
-}
-
-/// A small deterministic random number generator (no dependency needed).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
-#[test]
-fn killing_the_indexer_at_random_points_loses_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let lib = tmp.path().join("notes");
-    std::fs::create_dir_all(&lib).unwrap();
-    let write = |i: usize, rev: usize| {
-        std::fs::write(
-            lib.join(format!("note-{i:03}.txt")),
-            format!(
-                "Note {i} revision {rev}. Sensor array {i} reported marker osprey{i}r{rev}. \
-                 The crew calibrated the instruments, logged the tide tables and compared the \
-                 readings with revision {rev} of the survey protocol for site {i}."
-            ),
-        )
-        .unwrap();
-    };
-    for i in 0..240 {
-        write(i, 0);
-    }
-    let data = tmp.path().join("data");
-    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
-    let mut rng = Lcg(0x5eed);
-    let kills = 16;
-    let mut killed_while_running = 0;
-    for round in 0..kills {
-        if round > 0 {
-            // Change the collection between crashes so every run has work to interrupt:
-            // edits always, and now and then a rename and a deletion.
-            for _ in 0..25 {
-                write(rng.next() as usize % 240, round);
-            }
-        }
-        if round % 4 == 3 {
-            let a = lib.join(format!("note-{:03}.txt", rng.next() % 240));
-            if a.exists() {
-                let _ = std::fs::rename(&a, a.with_extension("md"));
-            }
-            let _ = std::fs::remove_file(lib.join(format!("note-{:03}.txt", rng.next() % 240)));
-        }
-        let mut child = Command::new(cairn_bin())
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("index")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(50 + rng.next() % 1200));
-        if child.try_wait().unwrap().is_none() {
-            killed_while_running += 1;
-        }
-        let _ = child.kill(); // SIGKILL: no chance to clean up
-        let _ = child.wait();
-        // Whatever state the kill left, the catalog itself is sound.
-        let check = check(&data);
-        assert_eq!(check["catalog"]["sqlite_ok"], true, "{check}");
-        assert_eq!(check["catalog"]["documents_with_two_current_versions"], 0);
-    }
-    eprintln!("kill test: {kills} SIGKILLs, {killed_while_running} hit a running indexer");
-    assert!(
-        killed_while_running >= kills / 2,
-        "most kills should hit a running indexer"
-    );
-    // Finish the text phase, then the embedding phase must embed exactly the backlog.
-    cairn_ok(&data, &["index", "--no-embed"]);
-    let status = json(&data, &["status", "--json"]);
-    let backlog = status["embed_backlog"].as_u64().unwrap();
-    let done = json(&data, &["index", "--json"]);
-    assert_eq!(done["texts_embedded"].as_u64().unwrap(), backlog, "{done}");
-    assert_eq!(done["new_versions"], 0);
-    let check = check(&data);
-    assert_eq!(check["ok"], true, "{check}");
-    let again = json(&data, &["index", "--json"]);
-    assert_eq!(again["texts_embedded"], 0, "{again}");
-    // Every live file is searchable exactly once.
-    let live = std::fs::read_dir(&lib).unwrap().count() as u64;
-    assert_eq!(status["stats"]["current_documents"].as_u64().unwrap(), live);
-    let r = search_json(&data, &["--mode", "bm25", "osprey7r0"]);
-    let exists = lib.join("note-007.txt").exists() || lib.join("note-007.md").exists();
-    if exists
-        && std::fs::read_to_string(lib.join("note-007.txt")).is_ok_and(|t| t.contains("osprey7r0"))
-    {
-        assert_eq!(r.len(), 1, "{r:?}");
-    }
 }

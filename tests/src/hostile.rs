@@ -82,6 +82,12 @@ pub fn write_hostile_folder(root: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     )?;
     write_self_xobject_pdf(&lib.join("self-xobject.pdf"))?;
     write_cyclic_pages_pdf(&lib.join("cyclic-pages.pdf"))?;
+    // Arrays nested 5,000 deep: 10 KB that overflow the stack of a recursive PDF parser.
+    let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    std::fs::write(
+        lib.join("deep-nesting.pdf"),
+        format!("%PDF-1.4\n1 0 obj\n<< /Type /Catalog /X {nested} >>\nendobj\n%%EOF\n"),
+    )?;
     // 100,000 nested elements.
     let mut deep = String::from("<html><body>");
     deep.push_str(&"<div>".repeat(100_000));

@@ -192,8 +192,12 @@ pub const WORKSPACE_BINS: [&str; 4] = ["build", "--workspace", "--bins", "--quie
 /// Built with `cargo build --workspace --bins`: the same package selection as the test build
 /// (`cargo test --workspace`), so every dependency is shared with it. Building with
 /// `-p cairn-cli` would resolve features differently and compile a second copy of the whole
-/// dependency tree, llama.cpp included.
+/// dependency tree, llama.cpp included. `CAIRN_BIN` names another binary to test instead (not
+/// built; e.g. a copy, when other builds share the target directory).
 pub fn cairn_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CAIRN_BIN") {
+        return PathBuf::from(bin);
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -6,7 +6,7 @@ use cairn_core::Error;
 /// The CLI's hint for `e`.
 pub fn hint(e: &Error) -> &'static str {
     match e {
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+            _ if e.is_disk_full() => {
                 "The disk is full: free some space and run the command again; nothing committed was lost."
             }
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {

@@ -125,6 +125,7 @@ impl Error {
                 | Error::Locked(_)
                 | Error::Cancelled
         ) || matches!(self, Error::Generation(g) if g.user)
+            || self.is_disk_full()
     }
 
     /// The kind of error, a stable machine-readable value.
@@ -155,9 +156,24 @@ impl Error {
         }
     }
 
-    /// True when the failure is a full disk (the front ends say "free some space").
+    /// True when the failure is a full disk (the front ends say "free some space"), whichever
+    /// store hit it: a file Cairn writes, the catalog (SQLite) or the text index (tantivy).
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull)
+        use tantivy::directory::error::OpenWriteError;
+        use tantivy::TantivyError;
+        let full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
+        match self {
+            Error::Io { source, .. } => full(source),
+            Error::Catalog(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            Error::TextIndex(TantivyError::IoError(e)) => full(e),
+            Error::TextIndex(TantivyError::OpenWriteError(OpenWriteError::IoError {
+                io_error,
+                ..
+            })) => full(io_error),
+            _ => false,
+        }
     }
 
     /// True when the failure is a permission refused by the OS.

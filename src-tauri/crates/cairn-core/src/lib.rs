@@ -16,10 +16,13 @@ pub mod catalog;
 pub mod chunk;
 pub mod cite;
 pub mod config;
+mod durable;
 pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 mod ids;
 pub mod index;
 pub mod parse;

@@ -43,7 +43,7 @@ impl ErrorInfo {
 /// so a new engine error makes this crate decide how the window words it.
 fn hint(e: &Error) -> &'static str {
     match e {
-        Error::Io { .. } if e.is_disk_full() => {
+        _ if e.is_disk_full() => {
             "The disk is full: free some space, then re-index; nothing already indexed was lost."
         }
         Error::Io { .. } if e.is_permission_denied() => {

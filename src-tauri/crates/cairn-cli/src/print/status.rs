@@ -145,6 +145,9 @@ pub fn print_check(report: &CheckReport) {
             report.vector_index_chunks,
             report.embedded_chunks
         );
+        for p in &report.pending_repairs {
+            println!("note: {p}");
+        }
     } else {
         for p in &report.problems {
             println!("problem: {p}");

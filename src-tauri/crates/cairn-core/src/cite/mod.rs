@@ -46,8 +46,11 @@ pub fn parse_marks(text: &str) -> Vec<Mark> {
             i += 1;
             continue;
         }
-        let Some(close) = text[i + 1..].find(']').map(|c| i + 1 + c) else {
-            break;
+        // A group is at most 40 bytes long: looking further would make `[[[[…]` quadratic.
+        let window = &bytes[i + 1..bytes.len().min(i + 42)];
+        let Some(close) = window.iter().position(|&b| b == b']').map(|c| i + 1 + c) else {
+            i += 1;
+            continue;
         };
         let inner = &text[i + 1..close];
         let numbers: Option<Vec<usize>> = if inner.len() <= 40 {
@@ -334,7 +337,9 @@ pub fn verify(
         let mut leading = true;
         let mut at = *s;
         for m in marks.iter().filter(|m| m.start >= *s && m.end <= *e) {
-            if leading && answer[at..m.start].trim().is_empty() && si > 0 {
+            // A mark starting before `at` shares the group just handed over (`[1, 2]`).
+            let gap = answer.get(at..m.start);
+            if leading && si > 0 && gap.is_none_or(|g| g.trim().is_empty()) {
                 cited[si - 1].push(m.n);
                 at = m.end;
                 continue;
@@ -497,6 +502,24 @@ mod tests {
         assert_eq!(sentences(lines, true).len(), 2);
         assert_eq!(sentences(lines, false).len(), 1);
         assert_eq!(sentences("It costs 3.5 euros. Fine.", false).len(), 2);
+    }
+
+    #[test]
+    fn a_group_of_several_numbers_opening_a_line_belongs_to_the_line_before() {
+        // Found by fuzzing: the second number of the group used to slice backwards (a panic).
+        let src = [1, 2].map(|n| SourceText {
+            n,
+            text: "Returns are accepted within fourteen days.",
+            context: String::new(),
+        });
+        let v = verify(
+            "Returns are accepted within fourteen days.\n[1, 2] Done.",
+            &src,
+            0.5,
+            "I don't know",
+        );
+        assert_eq!(v.sentences[0].cited, [1, 2]);
+        assert!(v.all_supported(), "{v:?}");
     }
 
     #[test]

@@ -315,26 +315,10 @@ impl Config {
             message: format!("cannot write the settings as TOML: {e}"),
         })?;
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io("creating", data_dir, e))?;
-        let tmp = data_dir.join(format!(".{CONFIG_FILE}.{}.tmp", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(
-                b"# Cairn settings (docs/config.md). Written by Cairn; comments are not kept.\n",
-            )?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            // Make the rename itself durable where directories can be synced.
-            if let Ok(dir) = std::fs::File::open(data_dir) {
-                let _ = dir.sync_all();
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io("writing", path.clone(), e)
-        })
+        let header =
+            "# Cairn settings (docs/config.md). Written by Cairn; comments are not kept.\n";
+        crate::durable::write(&path, format!("{header}{text}").as_bytes())
+            .map_err(|e| Error::io("writing", path.clone(), e))
     }
 
     fn validate(&self, path: &Path) -> Result<()> {

@@ -20,7 +20,11 @@ pub struct CheckReport {
     pub vector_index_chunks: u64,
     pub text_generation: (u64, u64),
     pub vector_generation: (u64, u64),
+    /// What makes the library unsound (`ok` is false when there is any).
     pub problems: Vec<String>,
+    /// Derived indexes behind the catalog (an interrupted run): not damage, the next writer
+    /// (`cairn index`, the app) rebuilds them from the catalog before using them.
+    pub pending_repairs: Vec<String>,
 }
 
 impl Engine {
@@ -85,29 +89,30 @@ impl Engine {
                 integrity.documents_with_two_current_versions
             ));
         }
-        if self.text.len() != stats.current_chunks {
+        // An index whose generation is not the catalog's is rebuilt from the catalog by the next
+        // writer (`Writer::open`, `Writer::vectors_mut`); its counts matter only when current.
+        let mut pending_repairs = Vec::new();
+        if text_gen.0 != text_gen.1 {
+            pending_repairs.push(format!(
+                "text index at generation {}, catalog at {}: rebuilt by the next index run",
+                text_gen.0, text_gen.1
+            ));
+        } else if self.text.len() != stats.current_chunks {
             problems.push(format!(
                 "text index holds {} passages, catalog has {} current",
                 self.text.len(),
                 stats.current_chunks
             ));
         }
-        if vector_len != stats.embedded_chunks {
+        if vector_gen.0 != vector_gen.1 {
+            pending_repairs.push(format!(
+                "vector index at generation {}, catalog at {}: rebuilt by the next index run",
+                vector_gen.0, vector_gen.1
+            ));
+        } else if vector_len != stats.embedded_chunks {
             problems.push(format!(
                 "vector index holds {vector_len} vectors, catalog has {} embedded current passages",
                 stats.embedded_chunks
-            ));
-        }
-        if text_gen.0 != text_gen.1 {
-            problems.push(format!(
-                "text index at generation {}, catalog at {}",
-                text_gen.0, text_gen.1
-            ));
-        }
-        if vector_gen.0 != vector_gen.1 {
-            problems.push(format!(
-                "vector index at generation {}, catalog at {}",
-                vector_gen.0, vector_gen.1
             ));
         }
         Ok(CheckReport {
@@ -120,6 +125,7 @@ impl Engine {
             text_generation: text_gen,
             vector_generation: vector_gen,
             problems,
+            pending_repairs,
         })
     }
 }

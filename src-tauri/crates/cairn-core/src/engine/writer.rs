@@ -57,10 +57,12 @@ fn take_lock(data_dir: &Path) -> Result<File> {
 }
 
 impl Writer {
-    /// Opens (creating if needed) the data directory for writing: takes the writer lock, then
-    /// rebuilds the text index from the catalog if it lags behind.
+    /// Opens (creating if needed) the data directory for writing: takes the writer lock,
+    /// removes temporary files an interrupted writer left, then rebuilds the text index from
+    /// the catalog if it lags behind.
     pub fn open(data_dir: &Path, config: Config) -> Result<Writer> {
         let lock = take_lock(data_dir)?;
+        VectorIndex::remove_stale_tmp(data_dir);
         let engine = Engine::open_as(data_dir, config, true)?;
         let mut writer = Writer {
             engine,

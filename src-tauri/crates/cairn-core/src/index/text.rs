@@ -5,7 +5,7 @@
 //! never hits query-syntax errors.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
@@ -18,6 +18,7 @@ use super::Hit;
 // The analyser lives in `analysis`; re-exported at its historical path.
 pub use crate::analysis::{analyze, analyzer};
 use crate::catalog::{ChunkFilter, ChunkId, ChunkRecord};
+use crate::durable;
 use crate::error::{Error, Result};
 
 const ANALYZER: &str = "cairn_en";
@@ -52,6 +53,8 @@ pub struct TextIndex {
     reader: IndexReader,
     writer: Option<IndexWriter>,
     fields: Fields,
+    /// The folder of an index on disk (fsynced after each commit).
+    dir: Option<PathBuf>,
 }
 
 impl TextIndex {
@@ -69,7 +72,13 @@ impl TextIndex {
             Err(_) if !dir.join("meta.json").exists() => Index::create_in_dir(dir, schema)?,
             Err(e) => return Err(e.into()),
         };
-        Self::with_index(index, fields, writable.then_some(64 * 1024 * 1024))
+        if writable {
+            // tantivy's atomic writes leave `.tmp*` files when killed midway.
+            durable::remove_stale_tmp(dir, |name| name.starts_with(".tmp"));
+        }
+        let mut text = Self::with_index(index, fields, writable.then_some(64 * 1024 * 1024))?;
+        text.dir = Some(dir.to_owned());
+        Ok(text)
     }
 
     /// Opens the index for reading only: never creates, wipes or rebuilds it. When there is no
@@ -105,6 +114,7 @@ impl TextIndex {
             reader,
             writer,
             fields,
+            dir: None,
         })
     }
 
@@ -151,12 +161,17 @@ impl TextIndex {
         Ok(())
     }
 
-    /// Commits pending changes, recording the catalog generation they reflect.
+    /// Commits pending changes, recording the catalog generation they reflect. tantivy fsyncs
+    /// the segment files and writes `meta.json` atomically; the folder is fsynced after it, so
+    /// the commit survives a power loss too.
     pub fn commit(&mut self, generation: u64) -> Result<()> {
         let writer = self.writer()?;
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&generation.to_string());
         prepared.commit()?;
+        if let Some(dir) = &self.dir {
+            durable::sync_dir(dir).map_err(|e| Error::io("syncing", dir, e))?;
+        }
         self.reader.reload()?;
         Ok(())
     }

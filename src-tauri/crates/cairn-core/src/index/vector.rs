@@ -1,7 +1,8 @@
 //! Vector index over chunk embeddings: usearch HNSW with cosine distance.
 //!
 //! Saved as `vectors.usearch` plus `vectors.json` (model id, dimension, catalog generation).
-//! Both are written to temporary files and renamed, so a crash leaves the previous state.
+//! Both are replaced durably (temporary file, fsync, rename, fsync of the folder), so a crash
+//! leaves the previous state or the new one.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 use super::Hit;
 use crate::catalog::{ChunkFilter, ChunkId};
+use crate::durable;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -168,26 +170,72 @@ impl VectorIndex {
             .collect())
     }
 
-    /// Saves the index if it changed, recording `generation`; atomic per file.
+    /// Saves the index if it changed, recording `generation`. Each file is replaced durably and
+    /// atomically (`durable`): written beside it, fsynced, renamed, the folder fsynced; the
+    /// metadata goes last, so after a crash between the two the generations differ and the
+    /// writer rebuilds. A failure (a full disk) leaves no temporary file.
     pub fn save(&mut self, generation: u64) -> Result<()> {
         if !self.dirty && generation == self.meta.generation {
             return Ok(());
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("creating", &self.dir, e))?;
         let path = Self::index_path(&self.dir);
-        let tmp = path.with_extension("usearch.tmp");
-        self.index
-            .save(&tmp.to_string_lossy())
-            .map_err(|e| Error::VectorIndex(format!("saving {}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io("renaming", &tmp, e))?;
-        self.meta.generation = generation;
+        let tmp = durable::tmp_path(&path);
+        if let Err(e) = self.write_index(&tmp) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        durable::commit(&tmp, &path).map_err(|e| Error::io("saving", &path, e))?;
+        let meta = Meta {
+            generation,
+            ..self.meta.clone()
+        };
         let meta_path = Self::meta_path(&self.dir);
-        let tmp = meta_path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec(&self.meta).map_err(verr)?;
-        std::fs::write(&tmp, bytes).map_err(|e| Error::io("writing", &tmp, e))?;
-        std::fs::rename(&tmp, &meta_path).map_err(|e| Error::io("renaming", &tmp, e))?;
+        let bytes = serde_json::to_vec(&meta).map_err(verr)?;
+        durable::write(&meta_path, &bytes).map_err(|e| Error::io("saving", &meta_path, e))?;
+        self.meta = meta;
         self.dirty = false;
         Ok(())
+    }
+
+    /// Writes the usearch file to `tmp`. usearch reports a failed write without its cause and
+    /// ignores the error of its final flush (where a full disk shows), so the size written is
+    /// checked, and a failure with too little room left is reported as a full disk.
+    fn write_index(&self, tmp: &Path) -> Result<()> {
+        let expected = self.index.serialized_length() as u64;
+        let full = |detail: String| {
+            let source = std::io::Error::new(std::io::ErrorKind::StorageFull, detail);
+            Error::io("writing", tmp, source)
+        };
+        let saved = self.index.save(&tmp.to_string_lossy());
+        let written = std::fs::metadata(tmp).map(|m| m.len()).unwrap_or(0);
+        if let Err(e) = saved {
+            let _ = std::fs::remove_file(tmp);
+            // The temporary file is gone: the room now free is what the write had.
+            if durable::lacks_room(&self.dir, expected) {
+                return Err(full(format!(
+                    "no room for the vector index ({expected} bytes)"
+                )));
+            }
+            return Err(Error::VectorIndex(format!("saving {}: {e}", tmp.display())));
+        }
+        if written < expected {
+            return Err(full(format!(
+                "only {written} of {expected} bytes reached the disk"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Removes temporary files a killed writer left in `dir` (call holding the writer lock).
+    pub(crate) fn remove_stale_tmp(dir: &Path) {
+        durable::remove_stale_tmp(dir, |name| {
+            durable::is_tmp_of(name, "vectors.usearch")
+                || durable::is_tmp_of(name, "vectors.json")
+                // The names earlier builds used.
+                || name == "vectors.usearch.tmp"
+                || name == "vectors.json.tmp"
+        });
     }
 
     /// Bytes used on disk.

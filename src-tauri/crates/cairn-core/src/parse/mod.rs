@@ -22,6 +22,7 @@ pub mod isolate;
 pub mod limits;
 mod markdown;
 mod pdf;
+mod pdf_graph;
 mod text;
 
 pub use detect::detect;

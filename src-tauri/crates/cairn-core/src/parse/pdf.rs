@@ -5,7 +5,8 @@
 //! would inflate past the caps in [`super::limits`] are refused before extraction. Extraction
 //! runs inside [`std::panic::catch_unwind`], because `pdf-extract` panics on fonts and
 //! encodings it does not support: a page that fails is kept as an empty page (and logged), and
-//! the file is only rejected when no page could be read at all.
+//! the file is only rejected when no page could be read at all. A page whose object graph would
+//! make pdf-extract recurse or loop without end is refused before extraction ([`pdf_graph`]).
 //!
 //! Pages are joined with a blank line (`"\n\n"`); each [`Page`] records its byte range, and an
 //! empty page gets an empty range at its position. The extracted text is cleaned up: runs of
@@ -24,7 +25,7 @@ use pdf_extract::{decode_text_string, Document, Object, PlainTextOutput};
 mod hidden;
 
 use super::builder::collapse_whitespace;
-use super::{limits, DocKind, Page, ParsedDoc, Section};
+use super::{limits, pdf_graph, DocKind, Page, ParsedDoc, Section};
 
 /// Parses PDF `bytes`; never panics.
 pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
@@ -79,6 +80,7 @@ struct Extracted {
 /// of the page tree per page). If a page makes the extractor fail or panic, the pages before it
 /// are kept, it is left empty, and the rest are read one by one.
 fn extract(bytes: &[u8]) -> Result<Extracted, String> {
+    pdf_graph::check_nesting(bytes).map_err(|reason| format!("PDF refused: {reason}"))?;
     let mut doc =
         Document::load_mem(bytes).map_err(|e| format!("PDF is damaged or not a PDF ({e})"))?;
     if doc.is_encrypted() {
@@ -97,45 +99,67 @@ fn extract(bytes: &[u8]) -> Result<Extracted, String> {
             "PDF text shown invisibly was dropped before extraction"
         );
     }
-    let page_numbers: Vec<u32> = doc.get_pages().into_keys().collect();
-    if page_numbers.is_empty() {
+    let page_ids = doc.get_pages();
+    if page_ids.is_empty() {
         return Err("PDF has no pages".to_string());
     }
-    if page_numbers.len() > limits::MAX_PDF_PAGES {
-        return Err(format!(
-            "PDF {}",
-            limits::too_many_pages(page_numbers.len())
-        ));
+    if page_ids.len() > limits::MAX_PDF_PAGES {
+        return Err(format!("PDF {}", limits::too_many_pages(page_ids.len())));
     }
+    // Pages whose object graph would make the extractor recurse or loop without end.
+    let refused: Vec<(u32, String)> = page_ids
+        .iter()
+        .filter_map(|(&n, &id)| {
+            pdf_graph::check_page(&doc, id)
+                .err()
+                .map(|reason| (n, format!("page {n}: {reason}")))
+        })
+        .collect();
+    let page_numbers: Vec<u32> = page_ids.into_keys().collect();
 
-    let mut out = Paged::default();
-    let pass = catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc(&doc, &mut out)));
-    out.cap_hit()?;
-    let mut pages = out.pages();
+    let mut pages = Vec::with_capacity(page_numbers.len());
     let mut first_failure = None;
     let mut failures = 0usize;
-    if let Some(failure) = failure_of(pass) {
-        // The page that failed is the first one not finished.
-        let done = pages.len();
-        tracing::debug!(page = page_numbers[done], error = %failure, "PDF page text could not be extracted");
-        failures += 1;
-        first_failure = Some(failure);
-        pages.push((page_numbers[done], String::new()));
-        for &number in &page_numbers[done + 1..] {
-            let mut one = Paged::default();
-            let raw = catch_unwind(AssertUnwindSafe(|| {
-                pdf_extract::output_doc_page(&doc, &mut one, number)
-            }));
-            one.cap_hit()?;
-            match failure_of(raw) {
-                None => pages.extend(one.pages()),
-                Some(failure) => {
-                    tracing::debug!(page = number, error = %failure, "PDF page text could not be extracted");
-                    failures += 1;
-                    first_failure.get_or_insert(failure);
-                    pages.push((number, String::new()));
+    // Where reading page by page starts: after a failed one-pass read, or at once when a page
+    // is refused (the one pass would reach it).
+    let mut one_by_one = 0;
+    if refused.is_empty() {
+        let mut out = Paged::default();
+        let pass = catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc(&doc, &mut out)));
+        out.cap_hit()?;
+        pages = out.pages();
+        one_by_one = page_numbers.len();
+        if let Some(failure) = failure_of(pass) {
+            // The page that failed is the first one not finished.
+            let done = pages.len();
+            tracing::debug!(page = page_numbers[done], error = %failure, "PDF page text could not be extracted");
+            failures += 1;
+            first_failure = Some(failure);
+            pages.push((page_numbers[done], String::new()));
+            one_by_one = done + 1;
+        }
+    }
+    for &number in &page_numbers[one_by_one..] {
+        let failure = match refused.iter().find(|(n, _)| *n == number) {
+            Some((_, reason)) => Some(reason.clone()),
+            None => {
+                let mut one = Paged::default();
+                let raw = catch_unwind(AssertUnwindSafe(|| {
+                    pdf_extract::output_doc_page(&doc, &mut one, number)
+                }));
+                one.cap_hit()?;
+                let failure = failure_of(raw);
+                if failure.is_none() {
+                    pages.extend(one.pages());
                 }
+                failure
             }
+        };
+        if let Some(failure) = failure {
+            tracing::debug!(page = number, error = %failure, "PDF page text could not be extracted");
+            failures += 1;
+            first_failure.get_or_insert(failure);
+            pages.push((number, String::new()));
         }
     }
     if failures == pages.len() {
