@@ -118,7 +118,7 @@ async fn hostile_journey(app: &mut DesktopApp, bin: &Path, lib: &Path, word: &st
         .map(|r| r.as_str().unwrap_or_default().to_owned())
         .collect();
     for needle in [
-        "stack overflow",
+        "draws itself",
         "outside the folder",
         "system files",
         "nested",

@@ -259,7 +259,8 @@ async getSettings() : Promise<Result<SettingsView, ErrorInfo>> {
 }
 },
 /**
- * Saves settings; a non-empty `api_key` goes to the OS keychain, never to a file.
+ * Saves settings; a non-empty `api_key` goes to the OS keychain (bound to the remote base
+ * URL), never to a file.
  */
 async saveSettings(settings: Settings, apiKey: string | null) : Promise<Result<SettingsView, ErrorInfo>> {
     try {
@@ -270,7 +271,8 @@ async saveSettings(settings: Settings, apiKey: string | null) : Promise<Result<S
 }
 },
 /**
- * Tries the answer model these settings describe (without saving them).
+ * Tries the answer model these settings describe, with the typed key if any; stores nothing
+ * (not the key, not the settings).
  */
 async testConnection(settings: Settings, apiKey: string | null) : Promise<Result<string, ErrorInfo>> {
     try {
