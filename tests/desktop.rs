@@ -61,17 +61,7 @@ fn a_hostile_folder_in_the_real_window() -> Result<()> {
 
 async fn hostile_journey(app: &mut DesktopApp, bin: &Path, lib: &Path, word: &str) -> Result<()> {
     app.wait("screen-first-run", LONG).await?;
-    let lib_s = lib.to_string_lossy().into_owned();
-    app.type_into("folder-path-input", &lib_s).await?;
-    app.click("folder-add-button").await?;
-    app.poll_js(
-        "the folder to appear in folder-list",
-        "const l = document.querySelector('[data-testid=\"folder-list\"]'); return l ? l.textContent : ''",
-        vec![],
-        Duration::from_secs(20),
-        |v| v.as_str().is_some_and(|t| t.contains(&lib_s)),
-    )
-    .await?;
+    add_folder(app, lib).await?;
     app.click("start-indexing-button").await?;
     app.wait("progress", LONG).await?;
     let deadline = std::time::Instant::now() + INDEXING;
@@ -134,6 +124,22 @@ async fn hostile_journey(app: &mut DesktopApp, bin: &Path, lib: &Path, word: &st
     let hits = search(app, word, "the well-formed file's word", |a| a.len() == 1).await?;
     ensure!(hits.len() == 1, "{word}: {hits:?}");
     app.screenshot("03-hostile-search").await?;
+    Ok(())
+}
+
+/// Types a folder into the first-run screen, adds it, and waits until it is listed.
+async fn add_folder(app: &DesktopApp, lib: &Path) -> Result<()> {
+    let lib_s = lib.to_string_lossy().into_owned();
+    app.type_into("folder-path-input", &lib_s).await?;
+    app.click("folder-add-button").await?;
+    app.poll_js(
+        "the folder to appear in folder-list",
+        "const l = document.querySelector('[data-testid=\"folder-list\"]'); return l ? l.textContent : ''",
+        vec![],
+        Duration::from_secs(20),
+        |v| v.as_str().is_some_and(|t| t.contains(&lib_s)),
+    )
+    .await?;
     Ok(())
 }
 
@@ -218,17 +224,7 @@ async fn journey(app: &mut DesktopApp, lib: &Path) -> Result<()> {
     }
     app.screenshot("01-first-run").await?;
 
-    let lib_s = lib.to_string_lossy().into_owned();
-    app.type_into("folder-path-input", &lib_s).await?;
-    app.click("folder-add-button").await?;
-    app.poll_js(
-        "the folder to appear in folder-list",
-        "const l = document.querySelector('[data-testid=\"folder-list\"]'); return l ? l.textContent : ''",
-        vec![],
-        Duration::from_secs(20),
-        |v| v.as_str().is_some_and(|t| t.contains(&lib_s)),
-    )
-    .await?;
+    add_folder(app, lib).await?;
     app.screenshot("02-first-run-folder-added").await?;
 
     // Indexing: progress is visible and reaches done.

@@ -10,7 +10,11 @@ use cairn_tests::{cairn_ok, search_json, write_hostile_folder};
 use serde_json::Value;
 
 fn problems(data: &Path) -> Vec<(String, String)> {
-    let status: Value = serde_json::from_str(&cairn_ok(data, &["status", "--json"])).unwrap();
+    problems_in(&serde_json::from_str(&cairn_ok(data, &["status", "--json"])).unwrap())
+}
+
+/// (path, reason) of each problem in `cairn status --json`'s output.
+fn problems_in(status: &Value) -> Vec<(String, String)> {
     status["problems"]
         .as_array()
         .unwrap()
@@ -22,6 +26,17 @@ fn problems(data: &Path) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// (current documents, versions, problems) from `cairn status --json`: what a run that
+/// changes nothing leaves as it was.
+fn counts(status_json: &str) -> (Value, Value, Option<usize>) {
+    let v: Value = serde_json::from_str(status_json).unwrap();
+    (
+        v["stats"]["current_documents"].clone(),
+        v["stats"]["versions"].clone(),
+        v["problems"].as_array().map(|a| a.len()),
+    )
 }
 
 fn reason_of<'a>(problems: &'a [(String, String)], name: &str) -> &'a str {
@@ -86,14 +101,7 @@ fn a_hostile_folder_is_indexed_or_reported_and_nothing_leaks() {
     let before = cairn_ok(&data, &["status", "--json"]);
     cairn_ok(&data, &["index"]);
     let after = cairn_ok(&data, &["status", "--json"]);
-    let docs = |s: &str| {
-        let v: Value = serde_json::from_str(s).unwrap();
-        (
-            v["stats"]["current_documents"].clone(),
-            v["stats"]["versions"].clone(),
-            v["problems"].as_array().map(|a| a.len()),
-        )
-    };
+    let docs = counts;
     assert_eq!(docs(&before), docs(&after));
     let check = Command::new(cairn_tests::cairn_bin())
         .arg("--data-dir")
@@ -225,14 +233,7 @@ fn a_thousand_hostile_files_are_indexed_or_reported() {
     }
 
     // A second run changes nothing.
-    let status = |s: &str| {
-        let v: Value = serde_json::from_str(s).unwrap();
-        (
-            v["stats"]["current_documents"].clone(),
-            v["stats"]["versions"].clone(),
-            v["problems"].as_array().map(|a| a.len()),
-        )
-    };
+    let status = counts;
     let before = cairn_ok(&data, &["status", "--json"]);
     let again = cairn_ok(&data, &["index"]);
     let (seen2, new2, _, _, _) = index_counts(&again);
@@ -305,17 +306,7 @@ fn unreadable_files_and_folders_are_reported_as_a_normal_user() {
     let first = run(&["index"]);
     println!("{first}");
     let status: Value = serde_json::from_str(&run(&["status", "--json"])).unwrap();
-    let problems: Vec<(String, String)> = status["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["path"].as_str().unwrap_or_default().to_owned(),
-                p["reason"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let problems = problems_in(&status);
     for name in ["secret.txt", "locked"] {
         let reason = reason_of(&problems, name);
         assert!(reason.contains("permission denied"), "{name}: {reason}");
