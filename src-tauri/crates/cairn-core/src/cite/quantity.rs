@@ -367,17 +367,8 @@ pub(crate) fn quantities(text: &str) -> Vec<Quantity> {
                     continue;
                 }
             }
-            // Money led by its currency: "€45", "USD 1,200", "$5 million".
-            if let (Some(cur), Some(Tok::Num(n))) = (currency(&toks[i].0), tok(i + 1)) {
-                let scale = scale_word(tok(i + 2));
-                let end = i + 2 + usize::from(scale.is_some());
-                out.push(money(cur, *n, scale, raw(i, end)));
-                i = end;
-                continue;
-            }
-            i += 1;
-            continue;
         }
+        // Money led by its currency: "€45", "USD 1,200", "$5 million".
         if let (Some(cur), Some(Tok::Num(n))) = (currency(&toks[i].0), tok(i + 1)) {
             let scale = scale_word(tok(i + 2));
             let end = i + 2 + usize::from(scale.is_some());
