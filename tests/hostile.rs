@@ -322,3 +322,82 @@ fn unreadable_files_and_folders_are_reported_as_a_normal_user() {
     // Let the temporary directory be removed.
     mode(&docs.join("locked"), 0o755).unwrap();
 }
+
+/// Ctrl-C during a slow file (the real HTML parser on an attribute flood, given an hour's
+/// budget) stops `cairn index` at once: the worker is killed, the run says it stopped early,
+/// the file parsed beside it is kept and the slow file is not judged (no problem row).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_slow_file_at_once_without_judging_it() {
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("notes.txt"), "The ferry leaves at noon.").unwrap();
+    // html5ever spends quadratic time on attributes: minutes for this one.
+    let attrs: Vec<String> = (0..300_000).map(|k| format!("a{k}=\"{k}\"")).collect();
+    let html = format!("<html><body><p {}>flood</p></body></html>", attrs.join(" "));
+    std::fs::write(docs.join("slow.html"), html).unwrap();
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", docs.to_str().unwrap()]);
+    std::fs::write(
+        data.join("config.toml"),
+        "[ingest]\nparse_timeout_seconds = 3600\n",
+    )
+    .unwrap();
+
+    let mut child = Command::new(cairn_tests::cairn_bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["index", "--no-embed"])
+        .env_remove("CAIRN_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let the worker take the slow file.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the slow file was not slow"
+    );
+    // SAFETY: sends SIGINT to our own child.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let interrupted = Instant::now();
+    let deadline = interrupted + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("Ctrl-C was held up by the slow file");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    println!(
+        "stopped {:.2} s after Ctrl-C",
+        interrupted.elapsed().as_secs_f64()
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{status}\n{out}");
+    assert!(out.contains("stopped early"), "{out}");
+
+    let found = search_json(&data, &["--mode", "bm25", "ferry"]);
+    assert!(
+        found.iter().any(|h| h["path"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("notes.txt")),
+        "{found:?}"
+    );
+    let problems = problems(&data);
+    assert!(
+        problems.iter().all(|(p, _)| !p.ends_with("slow.html")),
+        "{problems:?}"
+    );
+}

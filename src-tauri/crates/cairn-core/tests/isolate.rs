@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cairn_core::parse::isolate::{serve_worker, Limits, WorkerCommand, WorkerPool};
+use cairn_core::stop::StopToken;
 use cairn_core::Error;
 
 const MODE: &str = "CAIRN_TEST_WORKER";
@@ -94,6 +95,23 @@ fn workers_parse_and_survive_crashes_hangs_and_memory_blowups() {
     let r = reason(p.parse(path, HTML.as_bytes()));
     assert!(r.contains("took longer than"), "{r}");
     assert!(t.elapsed() < Duration::from_secs(20));
+
+    // A stop request ends a slow attempt at once: the worker is killed and the file is not
+    // judged (Cancelled, not a parse failure).
+    let p = pool("hang", Duration::from_secs(3600));
+    let stop = StopToken::new();
+    let stopper = stop.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        stopper.stop();
+    });
+    let r = p.parse_until(path, HTML.as_bytes(), &stop);
+    assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+    // An attempt asked to stop before it starts does not start.
+    assert!(matches!(
+        p.parse_until(path, HTML.as_bytes(), &stop),
+        Err(Error::Cancelled)
+    ));
 
     // A stack overflow is named as such.
     let p = pool("overflow", Duration::from_secs(30));

@@ -106,6 +106,9 @@ struct Inner {
     /// Stopped to make a running embedding yield (a command, pause or cancel is waiting); it is
     /// the watcher's activity token, which files changing stop too.
     interrupt: Mutex<StopToken>,
+    /// Stopped when a write command is queued: the keyword phase yields to it between files and
+    /// stops a slow parse (the file is parsed again afterwards). Reset before commands are taken.
+    command_waiting: StopToken,
     progress: Mutex<IndexProgress>,
     last_emit: Mutex<Instant>,
     callback: Callback,
@@ -150,6 +153,7 @@ impl Library {
             cancel: StopToken::new(),
             shutdown: StopToken::new(),
             interrupt: Mutex::new(StopToken::new()),
+            command_waiting: StopToken::new(),
             progress: Mutex::new(IndexProgress::initial()),
             last_emit: Mutex::new(Instant::now() - EMIT_EVERY),
             callback: Arc::new(callback),

@@ -2,7 +2,9 @@
 //! deprecate, forget, tag; pause, resume, cancel) are queued to the writer thread, which owns the
 //! [`Writer`]. The thread runs a full reconcile, then follows the
 //! folders live with a [`FolderWatcher`], reconciling each batch of changes. A queued command
-//! sets the interrupt flag, so a long embedding run yields to it at its next batch.
+//! stops the running reconcile's `command_waiting` and interrupt tokens: the keyword phase yields
+//! between files (a slow parse's worker is killed and the file parsed again afterwards), a long
+//! embedding run at its next batch.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -50,7 +52,9 @@ impl Library {
         let (reply, answer) = mpsc::channel();
         tx.send(make(reply))
             .map_err(|_| ErrorInfo::internal("the indexing thread has stopped"))?;
-        // A running embedding yields to the command at its next batch.
+        // A running reconcile yields to the command: the keyword phase between files (a slow
+        // parse is stopped), embedding at its next batch.
+        self.inner.command_waiting.stop();
         lock(&self.inner.interrupt).stop();
         let result = answer
             .recv()
@@ -152,7 +156,9 @@ impl Library {
             if inner.shutdown.is_stopped() {
                 return;
             }
-            // Commands first: they are what the user is waiting for.
+            // Commands first: they are what the user is waiting for. A command queued from here
+            // on stops the next reconcile's wait for it.
+            inner.command_waiting.reset();
             let mut changed_folders = false;
             while let Ok(cmd) = rx.try_recv() {
                 let (refold, reindex) = self.handle(&mut engine, cmd);
@@ -361,6 +367,7 @@ impl Library {
             embed,
             &inner.cancel,
             &interrupt,
+            &inner.command_waiting,
             &mut on_progress,
         );
         let changed = match &result {
@@ -391,7 +398,7 @@ impl Library {
                             "Indexing cancelled; committed work is kept. Re-index to resume."
                                 .into(),
                         );
-                    } else if r.embedding_paused {
+                    } else if r.embedding_paused || r.keyword_paused {
                         // Yielded to a command or fresh changes: resumes right away.
                     } else {
                         s.phase = ProgressPhase::Done;
@@ -402,7 +409,7 @@ impl Library {
                         });
                     }
                 });
-                r.embedding_paused || (paused && r.report.cancelled)
+                r.embedding_paused || r.keyword_paused || (paused && r.report.cancelled)
             }
             Err(e) => {
                 tracing::error!("indexing failed: {e}");

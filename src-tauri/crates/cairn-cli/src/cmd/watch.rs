@@ -28,6 +28,8 @@ pub(crate) fn reconcile(
         embed,
         stop,
         activity,
+        // No write commands queue up behind `cairn watch`.
+        &StopToken::new(),
         &mut |_| {},
     )?)
 }

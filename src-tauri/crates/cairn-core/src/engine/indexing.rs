@@ -249,11 +249,17 @@ impl Writer {
                 }
                 let outcomes: Vec<FileOutcome> = files
                     .par_iter()
-                    .map(|f| process_file(f, fw.known.get(&f.path), &chunker, max_bytes))
+                    .map(|f| process_file(f, fw.known.get(&f.path), &chunker, max_bytes, cancel))
                     .collect();
                 let mut batch = Batch::default();
+                let mut done = 0;
                 for (f, outcome) in files.iter().zip(outcomes) {
+                    if !matches!(outcome, FileOutcome::Stopped) {
+                        done += 1;
+                    }
                     match outcome {
+                        // Not judged: parsed again by the next run.
+                        FileOutcome::Stopped => report.cancelled = true,
                         FileOutcome::Unsupported => {
                             report.files_unsupported += 1;
                             batch.skipped.push((f.path.clone(), fw.folder));
@@ -290,7 +296,7 @@ impl Writer {
                         }
                     }
                 }
-                p.files_done += files.len();
+                p.files_done += done;
                 p.current = files.last().map(|f| f.path.clone());
                 dirty |= self.apply(&batch, &mut report)?;
                 if dirty && last_commit.elapsed() >= COMMIT_EVERY {
@@ -482,8 +488,12 @@ impl Writer {
 }
 
 enum FileOutcome {
+    /// The run was stopped while this file was being parsed (its worker was killed).
+    Stopped,
     Unsupported,
-    Same { version: crate::catalog::VersionId },
+    Same {
+        version: crate::catalog::VersionId,
+    },
     Problem(String),
     New(Box<NewVersion>),
 }
@@ -494,7 +504,11 @@ fn process_file(
     known: Option<&KnownDoc>,
     chunker: &Chunker,
     max_bytes: u64,
+    stop: &StopToken,
 ) -> FileOutcome {
+    if stop.is_stopped() {
+        return FileOutcome::Stopped;
+    }
     let bytes = match watch::read_regular_file(&f.path, max_bytes) {
         Ok(b) => b,
         Err(e) => return FileOutcome::Problem(crate::watch::unreadable(&e)),
@@ -509,8 +523,9 @@ fn process_file(
     if crate::parse::detect(&f.path, head).is_none() {
         return FileOutcome::Unsupported;
     }
-    let doc = match crate::parse::isolate::parse(&f.path, &bytes) {
+    let doc = match crate::parse::isolate::parse(&f.path, &bytes, stop) {
         Ok(d) => d,
+        Err(Error::Cancelled) => return FileOutcome::Stopped,
         Err(Error::Parse { reason, .. }) => return FileOutcome::Problem(reason),
         Err(e) => return FileOutcome::Problem(e.to_string()),
     };
@@ -557,25 +572,40 @@ pub struct Reconciled {
     /// Embedding stopped early because `interrupt` was stopped (files changed, a command or a
     /// pause is waiting); it resumes with the next reconcile.
     pub embedding_paused: bool,
+    /// The keyword phase stopped early because `command_waiting` was stopped; files not yet
+    /// parsed are parsed by the next reconcile (committed work is kept).
+    pub keyword_paused: bool,
 }
 
 /// One reconcile, the step `cairn watch` and the desktop app repeat: mark `paths` dirty, run
-/// the keyword phase (stopped only by `stop`), then embed the backlog (also stopped by
-/// `interrupt`, so fresh changes never wait behind a long backlog). `interrupt` is reset first.
-/// A missing embedding model is reported in the report, not as an error.
+/// the keyword phase (stopped by `stop`, and yielding to `command_waiting` between files and
+/// during a slow parse), then embed the backlog (also stopped by `interrupt`, so fresh changes
+/// never wait behind a long backlog). `interrupt` is reset first; `command_waiting` is the
+/// caller's to reset (before it takes its queued commands). A missing embedding model is
+/// reported in the report, not as an error.
 pub fn reconcile(
     writer: &mut Writer,
     paths: &[PathBuf],
     embed: bool,
     stop: &StopToken,
     interrupt: &StopToken,
+    command_waiting: &StopToken,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Reconciled> {
     let started = Instant::now();
     interrupt.reset();
     crate::watch::live::mark_dirty(writer.catalog(), paths)?;
-    let mut report = writer.index_text(progress, stop)?;
+    let mut report = writer.index_text(progress, &stop.joined(command_waiting))?;
     let keyword_ms = (started.elapsed().as_secs_f64() * 1e4).round() / 10.0;
+    if report.cancelled && !stop.is_stopped() {
+        report.cancelled = false;
+        return Ok(Reconciled {
+            report,
+            keyword_ms,
+            embedding_paused: false,
+            keyword_paused: true,
+        });
+    }
     let mut embedding_paused = false;
     if embed && !report.cancelled {
         match writer.embed_backlog(progress, &stop.joined(interrupt), &mut report) {
@@ -592,5 +622,6 @@ pub fn reconcile(
         report,
         keyword_ms,
         embedding_paused,
+        keyword_paused: false,
     })
 }

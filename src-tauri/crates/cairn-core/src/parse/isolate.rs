@@ -27,6 +27,10 @@ use std::time::Duration;
 
 use super::{detect, DocKind, ParsedDoc};
 use crate::error::{Error, Result};
+use crate::stop::StopToken;
+
+/// How often a waiting attempt looks at its stop token.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Budgets of one parse attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,14 +104,16 @@ pub fn set_limits(limits: Limits) {
 }
 
 /// Parses like [`super::parse`], in a worker process for PDF, DOCX and HTML when a worker is
-/// registered. Failures are [`Error::Parse`] with the reason.
-pub fn parse(path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {
+/// registered. Failures are [`Error::Parse`] with the reason. When `stop` is stopped while a
+/// worker parses, the worker is killed and the result is [`Error::Cancelled`] (the file is not
+/// judged: it is parsed again next time); an in-process parse runs to its end.
+pub fn parse(path: &Path, bytes: &[u8], stop: &StopToken) -> Result<ParsedDoc> {
     let risky = !matches!(
         detect(path, &bytes[..bytes.len().min(8192)]),
         Some(DocKind::Text | DocKind::Markdown)
     );
     match POOL.get() {
-        Some(pool) if risky => pool.parse(path, bytes),
+        Some(pool) if risky => pool.parse_until(path, bytes, stop),
         _ => super::parse(path, bytes),
     }
 }
@@ -131,21 +137,39 @@ impl WorkerPool {
     /// Parses one file in a worker. A worker that crashes, overruns its time or its memory is
     /// replaced; the file fails with [`Error::Parse`] saying which.
     pub fn parse(&self, path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {
-        self.attempt(path, bytes).map_err(|reason| Error::Parse {
-            path: path.to_owned(),
-            reason,
-        })
+        self.parse_until(path, bytes, &StopToken::new())
     }
 
-    fn attempt(&self, path: &Path, bytes: &[u8]) -> std::result::Result<ParsedDoc, String> {
+    /// [`WorkerPool::parse`] that gives up when `stop` is stopped: the worker is killed at once
+    /// (within [`STOP_POLL`]) and the result is [`Error::Cancelled`].
+    pub fn parse_until(&self, path: &Path, bytes: &[u8], stop: &StopToken) -> Result<ParsedDoc> {
+        match self.attempt(path, bytes, stop) {
+            Ok(doc) => Ok(doc),
+            Err(Failure::Stopped) => Err(Error::Cancelled),
+            Err(Failure::Reason(reason)) => Err(Error::Parse {
+                path: path.to_owned(),
+                reason,
+            }),
+        }
+    }
+
+    fn attempt(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        stop: &StopToken,
+    ) -> std::result::Result<ParsedDoc, Failure> {
+        if stop.is_stopped() {
+            return Err(Failure::Stopped);
+        }
         let limits = *self.limits.lock().unwrap_or_else(|e| e.into_inner());
         let popped = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut worker = match popped {
             Some(w) => w,
             None => Worker::start(&self.command, limits.memory_bytes)
-                .map_err(|e| format!("cannot start a parser process: {e}"))?,
+                .map_err(|e| Failure::Reason(format!("cannot start a parser process: {e}")))?,
         };
-        match worker.parse(path, bytes, limits) {
+        match worker.parse(path, bytes, limits, stop) {
             Ok(result) => {
                 worker.served += 1;
                 if worker.served < FILES_PER_WORKER {
@@ -154,12 +178,20 @@ impl WorkerPool {
                         .unwrap_or_else(|e| e.into_inner())
                         .push(worker);
                 }
-                result
+                result.map_err(Failure::Reason)
             }
             // The worker is dropped (killed) with its failure.
-            Err(reason) => Err(reason),
+            Err(failure) => Err(failure),
         }
     }
+}
+
+/// Why an attempt gave no document.
+enum Failure {
+    /// The stop token was stopped; the worker was killed.
+    Stopped,
+    /// The parser refused the file, or its worker failed: the problem's reason.
+    Reason(String),
 }
 
 /// One worker process.
@@ -228,30 +260,47 @@ impl Worker {
         })
     }
 
-    /// Outer error: the worker failed (it must be dropped); inner: the parser's own verdict.
+    /// Outer error: the worker failed or was stopped (it must be dropped); inner: the parser's
+    /// own verdict.
     fn parse(
         &mut self,
         path: &Path,
         bytes: &[u8],
         limits: Limits,
-    ) -> std::result::Result<std::result::Result<ParsedDoc, String>, String> {
+        stop: &StopToken,
+    ) -> std::result::Result<std::result::Result<ParsedDoc, String>, Failure> {
         let path_bytes = path.as_os_str().as_encoded_bytes();
         let sent = write_frame(&mut self.stdin, path_bytes)
             .and_then(|()| write_frame(&mut self.stdin, bytes))
             .and_then(|()| self.stdin.flush());
         if sent.is_err() {
-            return Err(self.death(limits));
+            return Err(Failure::Reason(self.death(limits)));
         }
-        match self.responses.recv_timeout(limits.timeout) {
+        // Wait in short slices, so a stop request is seen while a slow file parses.
+        let deadline = std::time::Instant::now() + limits.timeout;
+        let response = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.responses.recv_timeout(left.min(STOP_POLL)) {
+                Err(RecvTimeoutError::Timeout) if left > STOP_POLL => {
+                    if stop.is_stopped() {
+                        return Err(Failure::Stopped);
+                    }
+                }
+                other => break other,
+            }
+        };
+        match response {
             Ok(Ok((TAG_OK, json))) => serde_json::from_slice(&json)
                 .map(Ok)
-                .map_err(|e| format!("the parser process answered garbage: {e}")),
+                .map_err(|e| Failure::Reason(format!("the parser process answered garbage: {e}"))),
             Ok(Ok((_, reason))) => Ok(Err(String::from_utf8_lossy(&reason).into_owned())),
-            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => Err(self.death(limits)),
-            Err(RecvTimeoutError::Timeout) => Err(format!(
+            Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
+                Err(Failure::Reason(self.death(limits)))
+            }
+            Err(RecvTimeoutError::Timeout) => Err(Failure::Reason(format!(
                 "took longer than {} to parse (the limit is `[ingest] parse_timeout_seconds`)",
                 describe_duration(limits.timeout)
-            )),
+            ))),
         }
     }
 
