@@ -303,6 +303,25 @@ pub(crate) struct BenchArgs {
 pub(crate) enum BenchWhat {
     /// Latency from saving a file in a watched folder to finding it with keyword search.
     Watch(BenchWatchArgs),
+    /// Cairn's embedding stage on a JSONL file of passages (`{"text": …}` per line): tokens/s,
+    /// to compare with bare ONNX Runtime on the same file (scripts/bench.sh).
+    Embed(BenchEmbedArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct BenchEmbedArgs {
+    /// JSONL file, one `{"text": …}` per line.
+    #[arg(long)]
+    pub(crate) passages: PathBuf,
+    /// Only the first N passages.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// Timed runs (the median is reported), after one warm-up.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) runs: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]
