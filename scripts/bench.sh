@@ -9,14 +9,18 @@
 #     index time, query p50/p95/p99, nDCG@10 on the same SciFact subset;
 #   - vs Recoll (Debian recollcmd): time until keyword-searchable and peak RSS on a real folder
 #     of documentation (python3.11-doc, r-doc-pdf, debian-policy, debian-reference-en);
-#   - rescan of that folder unchanged: time, and passages embedded (must be 0).
+#   - rescan of that folder unchanged: time, and passages embedded (must be 0);
+#   - query latency p50/p95/p99 of bm25, dense and hybrid at SciFact's 15,766 passages and 10×
+#     (100× with --search-scales), on generated notes with model-free vectors.
 # Writes target/bench/report.md and target/bench/report.json (and prints the table).
 #
 # Usage: bash scripts/bench.sh [--docs N] [--queries N] [--embed-passages N] [--runs N]
+#                              [--search-scales "15766 157660 1576600"]
 #   --docs N            SciFact documents (judged ones first; default 1000; 0 = all 5,183)
 #   --queries N         judged SciFact queries (default 100; 0 = all 300)
 #   --embed-passages N  passages for embed vs the limit (default 500)
 #   --runs N            timed runs of each embed measurement, median reported (default 3)
+#   --search-scales "N…" passages for the query-latency runs (default "15766 157660")
 # Needs the README's set-up (models fetched). Installs what it needs itself: Recoll and the
 # documentation packages (apt), a Python venv with onnxruntime, tokenizers, numpy, chromadb.
 # Data: $CAIRN_EVAL_DIR/scifact (default ../shared/eval/scifact). Builds `cairn` in release mode
@@ -24,13 +28,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-docs=1000 queries=100 embed_n=500 runs=3
+docs=1000 queries=100 embed_n=500 runs=3 scales="15766 157660"
 while [ $# -gt 0 ]; do
   case "$1" in
     --docs) docs=$2; shift 2 ;;
     --queries) queries=$2; shift 2 ;;
     --embed-passages) embed_n=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --search-scales) scales=$2; shift 2 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -123,5 +128,11 @@ log "rescans of unchanged collections"
 /usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e}' -o "$out/rescan-scifact-time.json" \
   "$cairn" --data-dir "$out/cairn-store/data" index --json > "$out/rescan-scifact.json"
 printf '{"recoll_hits": %s, "cairn_hits": %s, "threads": %s}\n' "$recoll_hits" "$cairn_hits" "$threads" > "$out/extra.json"
+
+log "query latency at ${scales// /, } passages"
+: > "$out/search.jsonl"
+for n in $scales; do
+  "$cairn" --data-dir "$out/search-data" bench search --passages "$n" --work-dir "$out" --json >> "$out/search.jsonl"
+done
 
 "$py" scripts/bench/report.py "$out"

@@ -37,6 +37,7 @@ recoll_t, docs_t, docs = load("recoll-time.json"), load("cairn-docs-time.json"),
 rescan_docs, rescan_docs_t = load("rescan-docs.json"), load("rescan-docs-time.json")
 rescan_sf, rescan_sf_t = load("rescan-scifact.json"), load("rescan-scifact-time.json")
 extra = load("extra.json")
+search = lines("search.jsonl")
 
 cairn_s, ort_s = med(ec, "seconds"), med(eo, "seconds")
 r = {
@@ -96,6 +97,7 @@ r = {
         "goal": "0 embedded",
     },
 }
+r["query_latency"] = search
 (out / "report.json").write_text(json.dumps(r, indent=2))
 
 
@@ -116,5 +118,12 @@ md = f"""| measure | Cairn | reference | ratio (goal) |
 
 Machine: {r['machine']['cpus']} × {r['machine']['cpu']}, Linux {r['machine']['kernel']}; commit {r['machine']['commit']}, {r['machine']['date']}.
 """
+if search:
+    md += "\n| passages | bm25 p50 / p95 / p99 ms | dense p50 / p95 / p99 ms | hybrid p50 / p95 / p99 ms | index bytes per passage (text + vectors) |\n|---|---|---|---|---|\n"
+    for s_ in search:
+        lat = s_["latency_ms"]
+        cell = lambda m: " / ".join(f(lat[m][p]) for p in ("p50", "p95", "p99"))
+        per = (s_["text_index_bytes"] + s_["vector_index_bytes"]) / max(s_["passages"], 1)
+        md += f"| {s_['passages']:,} | {cell('bm25')} | {cell('dense')} | {cell('hybrid')} | {per:.0f} |\n"
 (out / "report.md").write_text(md)
 print(md)

@@ -306,6 +306,31 @@ pub(crate) enum BenchWhat {
     /// Cairn's embedding stage on a JSONL file of passages (`{"text": …}` per line): tokens/s,
     /// to compare with bare ONNX Runtime on the same file (scripts/bench.sh).
     Embed(BenchEmbedArgs),
+    /// Query latency of bm25, dense and hybrid search at a number of passages (generated notes,
+    /// model-free vectors): run at 1×, 10× and 100× a collection's size to see the growth.
+    Search(BenchSearchArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct BenchSearchArgs {
+    /// Passages (one generated note each).
+    #[arg(long, default_value_t = 15_000)]
+    pub(crate) passages: usize,
+    /// Queries per mode.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) queries: usize,
+    /// Words per note.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) words: usize,
+    /// Where to create the temporary folder and data directory [default: the system temp dir].
+    #[arg(long)]
+    pub(crate) work_dir: Option<PathBuf>,
+    /// Seed of the pseudo-random notes and queries.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]

@@ -9,6 +9,8 @@ use cairn_core::config::Config;
 use crate::args::{BenchArgs, BenchWhat};
 
 pub mod embed;
+mod gen;
+pub mod search;
 pub mod watch;
 
 /// Runs `cairn bench`.
@@ -16,5 +18,6 @@ pub fn run(_data_dir: &Path, config: Config, args: &BenchArgs) -> Result<()> {
     match &args.what {
         BenchWhat::Watch(a) => watch::bench_watch(config, a),
         BenchWhat::Embed(a) => embed::bench_embed(config, a),
+        BenchWhat::Search(a) => search::bench_search(config, a),
     }
 }

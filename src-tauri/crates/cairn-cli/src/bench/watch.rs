@@ -9,92 +9,10 @@ use cairn_core::config::{Config, SearchMode};
 use cairn_core::engine::{IndexReport, SearchRequest, Writer};
 use cairn_core::watch::live::{self, FolderWatcher};
 
+use super::gen::{paragraph, stats, vocabulary, Rng, TempDir};
 use crate::args::BenchWatchArgs;
 use crate::cmd::watch::{ms, reconcile};
 use crate::interrupt::install_stop;
-
-/// A small deterministic generator (xorshift64*), so the benchmark needs no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// Pronounceable pseudo-words, so every file has varied vocabulary.
-fn vocabulary(rng: &mut Rng, n: usize) -> Vec<String> {
-    const ONSETS: [&str; 16] = [
-        "b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "v", "br", "st", "tr",
-    ];
-    const VOWELS: [&str; 6] = ["a", "e", "i", "o", "u", "ou"];
-    (0..n)
-        .map(|_| {
-            let syllables = 2 + rng.below(2);
-            (0..syllables)
-                .map(|_| {
-                    format!(
-                        "{}{}",
-                        ONSETS[rng.below(ONSETS.len())],
-                        VOWELS[rng.below(VOWELS.len())]
-                    )
-                })
-                .collect::<String>()
-        })
-        .collect()
-}
-
-fn paragraph(rng: &mut Rng, vocab: &[String], words: usize, extra: Option<&str>) -> String {
-    let mut s = String::new();
-    for i in 0..words {
-        if i > 0 {
-            s.push(if i % 12 == 0 { '\n' } else { ' ' });
-        }
-        s.push_str(&vocab[rng.below(vocab.len())]);
-    }
-    if let Some(e) = extra {
-        s.push(' ');
-        s.push_str(e);
-    }
-    s.push('\n');
-    s
-}
-
-/// Removes the benchmark's temporary directory, even on error.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn stats(values: &[f64]) -> serde_json::Value {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    serde_json::json!({
-        "p50": percentile(&v, 50.0),
-        "p95": percentile(&v, 95.0),
-        "max": v.last().copied().unwrap_or(0.0),
-    })
-}
 
 pub fn bench_watch(config: Config, a: &BenchWatchArgs) -> Result<()> {
     anyhow::ensure!(
