@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::answer::abstain::Evidence;
 use crate::answer::{AnswerMode, Citation, Timings};
 use crate::error::{Error, Result};
+use crate::store::RecordStore;
 
 pub use crate::answer::conversation::{
     AuditId, Message, MessageRole, Pin, PinId, Session, SessionId,
@@ -462,30 +463,30 @@ pub(crate) fn remove_pin(conn: &Connection, id: PinId) -> Result<()> {
 /// Sessions, pinned facts and the audit log of one library, reached through
 /// [`Engine::records`](crate::engine::Engine::records).
 pub struct Records<'a> {
-    conn: &'a Connection,
+    store: &'a dyn RecordStore,
 }
 
 impl<'a> Records<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Records<'a> {
-        Records { conn }
+    pub(crate) fn new(store: &'a dyn RecordStore) -> Records<'a> {
+        Records { store }
     }
 
     /// Starts a conversation; `ask` with its id continues it.
     pub fn new_session(&self, title: &str) -> Result<SessionId> {
-        create_session(self.conn, title.trim())
+        self.store.create_session(title.trim())
     }
 
     /// Conversations, oldest first.
     pub fn sessions(&self) -> Result<Vec<Session>> {
-        list_sessions(self.conn)
+        self.store.sessions()
     }
 
     /// The messages of a conversation.
     pub fn session_messages(&self, id: SessionId) -> Result<Vec<Message>> {
-        if !session_exists(self.conn, id)? {
+        if !self.store.session_exists(id)? {
             return Err(Error::NotFound(format!("there is no conversation {id}")));
         }
-        messages(self.conn, id)
+        self.store.messages(id)
     }
 
     /// Pins a fact: it is added to every generated answer's prompt.
@@ -499,32 +500,32 @@ impl<'a> Records<'a> {
                 "a pinned fact must be at most 2000 characters".into(),
             ));
         }
-        add_pin(self.conn, text)
+        self.store.add_pin(text)
     }
 
     /// Pinned facts, oldest first.
     pub fn pins(&self) -> Result<Vec<Pin>> {
-        pins(self.conn)
+        self.store.pins()
     }
 
     /// Unpins a fact.
     pub fn pin_remove(&self, id: PinId) -> Result<()> {
-        remove_pin(self.conn, id)
+        self.store.remove_pin(id)
     }
 
     /// The newest `limit` audit records, newest first.
     pub fn audit_list(&self, limit: usize) -> Result<Vec<AuditSummary>> {
-        list_audit(self.conn, limit)
+        self.store.audit_list(limit)
     }
 
     /// One full audit record.
     pub fn audit_record(&self, id: AuditId) -> Result<AuditRecord> {
-        get_audit(self.conn, id)
+        self.store.audit_record(id)
     }
 
     /// Every audit record, oldest first.
     pub fn audit_export(&self) -> Result<Vec<AuditRecord>> {
-        all_audit(self.conn)
+        self.store.audit_export()
     }
 }
 

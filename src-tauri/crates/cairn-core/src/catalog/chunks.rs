@@ -9,8 +9,13 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{parse_heading, Catalog, ChunkId, DocId, FolderId, Generation, VersionId};
+use super::{
+    parse_heading, Catalog, ChunkFilter, ChunkId, DocId, Filters, FolderId, Generation, Marks,
+    VersionId,
+};
+use crate::answer::abstain::Calibration;
 use crate::error::Result;
+use crate::store::{ChunkStore, EmbeddingCache};
 
 /// A current chunk as the derived indexes and search results need it.
 #[derive(Debug, Clone, Serialize)]
@@ -81,10 +86,12 @@ impl Catalog {
             status: r.get(14)?,
         })
     }
+}
 
+impl ChunkStore for Catalog {
     /// The given chunks, if they are still current (others are silently left out: a stale
     /// derived index can never surface superseded text).
-    pub fn current_chunks(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
+    fn current_chunks(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
         let mut out = HashMap::with_capacity(ids.len());
         let mut stmt = self.conn.prepare_cached(&format!(
             "{} WHERE c.id = ?1 AND v.status = 'current'",
@@ -98,11 +105,22 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Chunks of any status (for history and as-of search), by id.
+    fn chunk_records(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} WHERE c.id = ?1", Self::CHUNK_SELECT))?;
+        for id in ids {
+            if let Some(rec) = stmt.query_row([id.0], Self::chunk_row).optional()? {
+                out.insert(*id, rec);
+            }
+        }
+        Ok(out)
+    }
+
     /// Visits every current chunk (for rebuilding the text index).
-    pub fn for_each_current_chunk(
-        &self,
-        mut f: impl FnMut(ChunkRecord) -> Result<()>,
-    ) -> Result<()> {
+    fn for_each_current_chunk(&self, f: &mut dyn FnMut(ChunkRecord) -> Result<()>) -> Result<()> {
         let mut stmt = self.conn.prepare(&format!(
             "{} WHERE v.status = 'current' ORDER BY c.id",
             Self::CHUNK_SELECT
@@ -114,11 +132,53 @@ impl Catalog {
         Ok(())
     }
 
+    /// Chunks of the versions that were current at Unix time `at`, or of every version ever
+    /// recorded when `at` is None.
+    fn chunks_of_state(&self, at: Option<i64>) -> Result<Vec<ChunkRecord>> {
+        let sql = format!(
+            "{} WHERE ?1 IS NULL OR (v.created_at <= ?1 AND (v.retired_at IS NULL OR v.retired_at > ?1))",
+            Self::CHUNK_SELECT
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([at], Self::chunk_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The text of the passages just before and after chunk `id` in the same version (for
+    /// showing a cited passage in context).
+    fn neighbours(&self, id: ChunkId) -> Result<(Option<String>, Option<String>)> {
+        let mut stmt = self.conn.prepare(
+            "SELECT n.ordinal - c.ordinal, n.text FROM chunks c
+             JOIN chunks n ON n.version_id = c.version_id
+                          AND n.ordinal IN (c.ordinal - 1, c.ordinal + 1)
+             WHERE c.id = ?1",
+        )?;
+        let rows = stmt.query_map([id.0], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let (mut before, mut after) = (None, None);
+        for row in rows {
+            let (offset, text) = row?;
+            if offset < 0 {
+                before = Some(text);
+            } else {
+                after = Some(text);
+            }
+        }
+        Ok((before, after))
+    }
+
+    fn chunk_filter(&self, filters: &Filters, marks: &Marks) -> Result<ChunkFilter> {
+        self.resolve_filter(filters, marks)
+    }
+}
+
+impl EmbeddingCache for Catalog {
     /// Visits every current chunk that has a vector for `model_id` (for rebuilding usearch).
-    pub fn for_each_current_vector(
+    fn for_each_current_vector(
         &self,
         model_id: &str,
-        mut f: impl FnMut(ChunkId, Vec<f32>) -> Result<()>,
+        f: &mut dyn FnMut(ChunkId, Vec<f32>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, e.vector FROM chunks c
@@ -136,11 +196,7 @@ impl Catalog {
     }
 
     /// Current chunks whose text has a cached vector for `model_id` among `ids`.
-    pub fn cached_vectors(
-        &self,
-        model_id: &str,
-        ids: &[ChunkId],
-    ) -> Result<Vec<(ChunkId, Vec<f32>)>> {
+    fn cached_vectors(&self, model_id: &str, ids: &[ChunkId]) -> Result<Vec<(ChunkId, Vec<f32>)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.vector FROM chunks c
              JOIN embeddings e ON e.model_id = ?1 AND e.hash = c.embed_hash
@@ -160,7 +216,7 @@ impl Catalog {
 
     /// Up to `limit` current chunks without a vector for `model_id`, most recently modified
     /// documents first. Chunks sharing one text are returned once per text.
-    pub fn pending_chunks(&self, model_id: &str, limit: usize) -> Result<Vec<PendingChunk>> {
+    fn pending_chunks(&self, model_id: &str, limit: usize) -> Result<Vec<PendingChunk>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.id, c.embed_hash, v.title, c.heading, c.text FROM chunks c
              JOIN versions v ON v.id = c.version_id
@@ -192,7 +248,7 @@ impl Catalog {
 
     /// Stores vectors (by embedded-text hash) and returns every current chunk that now has one
     /// among those hashes, for adding to the vector index.
-    pub fn store_vectors(
+    fn store_vectors(
         &mut self,
         model_id: &str,
         vectors: &[(Vec<u8>, Vec<f32>)],
@@ -220,53 +276,24 @@ impl Catalog {
         Ok(ready)
     }
 
-    /// The text of the passages just before and after chunk `id` in the same version (for
-    /// showing a cited passage in context).
-    pub fn neighbours(&self, id: ChunkId) -> Result<(Option<String>, Option<String>)> {
+    fn embedded_current_chunks(&self, model_id: &str) -> Result<Vec<ChunkId>> {
         let mut stmt = self.conn.prepare(
-            "SELECT n.ordinal - c.ordinal, n.text FROM chunks c
-             JOIN chunks n ON n.version_id = c.version_id
-                          AND n.ordinal IN (c.ordinal - 1, c.ordinal + 1)
-             WHERE c.id = ?1",
+            "SELECT c.id FROM chunks c JOIN versions v ON v.id = c.version_id
+             WHERE v.status = 'current' AND EXISTS
+               (SELECT 1 FROM embeddings e WHERE e.model_id = ?1 AND e.hash = c.embed_hash)
+             ORDER BY c.id",
         )?;
-        let rows = stmt.query_map([id.0], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        let (mut before, mut after) = (None, None);
-        for row in rows {
-            let (offset, text) = row?;
-            if offset < 0 {
-                before = Some(text);
-            } else {
-                after = Some(text);
-            }
-        }
-        Ok((before, after))
+        let rows = stmt.query_map([model_id], |r| r.get::<_, i64>(0))?;
+        Ok(rows
+            .map(|r| r.map(ChunkId))
+            .collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Chunks of any status (for history and as-of search), by id.
-    pub fn chunk_records(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
-        let mut out = HashMap::with_capacity(ids.len());
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{} WHERE c.id = ?1", Self::CHUNK_SELECT))?;
-        for id in ids {
-            if let Some(rec) = stmt.query_row([id.0], Self::chunk_row).optional()? {
-                out.insert(*id, rec);
-            }
-        }
-        Ok(out)
+    fn calibration(&self, model_id: &str) -> Result<Option<Calibration>> {
+        crate::answer::abstain::load(&self.conn, model_id)
     }
 
-    /// Chunks of the versions that were current at Unix time `at`, or of every version ever
-    /// recorded when `at` is None.
-    pub fn chunks_of_state(&self, at: Option<i64>) -> Result<Vec<ChunkRecord>> {
-        let sql = format!(
-            "{} WHERE ?1 IS NULL OR (v.created_at <= ?1 AND (v.retired_at IS NULL OR v.retired_at > ?1))",
-            Self::CHUNK_SELECT
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([at], Self::chunk_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    fn store_calibration(&self, calibration: &Calibration) -> Result<()> {
+        crate::answer::abstain::store(&self.conn, calibration)
     }
 }

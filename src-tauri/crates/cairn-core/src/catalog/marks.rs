@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{now, path_str, Catalog, ChunkId};
 use crate::error::{Error, Result};
+use crate::store::{ChunkStore, MarkStore};
 
 /// A deprecation mark on a document, a folder, or a glob pattern of paths.
 #[derive(Debug, Clone, Serialize)]
@@ -77,11 +78,10 @@ pub struct Conflict {
     pub text_b: String,
 }
 
-impl Catalog {
+impl MarkStore for Catalog {
     // ---- deprecation and tags -------------------------------------------------------------------
-
     /// Marks a document, folder (`is_pattern` false) or glob pattern deprecated.
-    pub fn deprecate(
+    fn deprecate(
         &self,
         target: &str,
         is_pattern: bool,
@@ -99,14 +99,14 @@ impl Catalog {
     }
 
     /// Removes a deprecation mark; false when there was none.
-    pub fn undeprecate(&self, target: &str) -> Result<bool> {
+    fn undeprecate(&self, target: &str) -> Result<bool> {
         Ok(self
             .conn
             .execute("DELETE FROM deprecations WHERE target = ?1", [target])?
             > 0)
     }
 
-    pub fn deprecations(&self) -> Result<Vec<Deprecation>> {
+    fn deprecations(&self) -> Result<Vec<Deprecation>> {
         let mut stmt = self.conn.prepare(
             "SELECT target, is_pattern, reason, superseded_by, created_at FROM deprecations
              ORDER BY target",
@@ -124,7 +124,7 @@ impl Catalog {
     }
 
     /// Adds tags to a document or folder path.
-    pub fn tag(&self, target: &Path, tags: &[String]) -> Result<()> {
+    fn tag(&self, target: &Path, tags: &[String]) -> Result<()> {
         for t in tags {
             self.conn.execute(
                 "INSERT OR IGNORE INTO tags(target, tag) VALUES (?1, ?2)",
@@ -135,7 +135,7 @@ impl Catalog {
     }
 
     /// Removes tags (all of them when `tags` is empty); returns how many were removed.
-    pub fn untag(&self, target: &Path, tags: &[String]) -> Result<usize> {
+    fn untag(&self, target: &Path, tags: &[String]) -> Result<usize> {
         if tags.is_empty() {
             return Ok(self
                 .conn
@@ -152,7 +152,7 @@ impl Catalog {
     }
 
     /// All (target, tag) pairs.
-    pub fn tags(&self) -> Result<Vec<(PathBuf, String)>> {
+    fn tags(&self) -> Result<Vec<(PathBuf, String)>> {
         let mut stmt = self
             .conn
             .prepare("SELECT target, tag FROM tags ORDER BY target, tag")?;
@@ -166,7 +166,7 @@ impl Catalog {
     }
 
     /// Loads deprecations and tags for matching.
-    pub fn marks(&self) -> Result<Marks> {
+    fn marks(&self) -> Result<Marks> {
         let mut deprecations = Vec::new();
         for d in self.deprecations()? {
             let glob = if d.is_pattern {
@@ -189,9 +189,8 @@ impl Catalog {
     }
 
     // ---- conflicts ------------------------------------------------------------------------------
-
     /// Records near-duplicate passage pairs (ids ordered so each pair is stored once).
-    pub fn record_conflicts(&mut self, pairs: &[(ChunkId, ChunkId, f32)]) -> Result<()> {
+    fn record_conflicts(&mut self, pairs: &[(ChunkId, ChunkId, f32)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -208,7 +207,7 @@ impl Catalog {
     }
 
     /// Conflicts whose passages are both still current.
-    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+    fn conflicts(&self) -> Result<Vec<Conflict>> {
         let mut stmt = self.conn.prepare(
             "SELECT k.chunk_a, k.chunk_b, k.similarity FROM conflicts k
              JOIN chunks ca ON ca.id = k.chunk_a JOIN versions va ON va.id = ca.version_id

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{path_str, Catalog, FolderId};
 use crate::error::Result;
+use crate::store::ProblemStore;
 
 /// A file that could not be indexed, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -17,8 +18,8 @@ pub struct Problem {
     pub at: i64,
 }
 
-impl Catalog {
-    pub fn problems(&self) -> Result<Vec<Problem>> {
+impl ProblemStore for Catalog {
+    fn problems(&self) -> Result<Vec<Problem>> {
         let mut stmt = self
             .conn
             .prepare("SELECT path, reason, at FROM problems ORDER BY path")?;
@@ -33,7 +34,7 @@ impl Catalog {
     }
 
     /// Forgets a file's problem (and that it was skipped): it no longer exists or is indexed.
-    pub fn clear_problem(&self, path: &Path) -> Result<()> {
+    fn clear_problem(&self, path: &Path) -> Result<()> {
         self.conn
             .execute("DELETE FROM problems WHERE path = ?1", [path_str(path)])?;
         self.conn
@@ -42,7 +43,7 @@ impl Catalog {
     }
 
     /// Paths under a folder with a problem or skipped as not a document.
-    pub fn problem_paths(&self, folder: FolderId) -> Result<Vec<PathBuf>> {
+    fn problem_paths(&self, folder: FolderId) -> Result<Vec<PathBuf>> {
         let mut stmt = self.conn.prepare(
             "SELECT path FROM problems WHERE folder_id = ?1
              UNION SELECT path FROM skipped WHERE folder_id = ?1",
@@ -55,7 +56,7 @@ impl Catalog {
 
     /// Files under a folder that failed or are not documents, with the (size, ns mtime) they
     /// had then: while a file keeps that stat it is not read again.
-    pub fn settled_failures(
+    fn settled_failures(
         &self,
         folder: FolderId,
     ) -> Result<std::collections::HashMap<PathBuf, (u64, i64)>> {

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::Catalog;
 use crate::error::Result;
+use crate::store::StatusStore;
 
 /// Counts for `cairn status`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -26,11 +27,10 @@ pub struct Integrity {
     pub documents_with_two_current_versions: u64,
 }
 
-impl Catalog {
+impl StatusStore for Catalog {
     // ---- status -------------------------------------------------------------------------------
-
     /// Number of current passages (cheap: no look-up of vectors).
-    pub fn current_chunk_count(&self) -> Result<u64> {
+    fn current_chunk_count(&self) -> Result<u64> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM chunks c JOIN versions v ON v.id = c.version_id
              WHERE v.status = 'current'",
@@ -39,7 +39,7 @@ impl Catalog {
         )? as u64)
     }
 
-    pub fn stats(&self, model_id: &str) -> Result<CatalogStats> {
+    fn stats(&self, model_id: &str) -> Result<CatalogStats> {
         let one = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
@@ -64,9 +64,8 @@ impl Catalog {
     }
 
     // ---- consistency ----------------------------------------------------------------------------
-
     /// SQLite's own integrity check plus the catalog's invariants.
-    pub fn integrity(&self) -> Result<Integrity> {
+    fn integrity(&self) -> Result<Integrity> {
         let message: String = self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
@@ -81,5 +80,12 @@ impl Catalog {
             sqlite_message: message,
             documents_with_two_current_versions: doubles as u64,
         })
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(&self.path) + size(std::path::Path::new(&wal))
     }
 }
