@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use crate::answer::abstain::Evidence;
 use crate::answer::{AnswerMode, Citation, Timings};
 use crate::error::{Error, Result};
-use crate::store::RecordStore;
 
 pub use crate::answer::conversation::{
     AuditId, Message, MessageRole, Pin, PinId, Session, SessionId,
@@ -458,75 +457,6 @@ pub(crate) fn remove_pin(conn: &Connection, id: PinId) -> Result<()> {
         return Err(Error::NotFound(format!("there is no pinned fact {id}")));
     }
     Ok(())
-}
-
-/// Sessions, pinned facts and the audit log of one library, reached through
-/// [`Engine::records`](crate::engine::Engine::records).
-pub struct Records<'a> {
-    store: &'a dyn RecordStore,
-}
-
-impl<'a> Records<'a> {
-    pub(crate) fn new(store: &'a dyn RecordStore) -> Records<'a> {
-        Records { store }
-    }
-
-    /// Starts a conversation; `ask` with its id continues it.
-    pub fn new_session(&self, title: &str) -> Result<SessionId> {
-        self.store.create_session(title.trim())
-    }
-
-    /// Conversations, oldest first.
-    pub fn sessions(&self) -> Result<Vec<Session>> {
-        self.store.sessions()
-    }
-
-    /// The messages of a conversation.
-    pub fn session_messages(&self, id: SessionId) -> Result<Vec<Message>> {
-        if !self.store.session_exists(id)? {
-            return Err(Error::NotFound(format!("there is no conversation {id}")));
-        }
-        self.store.messages(id)
-    }
-
-    /// Pins a fact: it is added to every generated answer's prompt.
-    pub fn pin_add(&self, text: &str) -> Result<PinId> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(Error::Invalid("a pinned fact must not be empty".into()));
-        }
-        if text.len() > 2000 {
-            return Err(Error::Invalid(
-                "a pinned fact must be at most 2000 characters".into(),
-            ));
-        }
-        self.store.add_pin(text)
-    }
-
-    /// Pinned facts, oldest first.
-    pub fn pins(&self) -> Result<Vec<Pin>> {
-        self.store.pins()
-    }
-
-    /// Unpins a fact.
-    pub fn pin_remove(&self, id: PinId) -> Result<()> {
-        self.store.remove_pin(id)
-    }
-
-    /// The newest `limit` audit records, newest first.
-    pub fn audit_list(&self, limit: usize) -> Result<Vec<AuditSummary>> {
-        self.store.audit_list(limit)
-    }
-
-    /// One full audit record.
-    pub fn audit_record(&self, id: AuditId) -> Result<AuditRecord> {
-        self.store.audit_record(id)
-    }
-
-    /// Every audit record, oldest first.
-    pub fn audit_export(&self) -> Result<Vec<AuditRecord>> {
-        self.store.audit_export()
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use cairn_core::catalog::{
     Batch, BatchOutcome, Catalog, ChunkFilter, ChunkId, Filters, FolderId, Generation, NewChunk,
     NewVersion,
 };
-use cairn_core::store::prelude::*;
 use cairn_core::Error;
 
 /// A fresh catalog in a temporary directory, with one registered folder `docs/`.
@@ -329,7 +328,7 @@ fn vectors_are_cached_by_embedded_text() {
 
     let mut all = Vec::new();
     f.catalog
-        .for_each_current_vector("model", &mut |id, v| {
+        .for_each_current_vector("model", |id, v| {
             all.push((id, v));
             Ok(())
         })

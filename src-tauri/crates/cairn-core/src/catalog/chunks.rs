@@ -9,13 +9,8 @@ use std::path::PathBuf;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{
-    parse_heading, Catalog, ChunkFilter, ChunkId, DocId, Filters, FolderId, Generation, Marks,
-    VersionId,
-};
-use crate::answer::abstain::Calibration;
+use super::{parse_heading, Catalog, ChunkId, DocId, FolderId, Generation, VersionId};
 use crate::error::Result;
-use crate::store::{ChunkStore, EmbeddingCache};
 
 /// A current chunk as the derived indexes and search results need it.
 #[derive(Debug, Clone, Serialize)]
@@ -86,12 +81,10 @@ impl Catalog {
             status: r.get(14)?,
         })
     }
-}
 
-impl ChunkStore for Catalog {
     /// The given chunks, if they are still current (others are silently left out: a stale
     /// derived index can never surface superseded text).
-    fn current_chunks(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
+    pub fn current_chunks(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
         let mut out = HashMap::with_capacity(ids.len());
         let mut stmt = self.conn.prepare_cached(&format!(
             "{} WHERE c.id = ?1 AND v.status = 'current'",
@@ -105,22 +98,11 @@ impl ChunkStore for Catalog {
         Ok(out)
     }
 
-    /// Chunks of any status (for history and as-of search), by id.
-    fn chunk_records(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
-        let mut out = HashMap::with_capacity(ids.len());
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{} WHERE c.id = ?1", Self::CHUNK_SELECT))?;
-        for id in ids {
-            if let Some(rec) = stmt.query_row([id.0], Self::chunk_row).optional()? {
-                out.insert(*id, rec);
-            }
-        }
-        Ok(out)
-    }
-
     /// Visits every current chunk (for rebuilding the text index).
-    fn for_each_current_chunk(&self, f: &mut dyn FnMut(ChunkRecord) -> Result<()>) -> Result<()> {
+    pub fn for_each_current_chunk(
+        &self,
+        mut f: impl FnMut(ChunkRecord) -> Result<()>,
+    ) -> Result<()> {
         let mut stmt = self.conn.prepare(&format!(
             "{} WHERE v.status = 'current' ORDER BY c.id",
             Self::CHUNK_SELECT
@@ -132,53 +114,11 @@ impl ChunkStore for Catalog {
         Ok(())
     }
 
-    /// Chunks of the versions that were current at Unix time `at`, or of every version ever
-    /// recorded when `at` is None.
-    fn chunks_of_state(&self, at: Option<i64>) -> Result<Vec<ChunkRecord>> {
-        let sql = format!(
-            "{} WHERE ?1 IS NULL OR (v.created_at <= ?1 AND (v.retired_at IS NULL OR v.retired_at > ?1))",
-            Self::CHUNK_SELECT
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([at], Self::chunk_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// The text of the passages just before and after chunk `id` in the same version (for
-    /// showing a cited passage in context).
-    fn neighbours(&self, id: ChunkId) -> Result<(Option<String>, Option<String>)> {
-        let mut stmt = self.conn.prepare(
-            "SELECT n.ordinal - c.ordinal, n.text FROM chunks c
-             JOIN chunks n ON n.version_id = c.version_id
-                          AND n.ordinal IN (c.ordinal - 1, c.ordinal + 1)
-             WHERE c.id = ?1",
-        )?;
-        let rows = stmt.query_map([id.0], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        let (mut before, mut after) = (None, None);
-        for row in rows {
-            let (offset, text) = row?;
-            if offset < 0 {
-                before = Some(text);
-            } else {
-                after = Some(text);
-            }
-        }
-        Ok((before, after))
-    }
-
-    fn chunk_filter(&self, filters: &Filters, marks: &Marks) -> Result<ChunkFilter> {
-        self.resolve_filter(filters, marks)
-    }
-}
-
-impl EmbeddingCache for Catalog {
     /// Visits every current chunk that has a vector for `model_id` (for rebuilding usearch).
-    fn for_each_current_vector(
+    pub fn for_each_current_vector(
         &self,
         model_id: &str,
-        f: &mut dyn FnMut(ChunkId, Vec<f32>) -> Result<()>,
+        mut f: impl FnMut(ChunkId, Vec<f32>) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self.conn.prepare(
             "SELECT c.id, e.vector FROM chunks c
@@ -195,8 +135,26 @@ impl EmbeddingCache for Catalog {
         Ok(())
     }
 
+    /// Current chunks that have a vector for `model_id`, in id order.
+    pub fn embedded_current_chunks(&self, model_id: &str) -> Result<Vec<ChunkId>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id FROM chunks c JOIN versions v ON v.id = c.version_id
+             WHERE v.status = 'current' AND EXISTS
+               (SELECT 1 FROM embeddings e WHERE e.model_id = ?1 AND e.hash = c.embed_hash)
+             ORDER BY c.id",
+        )?;
+        let rows = stmt.query_map([model_id], |r| r.get::<_, i64>(0))?;
+        Ok(rows
+            .map(|r| r.map(ChunkId))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Current chunks whose text has a cached vector for `model_id` among `ids`.
-    fn cached_vectors(&self, model_id: &str, ids: &[ChunkId]) -> Result<Vec<(ChunkId, Vec<f32>)>> {
+    pub fn cached_vectors(
+        &self,
+        model_id: &str,
+        ids: &[ChunkId],
+    ) -> Result<Vec<(ChunkId, Vec<f32>)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.vector FROM chunks c
              JOIN embeddings e ON e.model_id = ?1 AND e.hash = c.embed_hash
@@ -216,7 +174,7 @@ impl EmbeddingCache for Catalog {
 
     /// Up to `limit` current chunks without a vector for `model_id`, most recently modified
     /// documents first. Chunks sharing one text are returned once per text.
-    fn pending_chunks(&self, model_id: &str, limit: usize) -> Result<Vec<PendingChunk>> {
+    pub fn pending_chunks(&self, model_id: &str, limit: usize) -> Result<Vec<PendingChunk>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.id, c.embed_hash, v.title, c.heading, c.text FROM chunks c
              JOIN versions v ON v.id = c.version_id
@@ -248,7 +206,7 @@ impl EmbeddingCache for Catalog {
 
     /// Stores vectors (by embedded-text hash) and returns every current chunk that now has one
     /// among those hashes, for adding to the vector index.
-    fn store_vectors(
+    pub fn store_vectors(
         &mut self,
         model_id: &str,
         vectors: &[(Vec<u8>, Vec<f32>)],
@@ -276,24 +234,53 @@ impl EmbeddingCache for Catalog {
         Ok(ready)
     }
 
-    fn embedded_current_chunks(&self, model_id: &str) -> Result<Vec<ChunkId>> {
+    /// The text of the passages just before and after chunk `id` in the same version (for
+    /// showing a cited passage in context).
+    pub fn neighbours(&self, id: ChunkId) -> Result<(Option<String>, Option<String>)> {
         let mut stmt = self.conn.prepare(
-            "SELECT c.id FROM chunks c JOIN versions v ON v.id = c.version_id
-             WHERE v.status = 'current' AND EXISTS
-               (SELECT 1 FROM embeddings e WHERE e.model_id = ?1 AND e.hash = c.embed_hash)
-             ORDER BY c.id",
+            "SELECT n.ordinal - c.ordinal, n.text FROM chunks c
+             JOIN chunks n ON n.version_id = c.version_id
+                          AND n.ordinal IN (c.ordinal - 1, c.ordinal + 1)
+             WHERE c.id = ?1",
         )?;
-        let rows = stmt.query_map([model_id], |r| r.get::<_, i64>(0))?;
-        Ok(rows
-            .map(|r| r.map(ChunkId))
-            .collect::<rusqlite::Result<_>>()?)
+        let rows = stmt.query_map([id.0], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let (mut before, mut after) = (None, None);
+        for row in rows {
+            let (offset, text) = row?;
+            if offset < 0 {
+                before = Some(text);
+            } else {
+                after = Some(text);
+            }
+        }
+        Ok((before, after))
     }
 
-    fn calibration(&self, model_id: &str) -> Result<Option<Calibration>> {
-        crate::answer::abstain::load(&self.conn, model_id)
+    /// Chunks of any status (for history and as-of search), by id.
+    pub fn chunk_records(&self, ids: &[ChunkId]) -> Result<HashMap<ChunkId, ChunkRecord>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{} WHERE c.id = ?1", Self::CHUNK_SELECT))?;
+        for id in ids {
+            if let Some(rec) = stmt.query_row([id.0], Self::chunk_row).optional()? {
+                out.insert(*id, rec);
+            }
+        }
+        Ok(out)
     }
 
-    fn store_calibration(&self, calibration: &Calibration) -> Result<()> {
-        crate::answer::abstain::store(&self.conn, calibration)
+    /// Chunks of the versions that were current at Unix time `at`, or of every version ever
+    /// recorded when `at` is None.
+    pub fn chunks_of_state(&self, at: Option<i64>) -> Result<Vec<ChunkRecord>> {
+        let sql = format!(
+            "{} WHERE ?1 IS NULL OR (v.created_at <= ?1 AND (v.retired_at IS NULL OR v.retired_at > ?1))",
+            Self::CHUNK_SELECT
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([at], Self::chunk_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -12,7 +12,6 @@ use super::{
     heading_json, now, path_str, Catalog, ChunkId, DocId, FolderId, Generation, VersionId,
 };
 use crate::error::{Error, Result};
-use crate::store::DocumentStore;
 
 /// Lifecycle of a document version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -164,39 +163,12 @@ pub struct VersionInfo {
 }
 
 impl Catalog {
-    /// Marks the live version of `path` with `status`; returns the chunk ids it had.
-    fn retire_current(
-        tx: &Transaction<'_>,
-        path: &Path,
-        status: VersionStatus,
-    ) -> Result<Vec<ChunkId>> {
-        let current: Option<i64> = tx
-            .query_row(
-                "SELECT v.id FROM versions v JOIN documents d ON d.id = v.doc_id
-                 WHERE d.path = ?1 AND v.status = 'current'",
-                [path_str(path)],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(version) = current else {
-            return Ok(Vec::new());
-        };
-        tx.execute(
-            "UPDATE versions SET status = ?2, retired_at = ?3 WHERE id = ?1",
-            params![version, status.as_str(), now()],
-        )?;
-        let mut stmt = tx.prepare_cached("SELECT id FROM chunks WHERE version_id = ?1")?;
-        let ids = stmt.query_map([version], |r| Ok(ChunkId(r.get(0)?)))?;
-        Ok(ids.collect::<rusqlite::Result<_>>()?)
-    }
-}
-
-impl DocumentStore for Catalog {
     // ---- folders ------------------------------------------------------------------------------
+
     /// Registers a folder (idempotent); returns its id. Documents left under it by an earlier
     /// [`Catalog::remove_folder`] are adopted again, and a folder registered anew forgets that
     /// paths under it were forgotten (they are indexed again).
-    fn add_folder(&self, path: &Path) -> Result<FolderId> {
+    pub fn add_folder(&self, path: &Path) -> Result<FolderId> {
         let added = self.conn.execute(
             "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?1, ?2)",
             params![path_str(path), now()],
@@ -219,7 +191,7 @@ impl DocumentStore for Catalog {
         Ok(id)
     }
 
-    fn folders(&self) -> Result<Vec<Folder>> {
+    pub fn folders(&self) -> Result<Vec<Folder>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, path FROM folders WHERE path NOT LIKE 'removed:%' ORDER BY path",
         )?;
@@ -233,8 +205,9 @@ impl DocumentStore for Catalog {
     }
 
     // ---- documents and versions ---------------------------------------------------------------
+
     /// Current (live) documents under a folder, keyed by path.
-    fn known_docs(&self, folder: FolderId) -> Result<HashMap<PathBuf, KnownDoc>> {
+    pub fn known_docs(&self, folder: FolderId) -> Result<HashMap<PathBuf, KnownDoc>> {
         let mut stmt = self.conn.prepare(
             "SELECT d.path, d.id, v.id, v.seq, v.content_hash, v.size, v.stat_ns
              FROM documents d JOIN versions v ON v.doc_id = d.id
@@ -258,7 +231,7 @@ impl DocumentStore for Catalog {
     }
 
     /// True when a document (live or not) has this path.
-    fn has_document(&self, path: &Path) -> Result<bool> {
+    pub fn has_document(&self, path: &Path) -> Result<bool> {
         Ok(self
             .conn
             .query_row(
@@ -271,7 +244,12 @@ impl DocumentStore for Catalog {
     }
 
     /// Records that an unchanged file's modification time moved (no new version).
-    fn touch_version(&self, version: VersionId, mtime: i64, stat_ns: Option<i64>) -> Result<()> {
+    pub fn touch_version(
+        &self,
+        version: VersionId,
+        mtime: i64,
+        stat_ns: Option<i64>,
+    ) -> Result<()> {
         self.conn.execute(
             "UPDATE versions SET mtime = ?2, stat_ns = ?3 WHERE id = ?1",
             params![version.0, mtime, stat_ns],
@@ -280,7 +258,7 @@ impl DocumentStore for Catalog {
     }
 
     /// Makes the next reconcile hash this version's file instead of trusting its stat.
-    fn forget_stat(&self, version: VersionId) -> Result<()> {
+    pub fn forget_stat(&self, version: VersionId) -> Result<()> {
         self.conn.execute(
             "UPDATE versions SET stat_ns = NULL WHERE id = ?1",
             [version.0],
@@ -291,7 +269,7 @@ impl DocumentStore for Catalog {
     /// Applies one batch of indexing results in a single transaction: new versions (the
     /// previous current version of each document becomes superseded), renames and deletions.
     /// Returns the chunk ids that left the searchable set and the ids that joined it.
-    fn apply_batch(&mut self, batch: &Batch) -> Result<BatchOutcome> {
+    pub fn apply_batch(&mut self, batch: &Batch) -> Result<BatchOutcome> {
         let tx = self.conn.transaction()?;
         let mut outcome = BatchOutcome::default();
         let t = now();
@@ -401,8 +379,34 @@ impl DocumentStore for Catalog {
         Ok(outcome)
     }
 
+    /// Marks the live version of `path` with `status`; returns the chunk ids it had.
+    fn retire_current(
+        tx: &Transaction<'_>,
+        path: &Path,
+        status: VersionStatus,
+    ) -> Result<Vec<ChunkId>> {
+        let current: Option<i64> = tx
+            .query_row(
+                "SELECT v.id FROM versions v JOIN documents d ON d.id = v.doc_id
+                 WHERE d.path = ?1 AND v.status = 'current'",
+                [path_str(path)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(version) = current else {
+            return Ok(Vec::new());
+        };
+        tx.execute(
+            "UPDATE versions SET status = ?2, retired_at = ?3 WHERE id = ?1",
+            params![version, status.as_str(), now()],
+        )?;
+        let mut stmt = tx.prepare_cached("SELECT id FROM chunks WHERE version_id = ?1")?;
+        let ids = stmt.query_map([version], |r| Ok(ChunkId(r.get(0)?)))?;
+        Ok(ids.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Every document with its latest version, for the desktop app's library list.
-    fn documents(&self) -> Result<Vec<DocumentRow>> {
+    pub fn documents(&self) -> Result<Vec<DocumentRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT d.id, d.path, f.path, v.seq, v.status, v.kind, v.title, v.size, v.mtime,
                     v.page_count, v.chunk_count,
@@ -434,7 +438,7 @@ impl DocumentStore for Catalog {
     /// Forgets a folder: its documents' current versions become `deleted` (history is kept),
     /// its problems are dropped and it is no longer scanned. The caller rebuilds the derived
     /// indexes. Returns how many documents were retired.
-    fn remove_folder(&mut self, path: &Path) -> Result<usize> {
+    pub fn remove_folder(&mut self, path: &Path) -> Result<usize> {
         let tx = self.conn.transaction()?;
         let id: i64 = tx
             .query_row(
@@ -469,7 +473,7 @@ impl DocumentStore for Catalog {
     }
 
     /// The document at `path` (live or not).
-    fn document_id(&self, path: &Path) -> Result<Option<DocId>> {
+    pub fn document_id(&self, path: &Path) -> Result<Option<DocId>> {
         Ok(self
             .conn
             .query_row(
@@ -481,7 +485,7 @@ impl DocumentStore for Catalog {
     }
 
     /// Every version of the document at `path`, oldest first, with what changed.
-    fn history(&self, path: &Path) -> Result<Vec<VersionInfo>> {
+    pub fn history(&self, path: &Path) -> Result<Vec<VersionInfo>> {
         let doc = self.document_id(path)?.ok_or_else(|| {
             Error::NotFound(format!("Cairn has no document at {}", path.display()))
         })?;

@@ -89,7 +89,7 @@ impl ChunkFilter {
 impl Catalog {
     /// The chunk filter for `filters`: current chunks passing them, minus deprecated
     /// documents unless `filters.include_deprecated`.
-    pub(super) fn resolve_filter(&self, filters: &Filters, marks: &Marks) -> Result<ChunkFilter> {
+    pub fn chunk_filter(&self, filters: &Filters, marks: &Marks) -> Result<ChunkFilter> {
         let exclude_deprecated = !filters.include_deprecated && marks.has_deprecations();
         if filters.is_empty() && !exclude_deprecated {
             return Ok(ChunkFilter::All);

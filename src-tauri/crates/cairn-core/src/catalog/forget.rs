@@ -15,7 +15,6 @@ use serde::Serialize;
 
 use super::{now, path_str, Catalog, ChunkId, Generation};
 use crate::error::Result;
-use crate::store::ForgetStore;
 
 /// What [`Catalog::erase`] removed.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -65,24 +64,13 @@ fn prefix(path: &Path) -> String {
 }
 
 impl Catalog {
-    /// A folder registered anew indexes everything under it again.
-    pub(super) fn unforget_under(&self, folder: &Path) -> Result<()> {
-        self.conn.execute(
-            &format!("DELETE FROM forgotten WHERE {UNDER}"),
-            params![path_str(folder), prefix(folder)],
-        )?;
-        Ok(())
-    }
-}
-
-impl ForgetStore for Catalog {
     /// Erases every document at or under `target`, in one transaction: versions, passages,
     /// conflicts, cached vectors no remaining passage uses, problem and skipped rows, tags and
     /// deprecations of those paths, and the cached abstention calibration (it was measured on
     /// their passages). Answers in the audit log that drew on them are redacted (see
     /// [`crate::audit`]). With `exclude`, `target` is remembered as forgotten so that scans
     /// leave it alone. The caller rebuilds the derived indexes.
-    fn erase(&mut self, target: &Path, exclude: bool) -> Result<Erased> {
+    pub fn erase(&mut self, target: &Path, exclude: bool) -> Result<Erased> {
         let (p, pre) = (path_str(target), prefix(target));
         let tx = self.conn.transaction()?;
         let mut out = Erased::default();
@@ -172,7 +160,7 @@ impl ForgetStore for Catalog {
     }
 
     /// The forgotten paths (scans leave them alone).
-    fn forgotten(&self) -> Result<Forgotten> {
+    pub fn forgotten(&self) -> Result<Forgotten> {
         let mut stmt = self
             .conn
             .prepare("SELECT path FROM forgotten ORDER BY path")?;
@@ -184,17 +172,26 @@ impl ForgetStore for Catalog {
     }
 
     /// Lets scans index `path` again; false when it was not forgotten.
-    fn unforget(&self, path: &Path) -> Result<bool> {
+    pub fn unforget(&self, path: &Path) -> Result<bool> {
         Ok(self
             .conn
             .execute("DELETE FROM forgotten WHERE path = ?1", [path_str(path)])?
             > 0)
     }
 
+    /// A folder registered anew indexes everything under it again.
+    pub(super) fn unforget_under(&self, folder: &Path) -> Result<()> {
+        self.conn.execute(
+            &format!("DELETE FROM forgotten WHERE {UNDER}"),
+            params![path_str(folder), prefix(folder)],
+        )?;
+        Ok(())
+    }
+
     /// Rewrites the database file without free pages (`VACUUM`) and truncates the write-ahead
     /// log, so erased rows leave the disk files. Returns false when another connection was
     /// still reading and the log could not be emptied (it is on the next checkpoint).
-    fn shrink(&self) -> Result<bool> {
+    pub fn shrink(&self) -> Result<bool> {
         self.conn.execute_batch("VACUUM")?;
         let busy: i64 = self
             .conn

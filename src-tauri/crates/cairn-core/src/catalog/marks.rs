@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::{now, path_str, Catalog, ChunkId};
 use crate::error::{Error, Result};
-use crate::store::{ChunkStore, MarkStore};
 
 /// A deprecation mark on a document, a folder, or a glob pattern of paths.
 #[derive(Debug, Clone, Serialize)]
@@ -78,10 +77,11 @@ pub struct Conflict {
     pub text_b: String,
 }
 
-impl MarkStore for Catalog {
+impl Catalog {
     // ---- deprecation and tags -------------------------------------------------------------------
+
     /// Marks a document, folder (`is_pattern` false) or glob pattern deprecated.
-    fn deprecate(
+    pub fn deprecate(
         &self,
         target: &str,
         is_pattern: bool,
@@ -99,14 +99,14 @@ impl MarkStore for Catalog {
     }
 
     /// Removes a deprecation mark; false when there was none.
-    fn undeprecate(&self, target: &str) -> Result<bool> {
+    pub fn undeprecate(&self, target: &str) -> Result<bool> {
         Ok(self
             .conn
             .execute("DELETE FROM deprecations WHERE target = ?1", [target])?
             > 0)
     }
 
-    fn deprecations(&self) -> Result<Vec<Deprecation>> {
+    pub fn deprecations(&self) -> Result<Vec<Deprecation>> {
         let mut stmt = self.conn.prepare(
             "SELECT target, is_pattern, reason, superseded_by, created_at FROM deprecations
              ORDER BY target",
@@ -124,7 +124,7 @@ impl MarkStore for Catalog {
     }
 
     /// Adds tags to a document or folder path.
-    fn tag(&self, target: &Path, tags: &[String]) -> Result<()> {
+    pub fn tag(&self, target: &Path, tags: &[String]) -> Result<()> {
         for t in tags {
             self.conn.execute(
                 "INSERT OR IGNORE INTO tags(target, tag) VALUES (?1, ?2)",
@@ -135,7 +135,7 @@ impl MarkStore for Catalog {
     }
 
     /// Removes tags (all of them when `tags` is empty); returns how many were removed.
-    fn untag(&self, target: &Path, tags: &[String]) -> Result<usize> {
+    pub fn untag(&self, target: &Path, tags: &[String]) -> Result<usize> {
         if tags.is_empty() {
             return Ok(self
                 .conn
@@ -152,7 +152,7 @@ impl MarkStore for Catalog {
     }
 
     /// All (target, tag) pairs.
-    fn tags(&self) -> Result<Vec<(PathBuf, String)>> {
+    pub fn tags(&self) -> Result<Vec<(PathBuf, String)>> {
         let mut stmt = self
             .conn
             .prepare("SELECT target, tag FROM tags ORDER BY target, tag")?;
@@ -166,7 +166,7 @@ impl MarkStore for Catalog {
     }
 
     /// Loads deprecations and tags for matching.
-    fn marks(&self) -> Result<Marks> {
+    pub fn marks(&self) -> Result<Marks> {
         let mut deprecations = Vec::new();
         for d in self.deprecations()? {
             let glob = if d.is_pattern {
@@ -189,8 +189,9 @@ impl MarkStore for Catalog {
     }
 
     // ---- conflicts ------------------------------------------------------------------------------
+
     /// Records near-duplicate passage pairs (ids ordered so each pair is stored once).
-    fn record_conflicts(&mut self, pairs: &[(ChunkId, ChunkId, f32)]) -> Result<()> {
+    pub fn record_conflicts(&mut self, pairs: &[(ChunkId, ChunkId, f32)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -207,7 +208,7 @@ impl MarkStore for Catalog {
     }
 
     /// Conflicts whose passages are both still current.
-    fn conflicts(&self) -> Result<Vec<Conflict>> {
+    pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let mut stmt = self.conn.prepare(
             "SELECT k.chunk_a, k.chunk_b, k.similarity FROM conflicts k
              JOIN chunks ca ON ca.id = k.chunk_a JOIN versions va ON va.id = ca.version_id

@@ -7,9 +7,10 @@
 //! each records the catalog generation it reflects, and is rebuilt when it lags.
 //!
 //! This file holds the [`Catalog`] type (opening, the `meta` table, generation counters), the
-//! typed ids and the helpers the submodules share. Each submodule implements, for its tables,
-//! the trait of the storage seam ([`crate::store`]) for that concern, and everything public is
-//! re-exported here (`catalog::X`). Only [`crate::store::embedded`] opens a `Catalog`:
+//! typed ids and the helpers the submodules share. Each submodule adds one `impl Catalog` block
+//! for its tables, and everything public is re-exported here (`catalog::X`). The engine never
+//! names a `Catalog`: it holds the storage seam's traits ([`crate::store`]), which
+//! `store::embedded` implements over these methods.
 //!
 //! - `schema`: the migrations and how they are applied;
 //! - `documents`: folders, documents, versions, [`Catalog::apply_batch`] (new versions,
@@ -18,8 +19,6 @@
 //! - `filters`: search filters resolved to the chunks a retriever may return;
 //! - `marks`: deprecations, tags and conflicts between passages;
 //! - `problems`: files that could not be indexed;
-//! - `records`: sessions, pinned facts and the audit log, over the tables [`crate::audit`]
-//!   defines;
 //! - `forget`: erasing documents from every table (and redacting the audit log), the list of
 //!   forgotten paths a scan leaves alone, shrinking the file so the bytes leave the disk;
 //! - `status`: counts for `cairn status` and the integrity check.
@@ -30,7 +29,6 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::error::Result;
 use crate::ids::typed_id;
-use crate::store::MetaStore;
 
 mod chunks;
 mod documents;
@@ -38,7 +36,6 @@ mod filters;
 mod forget;
 mod marks;
 mod problems;
-mod records;
 mod schema;
 mod status;
 
@@ -150,10 +147,35 @@ impl Catalog {
         &self.path
     }
 
-    /// The connection, for the tests of modules that define tables (sessions, audit).
-    #[cfg(test)]
+    /// The connection, for modules that own their tables (answers, sessions, audit).
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    // ---- meta -------------------------------------------------------------------------------
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The current value of a generation counter.
+    pub fn generation(&self, which: Generation) -> Result<u64> {
+        Ok(self
+            .meta(which.key())?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Adds one to a generation counter, inside the write transaction that changed what it
@@ -166,29 +188,9 @@ impl Catalog {
         )?;
         Ok(())
     }
-}
 
-impl MetaStore for Catalog {
-    fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
-    }
-
-    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
-    }
-
-    fn generation(&self, which: Generation) -> Result<u64> {
-        Ok(self
-            .meta(which.key())?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
+    /// The embedding model whose vectors this catalog's index holds, if any.
+    pub fn index_model(&self) -> Result<Option<String>> {
+        self.meta("embedding_model")
     }
 }

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::{path_str, Catalog, FolderId};
 use crate::error::Result;
-use crate::store::ProblemStore;
 
 /// A file that could not be indexed, and why.
 #[derive(Debug, Clone, Serialize)]
@@ -18,8 +17,8 @@ pub struct Problem {
     pub at: i64,
 }
 
-impl ProblemStore for Catalog {
-    fn problems(&self) -> Result<Vec<Problem>> {
+impl Catalog {
+    pub fn problems(&self) -> Result<Vec<Problem>> {
         let mut stmt = self
             .conn
             .prepare("SELECT path, reason, at FROM problems ORDER BY path")?;
@@ -34,7 +33,7 @@ impl ProblemStore for Catalog {
     }
 
     /// Forgets a file's problem (and that it was skipped): it no longer exists or is indexed.
-    fn clear_problem(&self, path: &Path) -> Result<()> {
+    pub fn clear_problem(&self, path: &Path) -> Result<()> {
         self.conn
             .execute("DELETE FROM problems WHERE path = ?1", [path_str(path)])?;
         self.conn
@@ -43,7 +42,7 @@ impl ProblemStore for Catalog {
     }
 
     /// Paths under a folder with a problem or skipped as not a document.
-    fn problem_paths(&self, folder: FolderId) -> Result<Vec<PathBuf>> {
+    pub fn problem_paths(&self, folder: FolderId) -> Result<Vec<PathBuf>> {
         let mut stmt = self.conn.prepare(
             "SELECT path FROM problems WHERE folder_id = ?1
              UNION SELECT path FROM skipped WHERE folder_id = ?1",
@@ -56,7 +55,7 @@ impl ProblemStore for Catalog {
 
     /// Files under a folder that failed or are not documents, with the (size, ns mtime) they
     /// had then: while a file keeps that stat it is not read again.
-    fn settled_failures(
+    pub fn settled_failures(
         &self,
         folder: FolderId,
     ) -> Result<std::collections::HashMap<PathBuf, (u64, i64)>> {

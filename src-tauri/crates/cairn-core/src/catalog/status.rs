@@ -1,11 +1,12 @@
 //! Counts for `cairn status` and the consistency check behind `cairn check`: SQLite's own
 //! integrity check plus the catalog's invariants.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use super::Catalog;
 use crate::error::Result;
-use crate::store::StatusStore;
 
 /// Counts for `cairn status`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -27,10 +28,19 @@ pub struct Integrity {
     pub documents_with_two_current_versions: u64,
 }
 
-impl StatusStore for Catalog {
+impl Catalog {
     // ---- status -------------------------------------------------------------------------------
+
+    /// Bytes the database and its write-ahead log use on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(&self.path) + size(Path::new(&wal))
+    }
+
     /// Number of current passages (cheap: no look-up of vectors).
-    fn current_chunk_count(&self) -> Result<u64> {
+    pub fn current_chunk_count(&self) -> Result<u64> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*) FROM chunks c JOIN versions v ON v.id = c.version_id
              WHERE v.status = 'current'",
@@ -39,7 +49,7 @@ impl StatusStore for Catalog {
         )? as u64)
     }
 
-    fn stats(&self, model_id: &str) -> Result<CatalogStats> {
+    pub fn stats(&self, model_id: &str) -> Result<CatalogStats> {
         let one = |sql: &str| -> Result<u64> {
             Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
         };
@@ -64,8 +74,9 @@ impl StatusStore for Catalog {
     }
 
     // ---- consistency ----------------------------------------------------------------------------
+
     /// SQLite's own integrity check plus the catalog's invariants.
-    fn integrity(&self) -> Result<Integrity> {
+    pub fn integrity(&self) -> Result<Integrity> {
         let message: String = self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
@@ -80,12 +91,5 @@ impl StatusStore for Catalog {
             sqlite_message: message,
             documents_with_two_current_versions: doubles as u64,
         })
-    }
-
-    fn disk_bytes(&self) -> u64 {
-        let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        size(&self.path) + size(std::path::Path::new(&wal))
     }
 }

@@ -37,6 +37,7 @@ pub use forget::ForgetReport;
 pub use indexing::{reconcile, IndexReport, Phase, Progress, Reconciled};
 pub use open::Status;
 pub use pool::{PooledEngine, ReaderPool};
+pub use records::Records;
 pub(crate) use search::{assemble_hits, combine as combine_hits};
 pub use search::{SearchRequest, SearchResponse, SearchState};
 pub use writer::Writer;

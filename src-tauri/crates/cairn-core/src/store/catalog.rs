@@ -1,6 +1,6 @@
-//! The catalog's side of the seam: one trait per concern, each implemented by the embedded
-//! SQLite [`Catalog`](crate::catalog::Catalog) in the `catalog/` file of the same concern.
-//! [`CatalogStore`](super::CatalogStore) is all of them together, what the engine holds.
+//! The catalog's side of the seam: one trait per concern, implemented for the embedded SQLite
+//! [`Catalog`](crate::catalog::Catalog) in `embedded/catalog.rs`. [`CatalogStore`](super::CatalogStore)
+//! is all of them together, what the engine holds.
 //!
 //! The record types (`Batch`, `ChunkRecord`, `Marks`, …) are plain data in [`crate::catalog`]
 //! and [`crate::audit`]; no trait method exposes a SQLite type.

@@ -1,10 +1,12 @@
 //! The embedded store: a data directory holding `catalog.sqlite3` (SQLite, WAL), `text/`
 //! (tantivy) and `vectors.usearch` + `vectors.json` (usearch). The only code that opens the
 //! concrete [`Catalog`], [`TextIndex`] and [`VectorIndex`]; everything else reaches them
-//! through the traits. The catalog's trait implementations live beside its tables in
-//! `catalog/`; the retrievers' are here.
+//! through the traits. `catalog.rs` implements the catalog traits over [`Catalog`]'s own
+//! methods; the retrievers' implementations are here.
 
 use std::path::Path;
+
+mod catalog;
 
 use super::{CatalogStore, Hit, KeywordRetriever, VectorRetriever};
 use crate::catalog::{Catalog, ChunkFilter, ChunkId, ChunkRecord};
@@ -124,5 +126,74 @@ impl VectorRetriever for VectorIndex {
     }
     fn disk_bytes(&self) -> u64 {
         VectorIndex::bytes_on_disk(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The layering rule "the engine reaches storage only through the seam": outside this
+    /// module (and the concrete types' own files), no code of the crate opens a concrete
+    /// store. Unit tests (after `#[cfg(test)]`) may.
+    #[test]
+    fn only_the_embedded_store_opens_the_concrete_stores() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.clone()];
+        let mut offenders = Vec::new();
+        let mut checked = 0;
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let rel = p
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let own = rel.starts_with("store/embedded/")
+                || rel.starts_with("catalog/")
+                || rel.starts_with("index/");
+            if own || !rel.ends_with(".rs") {
+                continue;
+            }
+            checked += 1;
+            let text = std::fs::read_to_string(&p).unwrap();
+            // Code only: comments may name the types, unit tests may open them.
+            let code: String = text
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or("")
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .flat_map(|l| [l, "\n"])
+                .collect();
+            // A needle ending in a name matches the whole name (`Catalog`, not `CatalogStats`).
+            let uses = |needle: &str| {
+                code.match_indices(needle).any(|(at, _)| {
+                    let next = code[at + needle.len()..].chars().next();
+                    needle.ends_with(':') || !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+            };
+            for needle in [
+                "catalog::Catalog",
+                "Catalog::open",
+                "text::TextIndex",
+                "TextIndex::",
+                "vector::VectorIndex",
+                "VectorIndex::",
+            ] {
+                if uses(needle) {
+                    offenders.push(format!("{rel}: {needle}"));
+                }
+            }
+        }
+        assert!(
+            checked > 50,
+            "only {checked} source files found under {src:?}"
+        );
+        assert!(
+            offenders.is_empty(),
+            "concrete stores opened outside store::embedded: {offenders:?}"
+        );
     }
 }
