@@ -114,9 +114,12 @@ fn vector_of(text: &str) -> Vec<f32> {
     v.iter().map(|x| x / norm).collect()
 }
 
-/// Registers the documents folder.
-fn folder(s: &Stores, docs: &Path) -> FolderId {
-    s.catalog.add_folder(docs).expect("add folder")
+/// A fresh library opened for writing, with its documents folder registered.
+fn start(b: &dyn Backend) -> (Stores, PathBuf, FolderId) {
+    let s = b.open(true);
+    let docs = b.docs();
+    let folder = s.catalog.add_folder(&docs).expect("add folder");
+    (s, docs, folder)
 }
 
 /// Applies a batch to the catalog only (the retrievers lag behind).
@@ -219,9 +222,7 @@ fn dense(s: &Stores, text: &str, filter: &ChunkFilter) -> Vec<String> {
 
 /// A new version makes the old one superseded in the same batch, and searches show only it.
 fn a_new_version_replaces_the_old_in_one_batch(b: &dyn Backend) {
-    let mut s = b.open(true);
-    let docs = b.docs();
-    let f = folder(&s, &docs);
+    let (mut s, docs, f) = start(b);
     let old = "refunds within fourteen days";
     let first = apply(
         &mut s,
@@ -260,9 +261,7 @@ fn a_new_version_replaces_the_old_in_one_batch(b: &dyn Backend) {
 
 /// A retriever that lags behind the catalog may return an old id, never its text.
 fn superseded_text_is_never_retrieved_from_a_lagging_retriever(b: &dyn Backend) {
-    let mut s = b.open(true);
-    let docs = b.docs();
-    let f = folder(&s, &docs);
+    let (mut s, docs, f) = start(b);
     let old = "the canary sings at dawn";
     let first = apply(
         &mut s,
@@ -298,9 +297,7 @@ fn superseded_text_is_never_retrieved_from_a_lagging_retriever(b: &dyn Backend) 
 
 /// Generations grow with what they count, and a commit records the one it reflects.
 fn generations_grow_and_retrievers_record_them(b: &dyn Backend) {
-    let mut s = b.open(true);
-    let docs = b.docs();
-    let f = folder(&s, &docs);
+    let (mut s, docs, f) = start(b);
     let generations = |s: &Stores| {
         (
             s.catalog.generation(Generation::Text).unwrap(),
@@ -330,9 +327,7 @@ fn generations_grow_and_retrievers_record_them(b: &dyn Backend) {
 
 /// Both retrievers can be rebuilt from the catalog alone, with the same results.
 fn retrievers_rebuild_from_the_catalog_alone(b: &dyn Backend) {
-    let mut s = b.open(true);
-    let docs = b.docs();
-    let f = folder(&s, &docs);
+    let (mut s, docs, f) = start(b);
     apply(
         &mut s,
         vec![
@@ -364,9 +359,7 @@ fn retrievers_rebuild_from_the_catalog_alone(b: &dyn Backend) {
 
 /// An unchanged passage of an edited document reuses its vector; only new text waits.
 fn unchanged_text_reuses_its_cached_vector(b: &dyn Backend) {
-    let mut s = b.open(true);
-    let docs = b.docs();
-    let f = folder(&s, &docs);
+    let (mut s, docs, f) = start(b);
     apply(
         &mut s,
         vec![version(
@@ -404,9 +397,7 @@ fn unchanged_text_reuses_its_cached_vector(b: &dyn Backend) {
 
 /// Filters resolved by the catalog restrict both retrievers.
 fn filters_restrict_both_retrievers(b: &dyn Backend) {
-    let mut s = b.open(true);
-    let docs = b.docs();
-    let f = folder(&s, &docs);
+    let (mut s, docs, f) = start(b);
     let out = apply(
         &mut s,
         vec![
@@ -436,10 +427,8 @@ fn filters_restrict_both_retrievers(b: &dyn Backend) {
 
 /// A reader sees what the writer committed (the keyword retriever after `refresh`).
 fn readers_see_a_writers_commits(b: &dyn Backend) {
-    let mut w = b.open(true);
+    let (mut w, docs, f) = start(b);
     let reader = b.open(false);
-    let docs = b.docs();
-    let f = folder(&w, &docs);
     apply(
         &mut w,
         vec![version(
@@ -466,9 +455,7 @@ fn readers_see_a_writers_commits(b: &dyn Backend) {
 
 /// Forgetting erases a document from the catalog; rebuilt retrievers no longer hold it.
 fn forgetting_erases_every_copy(b: &dyn Backend) {
-    let mut s = b.open(true);
-    let docs = b.docs();
-    let f = folder(&s, &docs);
+    let (mut s, docs, f) = start(b);
     let out = apply(
         &mut s,
         vec![
