@@ -3,7 +3,7 @@
 //! Modules follow the pipeline: [`watch`] finds files, [`parse`] extracts text and structure,
 //! [`chunk`] cuts it into token-bounded, attributed chunks, [`embed`] turns chunks into
 //! vectors, [`catalog`] (SQLite) is the source of truth, [`index`] holds the derived tantivy
-//! and usearch indexes, [`retrieve`] searches and fuses them, [`eval`] measures the result.
+//! and usearch indexes, [`store`] is the seam the engine reaches them through, [`retrieve`] searches and fuses them, [`eval`] measures the result.
 //! [`answer`] turns retrieved passages into cited answers ([`cite`] checks the citations,
 //! [`audit`] records them). [`engine::Engine`] ties them together for the binaries.
 //! Shared by several stages: [`analysis`] (how text becomes search terms and content words),
@@ -29,6 +29,7 @@ pub mod parse;
 pub mod paths;
 pub mod retrieve;
 pub mod stop;
+pub mod store;
 pub mod watch;
 
 pub use error::{Error, Result};

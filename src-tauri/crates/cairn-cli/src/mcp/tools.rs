@@ -118,7 +118,7 @@ pub(super) fn current_documents(
     // TODO: a catalog query per document (and a document list without chunk text) would
     // avoid scanning every current chunk; the catalog has none yet.
     let mut docs: BTreeMap<PathBuf, Vec<ChunkRecord>> = BTreeMap::new();
-    engine.catalog().for_each_current_chunk(|c| {
+    engine.catalog().for_each_current_chunk(&mut |c| {
         if folder.is_none_or(|f| c.path.starts_with(f)) {
             docs.entry(c.path.clone()).or_default().push(c);
         }

@@ -11,7 +11,7 @@ use crate::answer::{
     prompt, rewrite, AbstainedBy, Answer, AnswerMode, AskRequest, Citation, GenerateOptions,
     Generator, Source, Timings,
 };
-use crate::audit::{self, AuditRecord, MessageRole, RetrievedPassage};
+use crate::audit::{AuditRecord, MessageRole, RetrievedPassage};
 use crate::catalog::Filters;
 use crate::cite::{self, SourceText, Verification};
 use crate::config::AnswerConfig;
@@ -170,10 +170,10 @@ impl Engine {
     ) -> Result<Rewritten> {
         let history = match req.session {
             Some(id) => {
-                if !audit::session_exists(self.catalog.conn(), id)? {
+                if !self.catalog.session_exists(id)? {
                     return Err(Error::NotFound(format!("there is no conversation {id}")));
                 }
-                audit::messages(self.catalog.conn(), id)?
+                self.catalog.messages(id)?
             }
             None => Vec::new(),
         };
@@ -209,7 +209,7 @@ impl Engine {
         };
         // Nothing has been sent yet: a failure here is not an attempt to audit.
         g.prepare()?;
-        let pins = audit::pins(self.catalog.conn())?;
+        let pins = self.catalog.pins()?;
         let messages = prompt::render_answer(
             spec,
             &sources,
@@ -328,33 +328,19 @@ impl Engine {
             }),
             forgotten: Vec::new(),
         };
-        let conn = self.catalog.conn();
+        let records = self.catalog.as_ref();
         if let Some(e) = failure {
             // The caller sees the generator's error, as without the audit; the record is kept
             // if it can be, and its own failure is only logged.
-            if let Err(db) = audit::insert_audit(conn, &record) {
+            if let Err(db) = records.insert_audit(&record) {
                 tracing::warn!("cannot record the failed answer attempt in the audit log: {db}");
             }
             return Err(e);
         }
-        let audit_id = audit::insert_audit(conn, &record)?;
+        let audit_id = records.insert_audit(&record)?;
         if let Some(session) = req.session {
-            audit::add_message(
-                conn,
-                session,
-                MessageRole::User,
-                question,
-                Some(&query),
-                None,
-            )?;
-            audit::add_message(
-                conn,
-                session,
-                MessageRole::Assistant,
-                &text,
-                None,
-                Some(audit_id),
-            )?;
+            records.add_message(session, MessageRole::User, question, Some(&query), None)?;
+            records.add_message(session, MessageRole::Assistant, &text, None, Some(audit_id))?;
         }
         Ok(Answer {
             text,

@@ -106,11 +106,11 @@ impl Engine {
     ) -> Result<Option<crate::answer::abstain::Calibration>> {
         use crate::answer::abstain::{self, Calibration};
         let model = self.model_id().to_owned();
-        let passages = self.vectors()?.len() as u64;
+        let passages = self.vectors()?.len();
         if passages == 0 {
             return Ok(None);
         }
-        if let Some(c) = abstain::load(self.catalog.conn(), &model)? {
+        if let Some(c) = self.catalog.calibration(&model)? {
             if c.is_fresh(&model, passages) {
                 return Ok(Some(c));
             }
@@ -122,7 +122,7 @@ impl Engine {
         }
         let generation = self.catalog.generation(Generation::Vector)?;
         let c = Calibration::new(&model, generation, passages, scores);
-        if let Err(e) = abstain::store(self.catalog.conn(), &c) {
+        if let Err(e) = self.catalog.store_calibration(&c) {
             tracing::warn!("cannot cache the abstention calibration: {e}");
         }
         Ok(Some(c))
@@ -136,17 +136,7 @@ impl Engine {
         samples: usize,
         make: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Vec<(f32, Option<f32>)>> {
-        let ids: Vec<ChunkId> = {
-            let mut stmt = self.catalog.conn().prepare(
-                "SELECT c.id FROM chunks c JOIN versions v ON v.id = c.version_id
-                 WHERE v.status = 'current' AND EXISTS
-                   (SELECT 1 FROM embeddings e WHERE e.model_id = ?1 AND e.hash = c.embed_hash)
-                 ORDER BY c.id",
-            )?;
-            let rows = stmt.query_map([self.model_id()], |r| r.get::<_, i64>(0))?;
-            rows.map(|r| r.map(ChunkId))
-                .collect::<rusqlite::Result<_>>()?
-        };
+        let ids: Vec<ChunkId> = self.catalog.embedded_current_chunks(self.model_id())?;
         if ids.is_empty() || samples == 0 {
             return Ok(Vec::new());
         }

@@ -135,6 +135,20 @@ impl Catalog {
         Ok(())
     }
 
+    /// Current chunks that have a vector for `model_id`, in id order.
+    pub fn embedded_current_chunks(&self, model_id: &str) -> Result<Vec<ChunkId>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id FROM chunks c JOIN versions v ON v.id = c.version_id
+             WHERE v.status = 'current' AND EXISTS
+               (SELECT 1 FROM embeddings e WHERE e.model_id = ?1 AND e.hash = c.embed_hash)
+             ORDER BY c.id",
+        )?;
+        let rows = stmt.query_map([model_id], |r| r.get::<_, i64>(0))?;
+        Ok(rows
+            .map(|r| r.map(ChunkId))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Current chunks whose text has a cached vector for `model_id` among `ids`.
     pub fn cached_vectors(
         &self,

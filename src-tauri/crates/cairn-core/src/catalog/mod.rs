@@ -8,7 +8,9 @@
 //!
 //! This file holds the [`Catalog`] type (opening, the `meta` table, generation counters), the
 //! typed ids and the helpers the submodules share. Each submodule adds one `impl Catalog` block
-//! for its tables, and everything public is re-exported here (`catalog::X`):
+//! for its tables, and everything public is re-exported here (`catalog::X`). The engine never
+//! names a `Catalog`: it holds the storage seam's traits ([`crate::store`]), which
+//! `store::embedded` implements over these methods.
 //!
 //! - `schema`: the migrations and how they are applied;
 //! - `documents`: folders, documents, versions, [`Catalog::apply_batch`] (new versions,

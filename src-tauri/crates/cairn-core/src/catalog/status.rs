@@ -1,6 +1,8 @@
 //! Counts for `cairn status` and the consistency check behind `cairn check`: SQLite's own
 //! integrity check plus the catalog's invariants.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use super::Catalog;
@@ -28,6 +30,14 @@ pub struct Integrity {
 
 impl Catalog {
     // ---- status -------------------------------------------------------------------------------
+
+    /// Bytes the database and its write-ahead log use on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(&self.path) + size(Path::new(&wal))
+    }
 
     /// Number of current passages (cheap: no look-up of vectors).
     pub fn current_chunk_count(&self) -> Result<u64> {

@@ -71,7 +71,7 @@ impl Engine {
             self.text.generation()?,
             self.catalog.generation(Generation::Text)?,
         );
-        let vector_len = self.vectors()?.len() as u64;
+        let vector_len = self.vectors()?.len();
         let vector_gen = (
             self.vectors()?.generation(),
             self.catalog.generation(Generation::Vector)?,

@@ -369,7 +369,7 @@ impl Writer {
             let generation = self.catalog.generation(Generation::Vector)?;
             if let Some(v) = self.vectors.as_mut() {
                 // Only this process writes, so the index now reflects the catalog.
-                v.save(generation)?;
+                v.commit(generation)?;
             }
         }
         Ok(changed || outcome.renamed > 0)
@@ -438,7 +438,7 @@ impl Writer {
             self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
             if last_save.elapsed() >= SAVE_VECTORS_EVERY {
                 let generation = self.catalog.generation(Generation::Vector)?;
-                self.vectors_mut()?.save(generation)?;
+                self.vectors_mut()?.commit(generation)?;
                 last_save = Instant::now();
             }
             p.chunks_done += ready.len();
@@ -446,7 +446,7 @@ impl Writer {
         }
         embedder.release_memory();
         let generation = self.catalog.generation(Generation::Vector)?;
-        self.vectors_mut()?.save(generation)?;
+        self.vectors_mut()?.commit(generation)?;
         report.embed_seconds = started.elapsed().as_secs_f64();
         p.phase = Phase::Done;
         progress(&p);

@@ -11,16 +11,15 @@
 //! - `forget`: erasing a document from every store, so its bytes leave the disk;
 //! - `records`: sessions, pins and the audit log.
 //!
-//! The `ask` driver lives in [`crate::answer`].
+//! The `ask` driver lives in [`crate::answer`]. Storage is reached only through the traits of
+//! [`crate::store`]; `open` is where the embedded store is opened.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::embed::{Embedder, TokenCounter};
-use crate::index::text::TextIndex;
-use crate::index::vector::VectorIndex;
+use crate::store::{CatalogStore, KeywordRetriever, VectorRetriever};
 
 mod curation;
 mod forget;
@@ -38,6 +37,7 @@ pub use forget::ForgetReport;
 pub use indexing::{reconcile, IndexReport, Phase, Progress, Reconciled};
 pub use open::Status;
 pub use pool::{PooledEngine, ReaderPool};
+pub use records::Records;
 pub(crate) use search::{assemble_hits, combine as combine_hits};
 pub use search::{SearchRequest, SearchResponse, SearchState};
 pub use writer::Writer;
@@ -47,15 +47,12 @@ pub use writer::Writer;
 pub struct Engine {
     pub(crate) data_dir: PathBuf,
     pub(crate) config: Config,
-    pub(crate) catalog: Catalog,
-    pub(crate) text: TextIndex,
-    pub(crate) vectors: Option<VectorIndex>,
+    /// The storage seam ([`crate::store`]): the engine never names a concrete store.
+    pub(crate) catalog: Box<dyn CatalogStore>,
+    pub(crate) text: Box<dyn KeywordRetriever>,
+    pub(crate) vectors: Option<Box<dyn VectorRetriever>>,
     pub(crate) embedder: OnceLock<std::result::Result<Arc<dyn Embedder>, String>>,
     pub(crate) counter: OnceLock<TokenCounter>,
     /// Opened by a [`Writer`] (its text index is writable and always current).
     pub(crate) writable: bool,
-}
-
-pub(crate) fn file_size(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }

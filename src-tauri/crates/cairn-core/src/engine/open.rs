@@ -4,13 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use super::{file_size, Engine};
-use crate::catalog::Catalog;
+use super::Engine;
 use crate::config::Config;
 use crate::embed::{Embedder, OnnxEmbedder, TokenCounter};
 use crate::error::{Error, Result};
-use crate::index::text::TextIndex;
-use crate::index::vector::VectorIndex;
+use crate::store::{embedded, CatalogStore, VectorRetriever};
 use serde::Serialize;
 
 /// Status for `cairn status`.
@@ -44,14 +42,7 @@ impl Engine {
 
     /// Opens the catalog and the text index, and checks the embedding model.
     pub(crate) fn open_as(data_dir: &Path, config: Config, writable: bool) -> Result<Engine> {
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::io("creating", data_dir, e))?;
-        let catalog = Catalog::open(&data_dir.join("catalog.sqlite3"))?;
-        let text_dir = data_dir.join("text");
-        let text = if writable {
-            TextIndex::open(&text_dir, true)?
-        } else {
-            TextIndex::open_read(&text_dir)?
-        };
+        let embedded::Opened { catalog, text } = embedded::open(data_dir, writable)?;
         let engine = Engine {
             data_dir: data_dir.to_owned(),
             config,
@@ -74,8 +65,9 @@ impl Engine {
         &self.data_dir
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The library's catalog, through the storage seam ([`crate::store`]).
+    pub fn catalog(&self) -> &dyn CatalogStore {
+        self.catalog.as_ref()
     }
 
     pub(crate) fn model_id(&self) -> &str {
@@ -129,15 +121,15 @@ impl Engine {
     }
 
     /// The vector index, loaded on first use (as saved: a reader never repairs it).
-    pub(crate) fn vectors(&mut self) -> Result<&mut VectorIndex> {
+    pub(crate) fn vectors(&mut self) -> Result<&mut dyn VectorRetriever> {
         if self.vectors.is_none() {
-            self.vectors = Some(VectorIndex::open(
+            self.vectors = Some(embedded::open_vectors(
                 &self.data_dir,
                 &self.config.embedding.model_id,
                 self.config.embedding.dim,
             )?);
         }
-        Ok(self.vectors.as_mut().expect("just set"))
+        Ok(self.vectors.as_deref_mut().expect("just set"))
     }
 
     /// The embedding model if this engine has loaded it (never loads it).
@@ -160,7 +152,8 @@ impl Engine {
             .catalog
             .meta("embed_rate")?
             .and_then(|r| r.parse().ok());
-        let vector_chunks = self.vectors()?.len() as u64;
+        let vector_chunks = self.vectors()?.len();
+        let vector_index_bytes = self.vectors()?.disk_bytes();
         Ok(Status {
             data_dir: self.data_dir.clone(),
             folders: self
@@ -174,10 +167,9 @@ impl Engine {
             embed_backlog: backlog,
             embed_rate: rate,
             embed_eta_seconds: rate.filter(|r| *r > 0.0).map(|r| backlog as f64 / r),
-            catalog_bytes: file_size(&self.data_dir.join("catalog.sqlite3"))
-                + file_size(&self.data_dir.join("catalog.sqlite3-wal")),
-            text_index_bytes: TextIndex::disk_bytes(&self.data_dir.join("text")),
-            vector_index_bytes: VectorIndex::disk_bytes(&self.data_dir),
+            catalog_bytes: self.catalog.disk_bytes(),
+            text_index_bytes: self.text.disk_bytes(),
+            vector_index_bytes,
             text_index_chunks: self.text.len(),
             vector_index_chunks: vector_chunks,
             deprecations: self.catalog.deprecations()?,

@@ -10,9 +10,8 @@ use super::Engine;
 use crate::catalog::{ChunkId, ChunkRecord, Filters};
 use crate::config::{Config, Fusion, SearchMode};
 use crate::error::{Error, Result};
-use crate::index::text::TextIndex;
-use crate::index::Hit;
 use crate::retrieve::{self, SearchHit};
+use crate::store::{embedded, Hit};
 
 /// A search request.
 #[derive(Debug, Clone)]
@@ -127,7 +126,7 @@ impl Engine {
             .collect();
         let mut bm25 = Vec::new();
         if matches!(req.mode, SearchMode::Bm25 | SearchMode::Hybrid) {
-            let mut text = TextIndex::in_ram()?;
+            let mut text = embedded::scratch_keyword()?;
             for r in &records {
                 text.add(r)?;
             }
@@ -199,7 +198,7 @@ impl Engine {
         // Counted without probing the embeddings table, which costs ~0.25 s at 20k passages.
         let total = self.catalog.current_chunk_count()?;
         if req.mode != SearchMode::Bm25 && notice.is_none() {
-            let embedded = self.vectors()?.len() as u64;
+            let embedded = self.vectors()?.len();
             if embedded < total {
                 notice = Some(format!(
                     "semantic index covers {embedded} of {total} passages ({:.0}%); embedding continues with `cairn index`",
@@ -210,7 +209,7 @@ impl Engine {
         Ok(SearchResponse {
             results,
             mode: req.mode,
-            embedded_chunks: self.vectors.as_ref().map_or(0, |v| v.len() as u64),
+            embedded_chunks: self.vectors.as_ref().map_or(0, |v| v.len()),
             total_chunks: total,
             notice,
         })

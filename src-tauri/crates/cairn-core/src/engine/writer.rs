@@ -11,10 +11,10 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 use super::Engine;
-use crate::catalog::{Catalog, Generation};
+use crate::catalog::Generation;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::index::vector::VectorIndex;
+use crate::store::{embedded, VectorRetriever};
 
 /// An engine opened for writing, holding the writer lock.
 ///
@@ -62,7 +62,6 @@ impl Writer {
     /// the catalog if it lags behind.
     pub fn open(data_dir: &Path, config: Config) -> Result<Writer> {
         let lock = take_lock(data_dir)?;
-        VectorIndex::remove_stale_tmp(data_dir);
         let engine = Engine::open_as(data_dir, config, true)?;
         let mut writer = Writer {
             engine,
@@ -78,15 +77,15 @@ impl Writer {
     /// writer lock for the change.
     pub fn adopt_configured_model(data_dir: &Path, config: &Config) -> Result<()> {
         let _lock = take_lock(data_dir)?;
-        let catalog = Catalog::open(&data_dir.join("catalog.sqlite3"))?;
+        let catalog = embedded::open_catalog(data_dir)?;
         catalog.set_meta("embedding_model", &config.embedding.model_id)?;
         catalog.set_meta("embedding_dim", &config.embedding.dim.to_string())?;
-        let _ = std::fs::remove_file(data_dir.join("vectors.json"));
+        embedded::drop_vectors(data_dir);
         Ok(())
     }
 
     /// The vector index, rebuilt from the catalog's vectors when it lags behind.
-    pub(crate) fn vectors_mut(&mut self) -> Result<&mut VectorIndex> {
+    pub(crate) fn vectors_mut(&mut self) -> Result<&mut dyn VectorRetriever> {
         if !self.vectors_checked {
             let want = self.catalog.generation(Generation::Vector)?;
             let model = self.config.embedding.model_id.clone();
@@ -98,11 +97,11 @@ impl Writer {
                     v.generation()
                 );
                 v.clear()?;
-                let v = engine.vectors.as_mut().expect("loaded above");
+                let v = engine.vectors.as_deref_mut().expect("loaded above");
                 engine
                     .catalog
-                    .for_each_current_vector(&model, |id, vec| v.add(id, &vec))?;
-                v.save(want)?;
+                    .for_each_current_vector(&model, &mut |id, vec| v.add(id, &vec))?;
+                v.commit(want)?;
             }
             self.vectors_checked = true;
         }
@@ -123,7 +122,9 @@ impl Writer {
         let engine = &mut self.engine;
         engine.text.clear()?;
         let text = &mut engine.text;
-        engine.catalog.for_each_current_chunk(|c| text.add(&c))?;
+        engine
+            .catalog
+            .for_each_current_chunk(&mut |c| text.add(&c))?;
         engine.text.commit(want)
     }
 
@@ -135,10 +136,10 @@ impl Writer {
         self.vectors_checked = true;
         let engine = &mut self.engine;
         engine.vectors()?.clear()?;
-        let v = engine.vectors.as_mut().expect("opened above");
+        let v = engine.vectors.as_deref_mut().expect("opened above");
         engine
             .catalog
-            .for_each_current_vector(&model, |id, vec| v.add(id, &vec))?;
-        v.save(want)
+            .for_each_current_vector(&model, &mut |id, vec| v.add(id, &vec))?;
+        v.commit(want)
     }
 }

@@ -7,9 +7,5 @@
 pub mod text;
 pub mod vector;
 
-/// A retriever's hit: chunk key and score (higher is better).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Hit {
-    pub chunk: crate::catalog::ChunkId,
-    pub score: f32,
-}
+/// A retriever's hit (defined with the retriever traits in [`crate::store`]).
+pub use crate::store::Hit;

@@ -47,8 +47,9 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-/// The tantivy index. Only the process holding the writer lock opens it writable.
-pub struct TextIndex {
+/// The tantivy index. Only the process holding the writer lock opens it writable; only
+/// [`crate::store::embedded`] opens it, everything else holds a `KeywordRetriever`.
+pub(crate) struct TextIndex {
     index: Index,
     reader: IndexReader,
     writer: Option<IndexWriter>,
@@ -86,10 +87,13 @@ impl TextIndex {
     /// the engine is reopened.
     pub fn open_read(dir: &Path) -> Result<TextIndex> {
         let (schema, fields) = schema();
-        match Index::open_in_dir(dir) {
-            Ok(index) if index.schema() == schema => Self::with_index(index, fields, None),
-            _ => Self::with_index(Index::create_in_ram(schema), fields, None),
-        }
+        let mut text = match Index::open_in_dir(dir) {
+            Ok(index) if index.schema() == schema => Self::with_index(index, fields, None)?,
+            _ => Self::with_index(Index::create_in_ram(schema), fields, None)?,
+        };
+        // Only for `bytes_on_disk`: a read-only index never commits.
+        text.dir = Some(dir.to_owned());
+        Ok(text)
     }
 
     /// A writable index in memory (for one-off searches over past states).
@@ -194,10 +198,6 @@ impl TextIndex {
         self.reader.searcher().num_docs()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// BM25 search restricted by `filter`.
     pub fn search(&self, query: &str, limit: usize, filter: &ChunkFilter) -> Result<Vec<Hit>> {
         let f = self.fields;
@@ -257,9 +257,9 @@ impl TextIndex {
         Ok(hits)
     }
 
-    /// Bytes used on disk.
-    pub fn disk_bytes(dir: &Path) -> u64 {
-        dir_size(dir)
+    /// Bytes used on disk by the index's folder (0 in memory).
+    pub fn bytes_on_disk(&self) -> u64 {
+        self.dir.as_deref().map_or(0, dir_size)
     }
 }
 

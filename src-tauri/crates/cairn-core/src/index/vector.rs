@@ -238,9 +238,9 @@ impl VectorIndex {
         });
     }
 
-    /// Bytes used on disk.
-    pub fn disk_bytes(dir: &Path) -> u64 {
-        std::fs::metadata(Self::index_path(dir))
+    /// Bytes the saved index uses on disk.
+    pub fn bytes_on_disk(&self) -> u64 {
+        std::fs::metadata(Self::index_path(&self.dir))
             .map(|m| m.len())
             .unwrap_or(0)
     }

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::stop::StopToken;
+use crate::store::CatalogStore;
 
 /// Default quiet period that ends a batch.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(250);
@@ -311,7 +311,7 @@ fn watch_error(path: &Path, e: notify::Error) -> Error {
 /// system's clock keeps its mtime. For each path whose recorded stat still matches the file,
 /// the stat is forgotten; the reconcile then hashes the file and either records a new version
 /// or records the stat again. Returns how many paths were marked.
-pub fn mark_dirty(catalog: &Catalog, paths: &[PathBuf]) -> Result<usize> {
+pub fn mark_dirty(catalog: &dyn CatalogStore, paths: &[PathBuf]) -> Result<usize> {
     if paths.is_empty() {
         return Ok(0);
     }
