@@ -192,7 +192,8 @@ pub(crate) struct FilterArgs {
     /// Only documents under this folder (repeatable).
     #[arg(long = "folder")]
     folders: Vec<PathBuf>,
-    /// Only this file type: text, markdown, html, pdf, docx (repeatable).
+    /// Only this file type: text, markdown, html, pdf, docx, odt, epub, spreadsheet (xlsx, xls,
+    /// ods), csv, presentation (pptx, odp), mail (eml, mbox), image (repeatable).
     #[arg(long = "type")]
     types: Vec<String>,
     /// Only paths matching this glob, e.g. '**/reports/*.pdf'.
@@ -303,6 +304,25 @@ pub(crate) struct BenchArgs {
 pub(crate) enum BenchWhat {
     /// Latency from saving a file in a watched folder to finding it with keyword search.
     Watch(BenchWatchArgs),
+    /// Parse speed of files (in this process, as a parse worker would), per kind; with
+    /// `--text`, the extracted text too (OCR accuracy checks).
+    Parse(BenchParseArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct BenchParseArgs {
+    /// Files to parse.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Times each file is parsed.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) repeat: usize,
+    /// Include each file's extracted text in the JSON.
+    #[arg(long)]
+    pub(crate) text: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]
@@ -428,7 +448,10 @@ fn build_filters(
     }
     for t in types {
         let kind = cairn_core::parse::DocKind::from_name(t).with_context(|| {
-            format!("unknown --type `{t}`: use text, markdown, html, pdf or docx")
+            format!(
+                "unknown --type `{t}`: use {}",
+                cairn_core::parse::DocKind::names()
+            )
         })?;
         filters.kinds.push(kind.as_str().to_owned());
     }

@@ -8,11 +8,13 @@ use cairn_core::config::Config;
 
 use crate::args::{BenchArgs, BenchWhat};
 
+pub mod parse;
 pub mod watch;
 
 /// Runs `cairn bench`.
 pub fn run(_data_dir: &Path, config: Config, args: &BenchArgs) -> Result<()> {
     match &args.what {
         BenchWhat::Watch(a) => watch::bench_watch(config, a),
+        BenchWhat::Parse(a) => parse::bench_parse(a),
     }
 }
