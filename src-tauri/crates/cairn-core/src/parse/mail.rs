@@ -130,8 +130,14 @@ fn write_message(
         let name: Cow<'_, str> = part
             .attachment_name()
             .map_or_else(|| format!("{}", i + 1).into(), Cow::from);
-        let mut under = path.clone();
-        under.push(format!("attachment {name}"));
+        // One entry, "message '…', date > attachment x.csv", not a child of the message's
+        // path: the chunker would merge a short message body into its first attachment's
+        // passage (a heading's lead-in) and file the body under the attachment.
+        let mut under = prefix.to_vec();
+        under.push(format!(
+            "{} > attachment {name}",
+            path.last().expect("pushed")
+        ));
         match &part.body {
             PartType::Message(nested) if depth < MAX_DEPTH => {
                 write_message(out, &under, nested, depth + 1)?;
@@ -180,8 +186,7 @@ item,amount\r\ntravel,1200\r\n--b1--\r\n";
         assert_eq!(
             last.heading_path,
             vec![
-                "message 'Q3 forecast', 2025-03-04".to_string(),
-                "attachment budget.csv".to_string(),
+                "message 'Q3 forecast', 2025-03-04 > attachment budget.csv".to_string(),
                 "row 2".to_string()
             ]
         );

@@ -2,7 +2,8 @@
 //! [`quick_xml`]; the title is `dc:title` from `meta.xml`. (Spreadsheets, ODS, go through
 //! [`super::sheet`].)
 //!
-//! ODT: `text:h` with `text:outline-level` are headings (the heading path), `text:p` and list
+//! ODT: `text:h` with `text:outline-level` are headings (the heading path), as are `text:p`
+//! whose style descends from `Heading N` (LibreOffice's HTML import writes them); `text:p` and list
 //! items paragraphs, table cells are separated by tabs; `text:s`, `text:tab` and
 //! `text:line-break` are kept as space, tab and line break. Hidden text (`text:hidden-text`,
 //! `text:hidden-paragraph`), comments (`office:annotation`), tracked deletions and the
@@ -10,7 +11,9 @@
 //!
 //! ODP: each `draw:page` is a slide and a page (its position is the slide number); the frame
 //! of class `title` is the slide's title and heading path, the others its text; the
-//! `presentation:notes` are the speaker notes, under `[title, "speaker notes"]`.
+//! `presentation:notes` are the speaker notes, under `Risks > speaker notes`.
+
+use std::collections::HashMap;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -18,7 +21,7 @@ use quick_xml::Reader;
 use super::builder::TextBuilder;
 use super::compose::Composer;
 use super::package::Package;
-use super::pptx::{attr, slide_heading};
+use super::pptx::{attr, notes_heading, slide_heading};
 use super::{DocKind, ParsedDoc};
 
 /// Elements whose content is never read.
@@ -71,11 +74,51 @@ pub(crate) fn parse_odt(bytes: &[u8]) -> Result<ParsedDoc, String> {
     })
 }
 
+/// Paragraph style → its parent style, from the automatic styles of `content.xml` (LibreOffice
+/// writes a heading imported from HTML as `text:p` with an automatic style whose parent is
+/// `Heading_20_1`).
+fn parent_styles(xml: &str) -> HashMap<String, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut parents = HashMap::new();
+    while let Ok(event) = reader.read_event() {
+        match event {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"style" => {
+                if let (Some(name), Some(parent)) = (
+                    attr(&e, b"name", true),
+                    attr(&e, b"parent-style-name", true),
+                ) {
+                    parents.insert(name, parent);
+                }
+            }
+            Event::Start(e) if e.local_name().as_ref() == b"body" => break,
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    parents
+}
+
+/// The heading level a paragraph style stands for: `Heading_20_2` (or its descendants) → 2.
+fn style_heading_level(parents: &HashMap<String, String>, style: &str) -> Option<u8> {
+    let mut name = style;
+    for _ in 0..8 {
+        let display = name.replace("_20_", " ");
+        if let Some(d) = display.strip_prefix("Heading ") {
+            return d.parse::<u8>().ok().filter(|l| (1..=9).contains(l));
+        }
+        name = parents.get(name)?;
+    }
+    None
+}
+
 /// Writes the body of an ODT into `b`.
 fn read_text(xml: &str, b: &mut TextBuilder) -> Result<(), quick_xml::Error> {
+    let parents = parent_styles(xml);
     let mut reader = Reader::from_str(xml);
     let mut skip = 0usize;
     let mut in_body = false;
+    // Open `text:p` elements: whether each is a heading.
+    let mut paragraphs: Vec<bool> = Vec::new();
     loop {
         match reader.read_event()? {
             Event::Start(e) => {
@@ -88,7 +131,16 @@ fn read_text(xml: &str, b: &mut TextBuilder) -> Result<(), quick_xml::Error> {
                 match name {
                     b"body" => in_body = true,
                     b"h" => b.begin_heading(outline_level(&e)),
-                    b"p" | b"list-item" => b.para(),
+                    b"p" => {
+                        let level = attr(&e, b"style-name", true)
+                            .and_then(|s| style_heading_level(&parents, &s));
+                        match level {
+                            Some(level) => b.begin_heading(level),
+                            None => b.para(),
+                        }
+                        paragraphs.push(level.is_some());
+                    }
+                    b"list-item" => b.para(),
                     b"table-row" => b.line(),
                     b"table-cell" => b.push_str("\t"),
                     _ => {}
@@ -106,7 +158,12 @@ fn read_text(xml: &str, b: &mut TextBuilder) -> Result<(), quick_xml::Error> {
                 }
                 match e.local_name().as_ref() {
                     b"h" => b.end_heading(),
-                    b"p" => b.para(),
+                    b"p" => {
+                        if paragraphs.pop() == Some(true) {
+                            b.end_heading();
+                        }
+                        b.para();
+                    }
                     b"body" => in_body = false,
                     _ => {}
                 }
@@ -151,9 +208,7 @@ pub(crate) fn parse_odp(bytes: &[u8]) -> Result<ParsedDoc, String> {
             None => slide.text.clone(),
         };
         out.section(&heading, &text)?;
-        let mut path = heading;
-        path.push("speaker notes".to_string());
-        out.section(&path, &slide.notes)?;
+        out.section(&notes_heading(&heading), &slide.notes)?;
     }
     Ok(out.finish(DocKind::Presentation, title))
 }

@@ -6,8 +6,10 @@
 //! whose number is its position (what PowerPoint shows as the slide number); its text is the
 //! title (the `title`/`ctrTitle` placeholder), which is also the slide's heading path, then
 //! every other text box, table cell and shape in document order, one line per paragraph.
-//! Speaker notes (the notes slide's `body` placeholder) follow under `[title, "speaker
-//! notes"]`. Not read: charts, SmartArt text, comments, slide masters and layouts.
+//! Speaker notes (the notes slide's text: its `body` placeholder, or the plain text box
+//! LibreOffice writes) follow under `Risks > speaker notes`. A slide without a title
+//! placeholder is `slide 7` (text boxes are not guessed to be titles). Not read: charts, SmartArt
+//! text, comments, slide masters and layouts.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -59,9 +61,7 @@ pub(crate) fn parse_pptx(bytes: &[u8]) -> Result<ParsedDoc, String> {
         if let Some(notes_part) = slide_rels.first() {
             if let Some(xml) = package.read(notes_part)? {
                 if let Ok(notes) = read_shapes(&xml) {
-                    let mut path = heading.clone();
-                    path.push("speaker notes".to_string());
-                    out.section(&path, &notes.notes)?;
+                    out.section(&notes_heading(&heading), &notes.text)?;
                 }
             }
         }
@@ -75,6 +75,14 @@ pub(crate) fn slide_heading(title: Option<&str>, number: u32) -> Vec<String> {
         Some(t) => vec![t.split_whitespace().collect::<Vec<_>>().join(" ")],
         None => vec![format!("slide {number}")],
     }
+}
+
+/// The heading path of a slide's speaker notes: one entry, `Risks > speaker notes`. Not
+/// `[title, "speaker notes"]`: the chunker merges a short section into a following one whose
+/// heading path extends its own (a heading's lead-in), which would file the slide's text under
+/// its notes.
+pub(crate) fn notes_heading(slide: &[String]) -> Vec<String> {
+    vec![format!("{} > speaker notes", slide.join(" > "))]
 }
 
 /// `r:id`s of `p:sldId` in order.
@@ -171,10 +179,9 @@ pub(crate) fn resolve(dir: &str, target: &str) -> String {
 #[derive(Debug, Default)]
 struct SlideText {
     title: Option<String>,
-    /// Every paragraph but the title's, one per line.
+    /// Every paragraph but the title's and the slide number's, date's, header's and footer's,
+    /// one per line.
     text: String,
-    /// Paragraphs of `body` placeholders (the notes of a notes slide).
-    notes: String,
     hidden: bool,
 }
 
@@ -220,7 +227,6 @@ fn read_shapes(xml: &str) -> Result<SlideText, quick_xml::Error> {
                     if !line.is_empty() {
                         let target = match placeholder.as_deref() {
                             Some("title" | "ctrTitle") => &mut title,
-                            Some("body") => &mut slide.notes,
                             Some("sldNum" | "dt" | "ftr" | "hdr") => {
                                 paragraph.clear();
                                 continue;
@@ -229,11 +235,6 @@ fn read_shapes(xml: &str) -> Result<SlideText, quick_xml::Error> {
                         };
                         target.push_str(line);
                         target.push('\n');
-                        // Body placeholders on a slide are slide text too.
-                        if placeholder.as_deref() == Some("body") {
-                            slide.text.push_str(line);
-                            slide.text.push('\n');
-                        }
                     }
                     paragraph.clear();
                 }
