@@ -61,9 +61,8 @@ pub(crate) fn parse_image(bytes: &[u8]) -> Result<ParsedDoc, String> {
         out.begin_page(i as u32 + 1);
         out.section(&[OCR_HEADING.to_string()], &clean(page))?;
     }
-    if out.len() == 0 {
-        return Err("image has no recognisable text (OCR found none)".to_string());
-    }
+    // A picture without text (an icon, a diagram) is indexed as empty, like an empty text
+    // file, not reported: a real folder holds many.
     Ok(out.finish(DocKind::Image, None))
 }
 
