@@ -21,6 +21,8 @@ need_pkgs=(
   dbus gnome-keyring
   # tests/offline.rs: a syscall tracer shows every connection attempt
   strace
+  # OCR of images and scanned PDFs (tests/formats.rs): Tesseract with English, pdftoppm
+  tesseract-ocr tesseract-ocr-eng poppler-utils
 )
 missing=()
 for p in "${need_pkgs[@]}"; do

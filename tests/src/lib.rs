@@ -5,6 +5,7 @@ pub mod desktop;
 pub mod hostile;
 #[cfg(unix)]
 pub mod hostile_bulk;
+pub mod scan;
 
 pub use hostile::write_hostile_folder;
 
@@ -171,8 +172,8 @@ pub fn build_library(root: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(lib.join(".gitignore"), "build/\n")?;
     std::fs::write(lib.join("build/output.txt"), "generated quokka artifact")?;
     std::fs::write(
-        lib.join("logo.png"),
-        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01",
+        lib.join("logo.gif"),
+        b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff",
     )?;
     std::fs::write(
         lib.join("broken.pdf"),

@@ -192,7 +192,8 @@ pub(crate) struct FilterArgs {
     /// Only documents under this folder (repeatable).
     #[arg(long = "folder")]
     folders: Vec<PathBuf>,
-    /// Only this file type: text, markdown, html, pdf, docx (repeatable).
+    /// Only this file type: text, markdown, html, pdf, docx, odt, epub, spreadsheet (xlsx, xls,
+    /// ods), csv, presentation (pptx, odp), mail (eml, mbox), image (repeatable).
     #[arg(long = "type")]
     types: Vec<String>,
     /// Only paths matching this glob, e.g. '**/reports/*.pdf'.
@@ -309,6 +310,9 @@ pub(crate) enum BenchWhat {
     /// Query latency of bm25, dense and hybrid search at a number of passages (generated notes,
     /// model-free vectors): run at 1×, 10× and 100× a collection's size to see the growth.
     Search(BenchSearchArgs),
+    /// Parse speed of files (in this process, as a parse worker would), per kind; with
+    /// `--text`, the extracted text too (OCR accuracy checks).
+    Parse(BenchParseArgs),
 }
 
 #[derive(Args)]
@@ -344,6 +348,22 @@ pub(crate) struct BenchEmbedArgs {
     /// Timed runs (the median is reported), after one warm-up.
     #[arg(long, default_value_t = 3)]
     pub(crate) runs: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct BenchParseArgs {
+    /// Files to parse.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Times each file is parsed.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) repeat: usize,
+    /// Include each file's extracted text in the JSON.
+    #[arg(long)]
+    pub(crate) text: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
@@ -472,7 +492,10 @@ fn build_filters(
     }
     for t in types {
         let kind = cairn_core::parse::DocKind::from_name(t).with_context(|| {
-            format!("unknown --type `{t}`: use text, markdown, html, pdf or docx")
+            format!(
+                "unknown --type `{t}`: use {}",
+                cairn_core::parse::DocKind::names()
+            )
         })?;
         filters.kinds.push(kind.as_str().to_owned());
     }

@@ -173,6 +173,36 @@ fn parse_docx() {
 }
 
 #[test]
+fn parse_spreadsheet() {
+    smoke_on_big_stack(Target::Spreadsheet);
+}
+
+#[test]
+fn parse_csv() {
+    smoke_on_big_stack(Target::Csv);
+}
+
+#[test]
+fn parse_presentation() {
+    smoke_on_big_stack(Target::Presentation);
+}
+
+#[test]
+fn parse_odt() {
+    smoke_on_big_stack(Target::Odt);
+}
+
+#[test]
+fn parse_epub() {
+    smoke_on_big_stack(Target::Epub);
+}
+
+#[test]
+fn parse_mail() {
+    smoke_on_big_stack(Target::Mail);
+}
+
+#[test]
 fn chunk() {
     let tokenizer = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../models/dist/all-MiniLM-L6-v2-int8/tokenizer.json");
@@ -216,6 +246,12 @@ fn seeds_parse() {
         Target::Html,
         Target::Pdf,
         Target::Docx,
+        Target::Spreadsheet,
+        Target::Csv,
+        Target::Presentation,
+        Target::Odt,
+        Target::Epub,
+        Target::Mail,
     ] {
         let kind = cairn_core::parse::DocKind::from_name(target.name()).unwrap();
         for (i, seed) in seeds(target).iter().enumerate() {

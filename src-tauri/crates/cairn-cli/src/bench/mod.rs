@@ -10,6 +10,7 @@ use crate::args::{BenchArgs, BenchWhat};
 
 pub mod embed;
 mod gen;
+pub mod parse;
 pub mod search;
 pub mod watch;
 
@@ -19,5 +20,6 @@ pub fn run(_data_dir: &Path, config: Config, args: &BenchArgs) -> Result<()> {
         BenchWhat::Watch(a) => watch::bench_watch(config, a),
         BenchWhat::Embed(a) => embed::bench_embed(config, a),
         BenchWhat::Search(a) => search::bench_search(config, a),
+        BenchWhat::Parse(a) => parse::bench_parse(a),
     }
 }

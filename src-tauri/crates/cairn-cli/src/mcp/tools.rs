@@ -61,7 +61,8 @@ pub(super) fn search_request(
     if let Some(t) = &p.kind {
         let kind = cairn_core::parse::DocKind::from_name(t).ok_or_else(|| {
             invalid(format!(
-                "unknown type `{t}`: use text, markdown, html, pdf or docx"
+                "unknown type `{t}`: use {}",
+                cairn_core::parse::DocKind::names()
             ))
         })?;
         filters.kinds.push(kind.as_str().to_owned());

@@ -40,7 +40,8 @@ pub fn print_answer_footer(a: &Answer) {
         if !a.nearest.is_empty() {
             println!("\nNearest passages:");
             for h in &a.nearest {
-                let page = h.page.map(|p| format!(" (page {p})")).unwrap_or_default();
+                let word = cairn_core::parse::page_word(&h.kind);
+                let page = h.page.map(|p| format!(" ({word} {p})")).unwrap_or_default();
                 let heading = if h.heading.is_empty() {
                     String::new()
                 } else {

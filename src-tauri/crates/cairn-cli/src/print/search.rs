@@ -74,7 +74,8 @@ pub fn print_search(resp: &SearchResponse) {
     for (i, h) in resp.results.iter().enumerate() {
         let mut loc = crate::print::clean_path(&h.path).to_string();
         if let Some(p) = h.page {
-            loc.push_str(&format!(" (page {p})"));
+            let word = cairn_core::parse::page_word(&h.kind);
+            loc.push_str(&format!(" ({word} {p})"));
         }
         let mut label = String::new();
         if h.status != "current" {

@@ -1,9 +1,22 @@
 //! Seed inputs for each fuzz target, built in code: small valid documents of every kind (and a
-//! few almost-valid ones) for the fuzzers to mutate.
+//! few almost-valid ones) for the fuzzers to mutate; the office packages, EPUB and mail are the
+//! committed real fixtures of `tests/fixtures/formats`.
 
 use std::io::Write;
 
 use super::Target;
+
+// Office packages are hard to write by hand: the seeds of these targets are the small real
+// files LibreOffice and Python's `email` made for the end-to-end test (tests/fixtures/formats).
+const FIXTURE_XLSX: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/budget.xlsx");
+const FIXTURE_XLS: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/budget.xls");
+const FIXTURE_ODS: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/budget.ods");
+const FIXTURE_PPTX: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/deck.pptx");
+const FIXTURE_ODP: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/deck.odp");
+const FIXTURE_ODT: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/memo.odt");
+const FIXTURE_EPUB: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/guide.epub");
+const FIXTURE_EML: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/forecast.eml");
+const FIXTURE_MBOX: &[u8] = include_bytes!("../../../../../tests/fixtures/formats/archive.mbox");
 
 /// The seeds of `target`, each a complete input for [`Target::run`].
 pub fn seeds(target: Target) -> Vec<Vec<u8>> {
@@ -26,6 +39,20 @@ pub fn seeds(target: Target) -> Vec<Vec<u8>> {
         Target::Html => html_seeds(),
         Target::Pdf => pdf_seeds(),
         Target::Docx => docx_seeds(),
+        Target::Spreadsheet => vec![
+            FIXTURE_XLSX.to_vec(),
+            FIXTURE_XLS.to_vec(),
+            FIXTURE_ODS.to_vec(),
+        ],
+        Target::Csv => vec![
+            b"item,amount,note\nTravel,1200,\"with, comma\"\nHotel,90,\"multi\nline \"\"quoted\"\"\"\n"
+                .to_vec(),
+            b"a\tb\tc\n1\t2\t3\n\n4\t5\n".to_vec(),
+        ],
+        Target::Presentation => vec![FIXTURE_PPTX.to_vec(), FIXTURE_ODP.to_vec()],
+        Target::Odt => vec![FIXTURE_ODT.to_vec()],
+        Target::Epub => vec![FIXTURE_EPUB.to_vec()],
+        Target::Mail => vec![FIXTURE_EML.to_vec(), FIXTURE_MBOX.to_vec()],
         Target::Chunk => {
             let mut out = Vec::new();
             for (i, md) in markdown_seeds().into_iter().enumerate() {

@@ -1,9 +1,11 @@
 //! File-type detection: content first, extension as a tie-breaker.
 //!
-//! The order is: PDF magic (`%PDF-` within the first KiB), ZIP magic (a DOCX if the name ends
-//! in `.docx` or the archive mentions `word/`), HTML sniffing of the first tag (only for
-//! text), then known binary formats and NUL bytes (unsupported). What is left is text, and the
-//! extension decides between Markdown, HTML and plain text.
+//! The order is: PDF magic (`%PDF-` within the first KiB), ZIP magic (the OpenDocument or EPUB
+//! `mimetype` member, else `word/`, `xl/` or `ppt/` members, else the extension), images
+//! Tesseract reads (PNG, JPEG, TIFF, WebP), an OLE2 container named `.xls` or holding a
+//! `Workbook` stream, HTML sniffing of the first tag (only for text), mail headers or an MBOX
+//! `From ` line, then known binary formats and NUL bytes (unsupported). What is left is text,
+//! and the extension decides between Markdown, HTML, CSV/TSV, mail and plain text.
 //!
 //! A file named `.pdf` or `.docx` whose content is none of the above is still reported as that
 //! type, so that parsing fails with "damaged" instead of the file being silently skipped or
@@ -65,9 +67,15 @@ pub fn detect(path: &Path, head: &[u8]) -> Option<DocKind> {
         return Some(DocKind::Pdf);
     }
     if is_zip(head) {
-        let docx = matches!(ext, Some("docx" | "docm" | "dotx" | "dotm"))
-            || find(head, b"word/").is_some();
-        return docx.then_some(DocKind::Docx);
+        return zip_kind(head, ext);
+    }
+    if is_image(head) {
+        return Some(DocKind::Image);
+    }
+    if head.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")
+        && (matches!(ext, Some("xls" | "xlt")) || find(head, b"W\0o\0r\0k\0b\0o\0o\0k\0").is_some())
+    {
+        return Some(DocKind::Spreadsheet);
     }
 
     let utf16 = head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF");
@@ -77,19 +85,99 @@ pub fn detect(path: &Path, head: &[u8]) -> Option<DocKind> {
     if sniff_html(head) {
         return Some(DocKind::Html);
     }
+    if !binary && looks_like_mail(head) {
+        return Some(DocKind::Mail);
+    }
     // A file named like a supported binary type whose content is not recognised is damaged:
     // report it (parsing fails with a reason) instead of skipping it or reading it as text.
     match ext {
         Some("pdf") => return Some(DocKind::Pdf),
         Some("docx") => return Some(DocKind::Docx),
+        Some(e) if binary => return office_extension(e),
         _ if binary => return None,
         _ => {}
     }
     Some(match ext {
         Some("md" | "markdown" | "mdown" | "mkd" | "mkdn" | "mdwn" | "mdtext") => DocKind::Markdown,
         Some("html" | "htm" | "xhtml" | "xht") => DocKind::Html,
+        Some("csv" | "tsv" | "tab") => DocKind::Csv,
+        Some("eml" | "mbox") => DocKind::Mail,
         _ => DocKind::Text,
     })
+}
+
+/// The kind of a ZIP package from its first bytes, then its extension.
+fn zip_kind(head: &[u8], ext: Option<&str>) -> Option<DocKind> {
+    if let Some(kind) = super::package::mimetype_kind(head) {
+        return Some(kind);
+    }
+    if find(head, b"word/").is_some() {
+        return Some(DocKind::Docx);
+    }
+    if find(head, b"xl/").is_some() {
+        return Some(DocKind::Spreadsheet);
+    }
+    if find(head, b"ppt/").is_some() {
+        return Some(DocKind::Presentation);
+    }
+    office_extension(ext?)
+}
+
+/// The kind an office-document extension names (for content not recognised otherwise, so a
+/// damaged file is reported rather than skipped).
+fn office_extension(ext: &str) -> Option<DocKind> {
+    Some(match ext {
+        "docx" | "docm" | "dotx" | "dotm" => DocKind::Docx,
+        "xlsx" | "xlsm" | "xltx" | "xltm" | "xls" | "ods" => DocKind::Spreadsheet,
+        "pptx" | "pptm" | "ppsx" | "potx" | "odp" => DocKind::Presentation,
+        "odt" => DocKind::Odt,
+        "epub" => DocKind::Epub,
+        _ => return None,
+    })
+}
+
+/// Images Tesseract reads: PNG, JPEG, TIFF, WebP.
+fn is_image(head: &[u8]) -> bool {
+    head.starts_with(b"\x89PNG\r\n\x1a\n")
+        || head.starts_with(b"\xFF\xD8\xFF")
+        || head.starts_with(b"II*\0")
+        || head.starts_with(b"MM\0*")
+        || (head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP"))
+}
+
+/// An MBOX `From ` line followed by a header, or a message whose first two lines are headers
+/// mail always has (`From:`, `Date:`, `Received:`, ...).
+fn looks_like_mail(head: &[u8]) -> bool {
+    const HEADERS: &[&str] = &[
+        "from",
+        "to",
+        "date",
+        "subject",
+        "received",
+        "return-path",
+        "message-id",
+        "mime-version",
+        "delivered-to",
+        "x-mailer",
+        "reply-to",
+        "cc",
+        "content-type",
+        "dkim-signature",
+        "authentication-results",
+        "x-original-to",
+        "sender",
+    ];
+    let text = String::from_utf8_lossy(&head[..head.len().min(2048)]);
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("");
+    let is_header = |line: &str| {
+        line.split_once(':')
+            .is_some_and(|(name, _)| HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+    };
+    if first.starts_with("From ") && first.len() > 5 {
+        return lines.next().is_some_and(is_header);
+    }
+    is_header(first) && lines.next().is_some_and(is_header)
 }
 
 /// True if `head` starts like a ZIP archive.
@@ -215,9 +303,11 @@ mod tests {
 
     #[test]
     fn binaries_are_unsupported() {
-        assert_eq!(kind("image.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), None);
-        assert_eq!(kind("image.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), None);
-        assert_eq!(kind("photo.jpg", b"\xFF\xD8\xFF\xE0\0\x10JFIF"), None);
+        assert_eq!(kind("anim.gif", b"GIF89a\x01\0\x01\0"), None);
+        assert_eq!(
+            kind("old.doc", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0"),
+            None
+        );
         assert_eq!(kind("a.out", b"\x7FELF\x02\x01\x01"), None);
         assert_eq!(kind("db.sqlite", b"SQLite format 3\0\x10\0"), None);
         assert_eq!(kind("blob", b"abc\0def"), None);
@@ -225,6 +315,59 @@ mod tests {
         assert_eq!(
             kind("archive.zip", b"PK\x03\x04\x14\0\0\0\x08\0data.csv"),
             None
+        );
+    }
+
+    #[test]
+    fn images_mail_sheets_and_packages_by_content() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(kind("image.txt", png), Some(DocKind::Image));
+        assert_eq!(
+            kind("photo", b"\xFF\xD8\xFF\xE0\0\x10JFIF"),
+            Some(DocKind::Image)
+        );
+        assert_eq!(kind("scan.tif", b"II*\0\x08\0"), Some(DocKind::Image));
+        assert_eq!(kind("x", b"RIFF\0\0\0\0WEBPVP8 "), Some(DocKind::Image));
+        assert_eq!(kind("clip.wav", b"RIFF\0\0\0\0WAVEfmt "), None);
+        assert_eq!(
+            kind(
+                "msg.txt",
+                b"From: a@example.com\nTo: b@example.com\nSubject: hi\n\nbody"
+            ),
+            Some(DocKind::Mail)
+        );
+        assert_eq!(
+            kind(
+                "inbox",
+                b"From a@example.com Tue Mar  4 09:30:00 2025\nReturn-Path: <a>\n"
+            ),
+            Some(DocKind::Mail)
+        );
+        assert_eq!(
+            kind("notes.txt", b"From here on: we walk\nand talk"),
+            Some(DocKind::Text)
+        );
+        assert_eq!(kind("data.csv", b"a,b\n1,2\n"), Some(DocKind::Csv));
+        assert_eq!(kind("data.TSV", b"a\tb\n"), Some(DocKind::Csv));
+        assert_eq!(
+            kind("old.xls", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0"),
+            Some(DocKind::Spreadsheet)
+        );
+        let odt = b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x08\0\0\0mimetypeapplication/vnd.oasis.opendocument.text";
+        assert_eq!(kind("download", odt), Some(DocKind::Odt));
+        let epub = b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x08\0\0\0mimetypeapplication/epub+zip";
+        assert_eq!(kind("book.zip", epub), Some(DocKind::Epub));
+        assert_eq!(
+            kind("x", b"PK\x03\x04\x14\0\0\0\x08\0xl/workbook.xml"),
+            Some(DocKind::Spreadsheet)
+        );
+        assert_eq!(
+            kind("x", b"PK\x03\x04\x14\0\0\0\x08\0ppt/slides/slide1.xml"),
+            Some(DocKind::Presentation)
+        );
+        assert_eq!(
+            kind("deck.odp", b"PK\x03\x04\x14\0"),
+            Some(DocKind::Presentation)
         );
     }
 

@@ -17,52 +17,32 @@
 //! Not read: headers, footers, footnotes, endnotes and comments (separate parts), deleted text
 //! of tracked changes, and field codes.
 
-use std::collections::{HashMap, HashSet};
-use std::io::{Cursor, Read};
-
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
-use zip::result::ZipError;
-use zip::ZipArchive;
+use std::collections::{HashMap, HashSet};
 
 use super::builder::{collapse_whitespace, TextBuilder};
-use super::{limits, text, DocKind, ParsedDoc};
+use super::package::Package;
+use super::{DocKind, ParsedDoc};
 
 /// The main document part.
 const DOCUMENT_PART: &str = "word/document.xml";
 
-/// The OLE2 compound-file signature: encrypted OOXML or a legacy `.doc`.
-const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
-
 /// Parses DOCX `bytes`.
 pub(crate) fn parse_docx(bytes: &[u8]) -> Result<ParsedDoc, String> {
-    let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
-        if bytes.starts_with(OLE_MAGIC) {
-            "DOCX is encrypted (password-protected) or an old binary Word file".to_string()
-        } else {
-            format!("DOCX is damaged (not a valid zip archive: {e})")
-        }
-    })?;
-    if archive.len() > limits::MAX_ZIP_MEMBERS {
-        return Err(format!(
-            "DOCX lists {} parts, more than the {} Cairn opens (a zip bomb?)",
-            archive.len(),
-            limits::MAX_ZIP_MEMBERS
-        ));
-    }
-    let mut budget = limits::MAX_ZIP_TOTAL_BYTES;
-    let archive = &mut archive;
-    let mut read = |name: &str| read_part(archive, name, &mut budget);
-    let document =
-        read(DOCUMENT_PART)?.ok_or_else(|| format!("DOCX is missing {DOCUMENT_PART}"))?;
+    let mut package = Package::open(bytes, "DOCX")?;
+    let document = package
+        .read(DOCUMENT_PART)?
+        .ok_or_else(|| format!("DOCX is missing {DOCUMENT_PART}"))?;
     // Optional parts: a damaged one only costs heading detection or the title.
-    let styles_xml = read("word/styles.xml").ok().flatten();
+    let styles_xml = package.read("word/styles.xml").ok().flatten();
     let styles = styles_xml
         .as_deref()
         .map(heading_styles)
         .unwrap_or_default();
     let hidden = styles_xml.as_deref().map(hidden_styles).unwrap_or_default();
-    let core_title = read("docProps/core.xml")
+    let core_title = package
+        .read("docProps/core.xml")
         .ok()
         .flatten()
         .and_then(|xml| core_title(&xml));
@@ -73,43 +53,6 @@ pub(crate) fn parse_docx(bytes: &[u8]) -> Result<ParsedDoc, String> {
         doc.title = core_title;
     }
     Ok(doc)
-}
-
-/// Reads and decodes one part of the package; `Ok(None)` if it does not exist. `budget` is
-/// what the parts read so far left of [`limits::MAX_ZIP_TOTAL_BYTES`].
-fn read_part(
-    archive: &mut ZipArchive<Cursor<&[u8]>>,
-    name: &str,
-    budget: &mut u64,
-) -> Result<Option<String>, String> {
-    let file = match archive.by_name(name) {
-        Ok(file) => file,
-        Err(ZipError::FileNotFound) => return Ok(None),
-        Err(ZipError::UnsupportedArchive(why)) => {
-            return Err(format!("DOCX cannot be read ({why})"))
-        }
-        Err(e) => return Err(format!("DOCX is damaged ({e})")),
-    };
-    let cap = limits::MAX_ZIP_MEMBER_BYTES.min(*budget);
-    let mut bytes = Vec::new();
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("DOCX is damaged ({name}: {e})"))?;
-    let n = bytes.len() as u64;
-    if n > limits::MAX_ZIP_MEMBER_BYTES {
-        return Err(format!(
-            "DOCX part {name} expands to more than {} (a zip bomb?)",
-            limits::megabytes(limits::MAX_ZIP_MEMBER_BYTES)
-        ));
-    }
-    if n > cap {
-        return Err(format!(
-            "DOCX parts expand to more than {} in all (a zip bomb?)",
-            limits::megabytes(limits::MAX_ZIP_TOTAL_BYTES)
-        ));
-    }
-    *budget -= n;
-    text::decode(&bytes).map(Some)
 }
 
 /// The value of the attribute with local name `val` (`w:val`).
@@ -258,7 +201,7 @@ fn hidden_styles(xml: &str) -> HashSet<String> {
 }
 
 /// `dc:title` from `docProps/core.xml`.
-fn core_title(xml: &str) -> Option<String> {
+pub(crate) fn core_title(xml: &str) -> Option<String> {
     let mut reader = Reader::from_str(xml);
     let mut in_title = false;
     let mut title = String::new();
@@ -277,7 +220,7 @@ fn core_title(xml: &str) -> Option<String> {
 }
 
 /// Resolves `&amp;`-style and `&#233;`-style references.
-fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<String> {
+pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Option<String> {
     if let Ok(Some(c)) = r.resolve_char_ref() {
         return Some(c.to_string());
     }

@@ -15,14 +15,22 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod builder;
+mod compose;
 mod detect;
 mod docx;
+mod epub;
 mod html;
 pub mod isolate;
 pub mod limits;
+mod mail;
 mod markdown;
+pub mod ocr;
+mod odf;
+mod package;
 mod pdf;
 mod pdf_graph;
+mod pptx;
+mod sheet;
 mod text;
 
 pub use detect::detect;
@@ -36,6 +44,20 @@ pub enum DocKind {
     Html,
     Pdf,
     Docx,
+    /// XLSX/XLSM, XLS, ODS: one section per range of rows, the header row repeated.
+    Spreadsheet,
+    /// CSV and TSV: like a one-sheet spreadsheet.
+    Csv,
+    /// PPTX, ODP: one page per slide (the slide number), speaker notes included.
+    Presentation,
+    /// OpenDocument text (ODT).
+    Odt,
+    /// EPUB: chapters in reading order, their headings as the heading path.
+    Epub,
+    /// EML and MBOX: one section per message, attachments as sub-sections.
+    Mail,
+    /// PNG, JPEG, TIFF, WebP: text recognised by Tesseract (OCR).
+    Image,
 }
 
 impl DocKind {
@@ -47,7 +69,35 @@ impl DocKind {
             DocKind::Html => "html",
             DocKind::Pdf => "pdf",
             DocKind::Docx => "docx",
+            DocKind::Spreadsheet => "spreadsheet",
+            DocKind::Csv => "csv",
+            DocKind::Presentation => "presentation",
+            DocKind::Odt => "odt",
+            DocKind::Epub => "epub",
+            DocKind::Mail => "mail",
+            DocKind::Image => "image",
         }
+    }
+
+    /// Every kind, in the order front ends list them.
+    pub const ALL: [DocKind; 12] = [
+        DocKind::Text,
+        DocKind::Markdown,
+        DocKind::Html,
+        DocKind::Pdf,
+        DocKind::Docx,
+        DocKind::Odt,
+        DocKind::Epub,
+        DocKind::Spreadsheet,
+        DocKind::Csv,
+        DocKind::Presentation,
+        DocKind::Mail,
+        DocKind::Image,
+    ];
+
+    /// The names of every kind, comma-separated, for messages ("text, markdown, …").
+    pub fn names() -> String {
+        DocKind::ALL.map(DocKind::as_str).join(", ")
     }
 
     /// Parses a stored or user-given name (also accepts common aliases such as `md`, `txt`).
@@ -58,8 +108,25 @@ impl DocKind {
             "html" | "htm" => DocKind::Html,
             "pdf" => DocKind::Pdf,
             "docx" | "word" => DocKind::Docx,
+            "spreadsheet" | "xlsx" | "xlsm" | "xls" | "ods" | "excel" => DocKind::Spreadsheet,
+            "csv" | "tsv" => DocKind::Csv,
+            "presentation" | "pptx" | "odp" | "slides" => DocKind::Presentation,
+            "odt" => DocKind::Odt,
+            "epub" => DocKind::Epub,
+            "mail" | "email" | "eml" | "mbox" => DocKind::Mail,
+            "image" | "png" | "jpeg" | "jpg" | "tiff" | "webp" | "ocr" => DocKind::Image,
             _ => return None,
         })
+    }
+}
+
+/// What a page of a document of `kind` (a stored kind name) is called: `slide` for
+/// presentations, `page` otherwise.
+pub fn page_word(kind: &str) -> &'static str {
+    if kind == DocKind::Presentation.as_str() {
+        "slide"
+    } else {
+        "page"
     }
 }
 
@@ -74,7 +141,7 @@ pub struct Section {
     pub heading_path: Vec<String>,
 }
 
-/// A page of a paginated document (PDF).
+/// A page of a paginated document: a PDF page, a slide, an image's page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     /// 1-based page number as a reader would see it.
@@ -96,7 +163,7 @@ pub struct ParsedDoc {
     /// Sections covering the text in order, without overlap (may leave gaps, e.g. whitespace).
     /// Documents without headings have a single section with an empty heading path.
     pub sections: Vec<Section>,
-    /// Pages in order (PDF only; empty for other kinds).
+    /// Pages in order (PDF pages, slides, recognised image pages; empty for other kinds).
     pub pages: Vec<Page>,
 }
 
@@ -121,10 +188,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {
         path: path.to_path_buf(),
         reason,
     };
-    let kind = match detect(path, bytes) {
+    // A ZIP not recognised from its name or first bytes may still be an office package.
+    let kind = match detect(path, bytes).or_else(|| package::kind_of(bytes)) {
         Some(kind) => kind,
-        // A ZIP not recognised from its name or first bytes may still be a DOCX.
-        None if detect::is_zip(bytes) && is_docx_package(bytes) => DocKind::Docx,
         None => {
             return Err(fail(format!(
                 "unsupported file type ({})",
@@ -153,22 +219,28 @@ fn parse_as(kind: DocKind, bytes: &[u8]) -> std::result::Result<ParsedDoc, Strin
         DocKind::Html => html::parse_html(bytes),
         DocKind::Pdf => pdf::parse_pdf(bytes),
         DocKind::Docx => docx::parse_docx(bytes),
+        DocKind::Spreadsheet => sheet::parse_workbook(bytes),
+        DocKind::Csv => sheet::parse_csv(bytes),
+        DocKind::Presentation if odf::is_odf(bytes) => odf::parse_odp(bytes),
+        DocKind::Presentation => pptx::parse_pptx(bytes),
+        DocKind::Odt => odf::parse_odt(bytes),
+        DocKind::Epub => epub::parse_epub(bytes),
+        DocKind::Mail => mail::parse_mail(bytes),
+        DocKind::Image => ocr::parse_image(bytes),
     }?;
     limits::check(&doc)?;
     Ok(doc)
-}
-
-/// True if the ZIP archive in `bytes` contains `word/document.xml`.
-fn is_docx_package(bytes: &[u8]) -> bool {
-    zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .is_ok_and(|archive| archive.index_for_name("word/document.xml").is_some())
 }
 
 /// A short description of an unsupported file for the error reason.
 fn describe_binary(path: &Path, bytes: &[u8]) -> String {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if detect::is_zip(bytes) {
-        "a zip archive that is not a Word document".to_string()
+        "a zip archive that is not an office document or EPUB".to_string()
+    } else if matches!(ext, "doc" | "ppt" | "pps") {
+        format!("legacy binary Office .{ext} file: save it as .docx or .pptx to index it")
+    } else if bytes.starts_with(b"{\\rtf") {
+        "RTF is not read yet: save it as .docx or .odt to index it".to_string()
     } else if ext.is_empty() {
         "binary content".to_string()
     } else {

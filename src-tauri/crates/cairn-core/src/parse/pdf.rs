@@ -52,7 +52,8 @@ pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
         });
     }
     if text.trim().is_empty() {
-        return Err("PDF has no extractable text (scanned image?)".to_string());
+        // A scan: recognise the rendered pages (fails saying so when OCR is unavailable).
+        return super::ocr::ocr_pdf(bytes, title);
     }
     Ok(ParsedDoc {
         kind: DocKind::Pdf,
@@ -386,7 +387,7 @@ fn clean_page(raw: &str) -> String {
 }
 
 /// The message of a caught panic.
-fn panic_message(panic: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = panic.downcast_ref::<String>() {

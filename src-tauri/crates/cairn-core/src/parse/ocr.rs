@@ -1,0 +1,278 @@
+//! OCR: text in images (PNG, JPEG, TIFF, WebP) and in PDFs without a text layer, recognised by
+//! the `tesseract` program (Debian `tesseract-ocr` plus a language pack such as
+//! `tesseract-ocr-eng`); PDF pages are rendered first with `pdftoppm` (`poppler-utils`) at
+//! [`PDF_DPI`] dpi.
+//!
+//! Both run as child processes of the parser worker, so the worker's time budget covers them
+//! and its memory limit is inherited; on Linux they are killed with the worker
+//! (`PR_SET_PDEATHSIG`), so an overrun leaves nothing running. Each image page becomes a page
+//! of the document (multi-page TIFFs too; the PDF's page numbers are kept) under the heading
+//! path `["recognised text (OCR)"]`, which labels the text as recognised wherever a passage is
+//! shown. Languages: `CAIRN_OCR_LANGS` (Tesseract's `-l`, e.g. `eng+deu`; default `eng`).
+//! When `tesseract` is missing the file fails with "OCR unavailable: install tesseract-ocr".
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::compose::Composer;
+use super::{DocKind, ParsedDoc};
+
+/// The heading path of recognised text.
+pub(crate) const OCR_HEADING: &str = "recognised text (OCR)";
+/// Resolution PDF pages are rendered at for recognition.
+const PDF_DPI: u32 = 300;
+/// Most PDF pages recognised from one file.
+const MAX_OCR_PAGES: usize = 2_000;
+
+/// Off in fuzzing, where thousands of inputs would each start a recognition.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns OCR off for this process (the fuzz targets): images and scanned PDFs then fail with
+/// "OCR is turned off".
+pub fn disable() {
+    ENABLED.store(false, Ordering::Relaxed);
+}
+
+fn check_enabled() -> Result<(), String> {
+    if ENABLED.load(Ordering::Relaxed) {
+        Ok(())
+    } else {
+        Err("OCR is turned off".to_string())
+    }
+}
+
+/// The reason when the `tesseract` program cannot be started.
+const UNAVAILABLE: &str =
+    "OCR unavailable: install tesseract-ocr (and a language pack such as tesseract-ocr-eng) \
+     to read text in images and scanned PDFs";
+
+/// Recognises the text of an image file.
+pub(crate) fn parse_image(bytes: &[u8]) -> Result<ParsedDoc, String> {
+    check_enabled()?;
+    let text = tesseract_stdin(bytes)?;
+    let mut out = Composer::new();
+    // Tesseract ends every page with a form feed.
+    for (i, page) in text.split('\x0c').enumerate() {
+        if i > 0 && page.trim().is_empty() {
+            continue;
+        }
+        out.begin_page(i as u32 + 1);
+        out.section(&[OCR_HEADING.to_string()], &clean(page))?;
+    }
+    // A picture without text (an icon, a diagram) is indexed as empty, like an empty text
+    // file, not reported: a real folder holds many.
+    Ok(out.finish(DocKind::Image, None))
+}
+
+/// Recognises every page of a PDF without a text layer.
+pub(crate) fn ocr_pdf(bytes: &[u8], title: Option<String>) -> Result<ParsedDoc, String> {
+    check_enabled()?;
+    let dir = TempDir::new()?;
+    let pdf = dir.path.join("in.pdf");
+    std::fs::write(&pdf, bytes).map_err(|e| format!("OCR cannot write a temporary file: {e}"))?;
+    let mut render = Command::new("pdftoppm");
+    render
+        .args(["-r", &PDF_DPI.to_string(), "-gray", "-png", "-l"])
+        .arg(MAX_OCR_PAGES.to_string())
+        .arg(&pdf)
+        .arg(dir.path.join("page"));
+    let rendered = run(&mut render, None).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "PDF has no text layer, and OCR is unavailable: install poppler-utils (pdftoppm) \
+             and tesseract-ocr"
+                .to_string()
+        }
+        _ => format!("cannot render the PDF's pages for OCR ({e})"),
+    })?;
+    if !rendered.status.success() {
+        return Err(format!(
+            "PDF has no text layer and its pages cannot be rendered for OCR ({})",
+            first_line(&rendered.stderr)
+        ));
+    }
+    // page-1.png, page-01.png, ... depending on the page count.
+    let mut pages: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir.path)
+        .map_err(|e| format!("OCR cannot list its pages: {e}"))?
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let number = name
+                .strip_prefix("page-")?
+                .strip_suffix(".png")?
+                .parse()
+                .ok()?;
+            Some((number, entry.path()))
+        })
+        .collect();
+    pages.sort();
+    let mut out = Composer::new();
+    for (number, path) in pages {
+        let text = tesseract_file(&path)?;
+        out.begin_page(number);
+        out.section(&[OCR_HEADING.to_string()], &clean(&text))?;
+    }
+    if out.len() == 0 {
+        return Err("PDF has no text layer and OCR found no text on its pages".to_string());
+    }
+    Ok(out.finish(DocKind::Pdf, title))
+}
+
+/// The languages to recognise (`CAIRN_OCR_LANGS`, default `eng`); only letters, digits, `_`
+/// and `+` are passed on.
+fn languages() -> String {
+    std::env::var("CAIRN_OCR_LANGS")
+        .ok()
+        .filter(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '+')
+        })
+        .unwrap_or_else(|| "eng".to_string())
+}
+
+fn tesseract() -> Command {
+    let mut cmd = Command::new("tesseract");
+    cmd.arg("-l").arg(languages());
+    cmd
+}
+
+/// Runs tesseract on an image given on its stdin.
+fn tesseract_stdin(image: &[u8]) -> Result<String, String> {
+    let mut cmd = tesseract();
+    cmd.args(["stdin", "stdout"]);
+    tesseract_output(run(&mut cmd, Some(image)))
+}
+
+/// Runs tesseract on an image file.
+fn tesseract_file(image: &Path) -> Result<String, String> {
+    let mut cmd = tesseract();
+    cmd.arg(image).arg("stdout");
+    tesseract_output(run(&mut cmd, None))
+}
+
+fn tesseract_output(result: std::io::Result<Output>) -> Result<String, String> {
+    let output = result.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => UNAVAILABLE.to_string(),
+        _ => format!("OCR could not run tesseract ({e})"),
+    })?;
+    if !output.status.success() {
+        let err = String::from_utf8_lossy(&output.stderr);
+        if err.contains("Failed loading language") || err.contains("Error opening data file") {
+            return Err(format!(
+                "OCR language pack missing for '{}': install tesseract-ocr-eng (or the packs \
+                 CAIRN_OCR_LANGS names)",
+                languages()
+            ));
+        }
+        return Err(format!(
+            "OCR failed: the image cannot be read ({})",
+            first_line(&output.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs `cmd` to completion with `input` on its stdin; the child dies with this process.
+fn run(cmd: &mut Command, input: Option<&[u8]>) -> std::io::Result<Output> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    die_with_parent(cmd);
+    let mut child = cmd.spawn()?;
+    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+        // Written from a thread: the child may fill its output pipe before reading all input.
+        let bytes = bytes.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+        let out = child.wait_with_output();
+        let _ = writer.join();
+        return out;
+    }
+    child.wait_with_output()
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches only the child being started.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
+/// Recognised text with trailing spaces and runs of blank lines removed.
+fn clean(text: &str) -> String {
+    let mut out = String::new();
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+fn first_line(stderr: &[u8]) -> String {
+    let s = String::from_utf8_lossy(stderr);
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no message")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// A private temporary directory, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new() -> Result<TempDir, String> {
+        use std::sync::atomic::AtomicU64;
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "cairn-ocr-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&path)
+            .map_err(|e| format!("OCR cannot create a temporary folder: {e}"))?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

@@ -1,0 +1,311 @@
+//! Every format beyond text, Markdown, HTML, PDF and DOCX, end to end through the `cairn`
+//! binary: spreadsheets, CSV, presentations, ODT, EPUB, mail, and scans through OCR. Each file
+//! holds a word only it has; the search finds it and the hit carries the file's locator
+//! (sheet and rows, slide, message, heading path, OCR page). Office files and mail are the
+//! committed fixtures of `tests/fixtures/formats` (made by LibreOffice and Python's `email`
+//! module, see its README); the scans are rendered here with ImageMagick and read by Tesseract.
+
+use std::path::Path;
+
+use cairn_tests::scan::{render_page, write_image_pdf, Degrade};
+use cairn_tests::{cairn_ok, search_json};
+use serde_json::Value;
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats")
+}
+
+/// The one hit of `query`: from the file named `name`, with its locator.
+fn hit(data: &Path, query: &str, name: &str) -> Value {
+    let r = search_json(data, &["--mode", "bm25", query]);
+    let first = r.first().unwrap_or_else(|| panic!("{query}: no hit"));
+    assert!(
+        first["path"].as_str().unwrap_or("").ends_with(name),
+        "{query} must find {name} first: {r:?}"
+    );
+    first.clone()
+}
+
+#[test]
+fn every_format_is_found_with_its_locator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let path = entry.unwrap().path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "md" | "py") {
+            std::fs::copy(&path, lib.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    // Detection by content: a workbook and a deck without their extensions.
+    std::fs::copy(fixtures().join("budget.xlsx"), lib.join("download-1")).unwrap();
+    // A photographed page (skewed, noisy JPEG) and a scanned PDF with no text layer.
+    let photo = lib.join("photo.jpg");
+    render_page(
+        &photo,
+        &[
+            "The lighthouse keeper logs every ferry",
+            "crossing to Tristan da Cunha by hand.",
+        ],
+        200,
+        Degrade {
+            skew: 1.5,
+            noise: 0.3,
+        },
+    )
+    .unwrap();
+    let page = tmp.path().join("page.jpg");
+    let (w, h) = render_page(
+        &page,
+        &[
+            "Scanned minutes of the survey:",
+            "the albatross colony counted 212 nests.",
+        ],
+        300,
+        Degrade {
+            skew: 0.0,
+            noise: 0.0,
+        },
+    )
+    .unwrap();
+    let cover = tmp.path().join("cover.jpg");
+    let (cw, ch) = render_page(
+        &cover,
+        &["Survey report"],
+        300,
+        Degrade {
+            skew: 0.0,
+            noise: 0.0,
+        },
+    )
+    .unwrap();
+    write_image_pdf(
+        &lib.join("scan.pdf"),
+        &[
+            (std::fs::read(&cover).unwrap(), cw, ch, 300),
+            (std::fs::read(&page).unwrap(), w, h, 300),
+        ],
+    )
+    .unwrap();
+
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+    let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
+    assert_eq!(status["problems"], serde_json::json!([]), "{status}");
+
+    // Spreadsheets: sheet and rows, the header repeated in the passage.
+    for (word, name) in [
+        ("zeppelin", "budget.xlsx"),
+        ("dirigible", "budget.xls"),
+        ("blimp", "budget.ods"),
+    ] {
+        let h = hit(&data, word, name);
+        let heading = h["heading"].as_str().unwrap();
+        assert!(heading.starts_with("sheet Budget > rows "), "{h}");
+        let (first, last) = heading
+            .trim_start_matches("sheet Budget > rows ")
+            .split_once('-')
+            .unwrap();
+        let (first, last): (u32, u32) = (first.parse().unwrap(), last.parse().unwrap());
+        assert!(first <= 38 && 38 <= last, "row 38 holds {word}: {h}");
+        assert_eq!(h["kind"], "spreadsheet");
+    }
+    let r = search_json(&data, &["--mode", "bm25", "committee"]);
+    assert_eq!(r[0]["heading"], "sheet Notes > row 2", "{r:?}");
+    assert_eq!(hit(&data, "tapioca", "budget.csv")["heading"], "rows 2-5");
+    // The extensionless copy of budget.xlsx was detected by content.
+    let r = search_json(&data, &["--mode", "bm25", "zeppelin"]);
+    assert!(
+        r.iter()
+            .any(|x| x["path"].as_str().unwrap().ends_with("download-1")),
+        "{r:?}"
+    );
+
+    // Presentations: the slide is the page, its title the heading (the fixtures' titles are
+    // plain text boxes, see cairn-core/tests/parse.rs: "slide 3"); notes are labelled.
+    for (body, notes, name, title) in [
+        ("marmalade", "narwhal", "deck.pptx", "slide 3"),
+        ("gooseberry", "walrus", "deck.odp", "slide 3"),
+    ] {
+        let h = hit(&data, body, name);
+        assert_eq!(
+            (h["page"].clone(), h["heading"].clone()),
+            (3.into(), title.into()),
+            "{h}"
+        );
+        let h = hit(&data, notes, name);
+        assert_eq!(h["page"], 3, "{h}");
+        assert_eq!(h["heading"], format!("{title} > speaker notes"), "{h}");
+        assert_eq!(h["kind"], "presentation");
+    }
+
+    // Text documents: the heading path.
+    assert_eq!(
+        hit(&data, "reykjavik", "memo.odt")["heading"],
+        "Travel policy > Per diem"
+    );
+    let h = hit(&data, "ushuaia", "guide.epub");
+    assert!(
+        h["heading"].as_str().unwrap().ends_with("Southern ports"),
+        "{h}"
+    );
+
+    // Mail: the message locator; HTML bodies without their hidden text; attachments.
+    let h = hit(&data, "flamingo", "forecast.eml");
+    assert_eq!(h["heading"], "message 'Q3 forecast', 2025-03-04", "{h}");
+    let h = hit(&data, "pelican", "archive.mbox");
+    assert_eq!(
+        h["heading"], "message 'Re: Travel claims', 2025-02-11",
+        "{h}"
+    );
+    let h = hit(&data, "wombat", "archive.mbox");
+    assert_eq!(
+        h["heading"], "message 'Travel claims', 2025-02-10 > attachment claims.csv > rows 2-3",
+        "{h}"
+    );
+    assert!(search_json(&data, &["--mode", "bm25", "hiddenword"]).is_empty());
+    // Sender and subject are searchable.
+    hit(&data, "alice martin forecast", "forecast.eml");
+
+    // OCR: the photo and the scanned PDF's second page, labelled as recognised text.
+    let h = hit(&data, "tristan cunha", "photo.jpg");
+    assert_eq!(h["heading"], "recognised text (OCR)", "{h}");
+    assert_eq!(h["kind"], "image");
+    let h = hit(&data, "albatross nests", "scan.pdf");
+    assert_eq!(
+        (h["page"].clone(), h["heading"].clone()),
+        (2.into(), "recognised text (OCR)".into()),
+        "{h}"
+    );
+
+    // `--type` knows the new kinds.
+    let r = search_json(&data, &["--mode", "bm25", "--type", "mail", "travel"]);
+    assert!(
+        !r.is_empty() && r.iter().all(|x| x["kind"] == "mail"),
+        "{r:?}"
+    );
+    let r = search_json(&data, &["--mode", "bm25", "--type", "xlsx", "zeppelin"]);
+    assert!(
+        !r.is_empty() && r.iter().all(|x| x["kind"] == "spreadsheet"),
+        "{r:?}"
+    );
+
+    // The text output names the slide and the place.
+    let out = cairn_ok(&data, &["search", "--mode", "bm25", "narwhal"]);
+    assert!(
+        out.contains("deck.pptx (slide 3)") || out.contains("deck.odp (slide 3)"),
+        "{out}"
+    );
+}
+
+/// The text of the benchmark scans: an ordinary business paragraph.
+const SCAN_TEXT: [&str; 8] = [
+    "Minutes of the facilities committee, 4 March 2025.",
+    "The committee approved the renovation of the east wing",
+    "at a cost of 48,250 euros, to be completed by October.",
+    "Invoices above 5,000 euros need two signatures; smaller",
+    "ones are approved by the office manager. The cafeteria",
+    "contract with Nordic Catering runs until 31 August 2026.",
+    "Parking permits are renewed every January (fee: 60 euros).",
+    "Next meeting: Tuesday 8 April at 14:30 in room B-204.",
+];
+
+/// OCR accuracy (character error rate) and speed on scans rendered from known text, at 300 and
+/// 150 dpi, clean and with noise and skew, as images and as a text-less PDF. Figures for
+/// docs/benchmarks.md: `cargo test --workspace --test formats -- --ignored --nocapture ocr_`.
+#[test]
+#[ignore = "benchmark"]
+fn ocr_accuracy_and_speed() {
+    use cairn_tests::scan::char_error_rate;
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "300dpi-clean",
+            300,
+            Degrade {
+                skew: 0.0,
+                noise: 0.0,
+            },
+        ),
+        (
+            "300dpi-noisy",
+            300,
+            Degrade {
+                skew: 2.0,
+                noise: 0.5,
+            },
+        ),
+        (
+            "150dpi-clean",
+            150,
+            Degrade {
+                skew: 0.0,
+                noise: 0.0,
+            },
+        ),
+        (
+            "150dpi-noisy",
+            150,
+            Degrade {
+                skew: 2.0,
+                noise: 0.5,
+            },
+        ),
+    ];
+    let expected = SCAN_TEXT.join("\n");
+    for (name, dpi, degrade) in cases {
+        let image = tmp.path().join(format!("{name}.jpg"));
+        let (w, h) = render_page(&image, &SCAN_TEXT, dpi, degrade).unwrap();
+        let pdf = tmp.path().join(format!("{name}.pdf"));
+        let jpeg = std::fs::read(&image).unwrap();
+        write_image_pdf(&pdf, &vec![(jpeg, w, h, dpi); 5]).unwrap();
+        let out = cairn_ok(
+            tmp.path(),
+            &[
+                "bench",
+                "parse",
+                "--json",
+                "--text",
+                image.to_str().unwrap(),
+                pdf.to_str().unwrap(),
+            ],
+        );
+        let v: Value = serde_json::from_str(&out).unwrap();
+        for f in v["files"].as_array().unwrap() {
+            let text = f["text"].as_str().unwrap_or_else(|| panic!("{f}"));
+            let pages = f["pages"].as_u64().unwrap().max(1);
+            let cer = char_error_rate(&vec![expected.as_str(); pages as usize].join("\n"), text);
+            let secs = f["seconds"].as_f64().unwrap();
+            println!(
+                "{name:<13} {:<4} pages {pages}  CER {:.2} %  {:.2} pages/s",
+                f["kind"].as_str().unwrap(),
+                cer * 100.0,
+                pages as f64 / secs
+            );
+        }
+    }
+}
+
+/// Parse speed of the committed fixtures, per kind: `cargo test --workspace --test formats --
+/// --ignored --nocapture parse_speed`.
+#[test]
+#[ignore = "benchmark"]
+fn parse_speed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "bench".to_string(),
+        "parse".into(),
+        "--repeat".into(),
+        "50".into(),
+    ];
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let path = entry.unwrap().path();
+        if !matches!(path.extension().and_then(|e| e.to_str()), Some("md" | "py")) {
+            args.push(path.to_str().unwrap().to_owned());
+        }
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    println!("{}", cairn_ok(tmp.path(), &args));
+}
