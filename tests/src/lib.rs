@@ -5,6 +5,7 @@ pub mod desktop;
 pub mod hostile;
 #[cfg(unix)]
 pub mod hostile_bulk;
+pub mod llm;
 pub mod scan;
 
 pub use hostile::write_hostile_folder;

@@ -253,12 +253,13 @@ pub(crate) struct SearchArgs {
 
 #[derive(Args)]
 pub(crate) struct EvalArgs {
-    /// The dataset directory.
-    #[arg(long)]
-    pub(crate) dataset: PathBuf,
+    /// The dataset directory (BEIR layout; with --answers also answers.jsonl).
+    #[arg(long, required_unless_present = "questions")]
+    pub(crate) dataset: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) rank: RankArgs,
-    /// Evaluate only the first N judged queries.
+    /// Evaluate only N queries: the first N for ranking and abstention, N spread evenly over
+    /// the set for --answers.
     #[arg(long)]
     pub(crate) max_queries: Option<usize>,
     /// Keep the indexed store in this directory (reused by later runs) instead of a temp dir.
@@ -266,11 +267,27 @@ pub(crate) struct EvalArgs {
     pub(crate) store: Option<PathBuf>,
     /// Evaluate the "I don't know" decision instead of ranking: a query is answerable when
     /// one of its relevant documents is in the corpus.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "answers")]
     pub(crate) abstention: bool,
     /// Abstention threshold to score [default: answer.abstain_threshold from the config].
     #[arg(long, requires = "abstention")]
     pub(crate) threshold: Option<f32>,
+    /// Evaluate answers: run each question through `ask` and score the answer against the
+    /// gold answers (exact match, F1, answer contained, abstention, citations, latency).
+    #[arg(long)]
+    pub(crate) answers: bool,
+    /// With --answers: your own questions (CSV with `question` and `answer` columns, or JSONL
+    /// with "question" and "answers"), asked of your library instead of a dataset.
+    #[arg(long, requires = "answers", conflicts_with = "dataset")]
+    pub(crate) questions: Option<PathBuf>,
+    /// With --answers: answer without a model (sentences quoted from the sources).
+    #[arg(long, requires = "answers", conflicts_with_all = ["provider", "model", "base_url"])]
+    pub(crate) extractive: bool,
+    #[command(flatten)]
+    pub(crate) llm: crate::generators::LlmArgs,
+    /// With --answers: source passages per answer [default: answer.sources from the config].
+    #[arg(short = 'n', long, requires = "answers")]
+    pub(crate) sources: Option<usize>,
     /// Print one JSON object.
     #[arg(long)]
     pub(crate) json: bool,

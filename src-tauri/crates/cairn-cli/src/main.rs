@@ -70,7 +70,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => cmd::search::search(data_dir, config, &args),
         Command::Status { json } => cmd::index::status(data_dir, config, json),
         Command::Reindex { embeddings } => cmd::index::reindex(data_dir, config, embeddings),
-        Command::Eval(args) => cmd::eval::eval(config, &args),
+        Command::Eval(args) => cmd::eval::eval(data_dir, config, &args),
         Command::Demo { dir } => cmd::demo::demo(data_dir, config, &dir),
         Command::History { path, json } => cmd::curation::history(data_dir, config, &path, json),
         Command::Deprecate {

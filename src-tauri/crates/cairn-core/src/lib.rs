@@ -27,6 +27,7 @@ mod ids;
 pub mod index;
 pub mod parse;
 pub mod paths;
+pub mod rerank;
 pub mod retrieve;
 pub mod stop;
 pub mod store;

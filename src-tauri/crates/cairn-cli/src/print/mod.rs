@@ -8,7 +8,7 @@ mod search;
 mod status;
 
 pub use answer::{print_answer_footer, print_audit_list, print_record};
-pub use eval::{print_abstention, print_eval};
+pub use eval::{print_abstention, print_answers, print_eval};
 pub use search::{print_search, print_search_json};
 pub use status::{print_check, print_history, print_index_report, print_status};
 

@@ -37,7 +37,14 @@ impl Engine {
         }
         let mut req = SearchRequest::new(query, &self.config);
         req.filters = filters.clone();
-        req.limit = limit.max(1);
+        let rerank = &self.config.rerank;
+        // The reranker reorders the fused top `top_k`, so that many are assembled.
+        req.limit = if rerank.enabled() {
+            limit.max(rerank.top_k)
+        } else {
+            limit
+        }
+        .max(1);
         let marks = self.catalog.marks()?;
         let filter = self.catalog.chunk_filter(&req.filters, &marks)?;
         let bm25 = match req.mode {
@@ -66,7 +73,9 @@ impl Engine {
         let fused = combine(&req, bm25, dense);
         let ids: Vec<ChunkId> = fused.iter().map(|h| h.chunk).collect();
         let records = self.catalog.current_chunks(&ids)?;
-        let hits = assemble_hits(&fused, &records, &marks, &req);
+        let mut hits = assemble_hits(&fused, &records, &marks, &req);
+        self.rerank(query, &mut hits)?;
+        hits.truncate(limit.max(1));
         let texts: Vec<String> = hits
             .iter()
             .take(3)
@@ -96,6 +105,23 @@ impl Engine {
             evidence,
             notice,
         })
+    }
+
+    /// The reranker step (see [`crate::rerank`]): the first `rerank.top_k` hits reordered
+    /// by the cross-encoder's score for `query`. Nothing when no reranker is configured.
+    fn rerank(&self, query: &str, hits: &mut Vec<SearchHit>) -> Result<()> {
+        let cfg = &self.config.rerank;
+        let Some(model) = crate::rerank::CrossEncoder::shared(cfg, &self.config.embedding)? else {
+            return Ok(());
+        };
+        let texts: Vec<&str> = hits
+            .iter()
+            .take(cfg.top_k)
+            .map(|h| h.text.as_str())
+            .collect();
+        let scores = model.score(query, &texts)?;
+        crate::rerank::reorder(hits, &scores);
+        Ok(())
     }
 
     /// The collection's calibration of the abstention signal: cached, recomputed when the

@@ -18,6 +18,7 @@
 //! OpenAI-compatible endpoints), so `cairn-core` never depends on a model runtime.
 
 pub mod abstain;
+pub mod answer_type;
 pub mod ask;
 pub mod conversation;
 pub mod evidence;

@@ -12,10 +12,12 @@ use crate::error::{Error, Result};
 pub use crate::paths::{default_data_dir, DEFAULT_LOCAL_LLM};
 
 mod llm;
+mod rerank;
 pub use llm::{
     insecure_http_host, LlmConfig, LlmProvider, LocalLlmConfig, RemoteLlmConfig,
     DEFAULT_API_KEY_ENV,
 };
+pub use rerank::RerankConfig;
 
 /// Name of the config file inside the data directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -30,6 +32,7 @@ pub struct Config {
     pub search: SearchConfig,
     pub answer: AnswerConfig,
     pub llm: LlmConfig,
+    pub rerank: RerankConfig,
 }
 
 /// How vectors are pooled from the model's token outputs.
@@ -404,6 +407,9 @@ impl Config {
             return bad("ingest.exclude must not contain empty patterns".into());
         }
         if let Err(message) = self.llm.check() {
+            return bad(message);
+        }
+        if let Err(message) = self.rerank.check() {
             return bad(message);
         }
         Ok(())

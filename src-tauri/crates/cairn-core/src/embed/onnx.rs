@@ -22,7 +22,7 @@ use crate::paths::ORT_DYLIB_ENV;
 /// created once; a failed attempt can be retried (e.g. after fixing the path).
 static ORT_ENV: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
 
-fn ort_environment(library: &Path) -> Result<ort::environment::Environment> {
+pub(crate) fn ort_environment(library: &Path) -> Result<ort::environment::Environment> {
     let mut slot = ORT_ENV.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((loaded, env)) = slot.as_ref() {
         if loaded != library {
@@ -78,14 +78,14 @@ pub fn disable_ort_telemetry() {
 
 /// The model inputs Cairn knows how to feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InputKind {
+pub(crate) enum InputKind {
     InputIds,
     AttentionMask,
     TokenTypeIds,
 }
 
 #[derive(Debug, Clone)]
-struct ModelInput {
+pub(crate) struct ModelInput {
     name: String,
     kind: InputKind,
     /// Int64 (most exports) or Int32.
@@ -180,49 +180,7 @@ impl OnnxEmbedder {
         // (about 65 MB) is free now but still held by the C allocator.
         trim_heap();
 
-        let mut inputs = Vec::new();
-        for input in session.inputs() {
-            let kind = match input.name() {
-                "input_ids" => InputKind::InputIds,
-                "attention_mask" => InputKind::AttentionMask,
-                "token_type_ids" => InputKind::TokenTypeIds,
-                other => {
-                    return Err(Error::Model(format!(
-                        "ONNX model {} has an input `{other}` that Cairn cannot feed (it feeds \
-                         input_ids, attention_mask and token_type_ids)",
-                        files.model.display()
-                    )))
-                }
-            };
-            let int32 = match input.dtype() {
-                ValueType::Tensor {
-                    ty: TensorElementType::Int64,
-                    ..
-                } => false,
-                ValueType::Tensor {
-                    ty: TensorElementType::Int32,
-                    ..
-                } => true,
-                other => {
-                    return Err(Error::Model(format!(
-                        "ONNX model {} input `{}` has type {other}, expected int64 or int32",
-                        files.model.display(),
-                        input.name()
-                    )))
-                }
-            };
-            inputs.push(ModelInput {
-                name: input.name().to_owned(),
-                kind,
-                int32,
-            });
-        }
-        if !inputs.iter().any(|i| i.kind == InputKind::InputIds) {
-            return Err(Error::Model(format!(
-                "ONNX model {} has no `input_ids` input",
-                files.model.display()
-            )));
-        }
+        let inputs = model_inputs(&session, &files.model)?;
         let outlet = session
             .outputs()
             .iter()
@@ -307,41 +265,7 @@ impl OnnxEmbedder {
     /// every batch shape it has seen: about 1.1 GB after embedding batches of long passages.
     fn run_batch_with(&self, encodings: &[&Encoding], shrink: bool) -> Result<Vec<Vec<f32>>> {
         let batch = encodings.len();
-        let seq = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
-        let mut ids = vec![0i64; batch * seq];
-        let mut mask = vec![0i64; batch * seq];
-        let mut types = vec![0i64; batch * seq];
-        for (row, enc) in encodings.iter().enumerate() {
-            let at = row * seq;
-            let n = enc.len();
-            for (dst, &src) in ids[at..at + n].iter_mut().zip(enc.get_ids()) {
-                *dst = i64::from(src);
-            }
-            for (dst, &src) in mask[at..at + n].iter_mut().zip(enc.get_attention_mask()) {
-                *dst = i64::from(src);
-            }
-            for (dst, &src) in types[at..at + n].iter_mut().zip(enc.get_type_ids()) {
-                *dst = i64::from(src);
-            }
-        }
-
-        let shape = [batch, seq];
-        let mut values: Vec<(String, ort::session::SessionInputValue<'static>)> = Vec::new();
-        for input in &self.inputs {
-            let data = match input.kind {
-                InputKind::InputIds => &ids,
-                InputKind::AttentionMask => &mask,
-                InputKind::TokenTypeIds => &types,
-            };
-            let value: ort::session::SessionInputValue<'static> = if input.int32 {
-                let data: Vec<i32> = data.iter().map(|&x| x as i32).collect();
-                Tensor::from_array((shape, data)).map(Into::into)
-            } else {
-                Tensor::from_array((shape, data.clone())).map(Into::into)
-            }
-            .map_err(|e| Error::Model(format!("cannot build the `{}` tensor: {e}", input.name)))?;
-            values.push((input.name.clone(), value));
-        }
+        let (seq, mask, values) = input_values(&self.inputs, encodings)?;
 
         let mut options = ort::session::RunOptions::new()
             .map_err(|e| Error::Model(format!("cannot prepare an ONNX Runtime run: {e}")))?;
@@ -438,11 +362,108 @@ impl Embedder for OnnxEmbedder {
     }
 }
 
+/// The inputs of a BERT-style ONNX model (`input_ids`, and `attention_mask`,
+/// `token_type_ids` when it has them), refusing any other input.
+pub(crate) fn model_inputs(session: &Session, model: &Path) -> Result<Vec<ModelInput>> {
+    let mut inputs = Vec::new();
+    for input in session.inputs() {
+        let kind = match input.name() {
+            "input_ids" => InputKind::InputIds,
+            "attention_mask" => InputKind::AttentionMask,
+            "token_type_ids" => InputKind::TokenTypeIds,
+            other => {
+                return Err(Error::Model(format!(
+                    "ONNX model {} has an input `{other}` that Cairn cannot feed (it feeds \
+                     input_ids, attention_mask and token_type_ids)",
+                    model.display()
+                )))
+            }
+        };
+        let int32 = match input.dtype() {
+            ValueType::Tensor {
+                ty: TensorElementType::Int64,
+                ..
+            } => false,
+            ValueType::Tensor {
+                ty: TensorElementType::Int32,
+                ..
+            } => true,
+            other => {
+                return Err(Error::Model(format!(
+                    "ONNX model {} input `{}` has type {other}, expected int64 or int32",
+                    model.display(),
+                    input.name()
+                )))
+            }
+        };
+        inputs.push(ModelInput {
+            name: input.name().to_owned(),
+            kind,
+            int32,
+        });
+    }
+    if !inputs.iter().any(|i| i.kind == InputKind::InputIds) {
+        return Err(Error::Model(format!(
+            "ONNX model {} has no `input_ids` input",
+            model.display()
+        )));
+    }
+    Ok(inputs)
+}
+
+/// An input tensor fed to an ONNX model.
+pub(crate) type InputValue = (String, ort::session::SessionInputValue<'static>);
+
+/// The padded `[batch, seq]` input tensors of `encodings` for `inputs`; returns the sequence
+/// length, the attention mask and the tensors.
+pub(crate) fn input_values(
+    inputs: &[ModelInput],
+    encodings: &[&Encoding],
+) -> Result<(usize, Vec<i64>, Vec<InputValue>)> {
+    let batch = encodings.len();
+    let seq = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+    let mut ids = vec![0i64; batch * seq];
+    let mut mask = vec![0i64; batch * seq];
+    let mut types = vec![0i64; batch * seq];
+    for (row, enc) in encodings.iter().enumerate() {
+        let at = row * seq;
+        let n = enc.len();
+        for (dst, &src) in ids[at..at + n].iter_mut().zip(enc.get_ids()) {
+            *dst = i64::from(src);
+        }
+        for (dst, &src) in mask[at..at + n].iter_mut().zip(enc.get_attention_mask()) {
+            *dst = i64::from(src);
+        }
+        for (dst, &src) in types[at..at + n].iter_mut().zip(enc.get_type_ids()) {
+            *dst = i64::from(src);
+        }
+    }
+
+    let shape = [batch, seq];
+    let mut values: Vec<InputValue> = Vec::new();
+    for input in inputs {
+        let data = match input.kind {
+            InputKind::InputIds => &ids,
+            InputKind::AttentionMask => &mask,
+            InputKind::TokenTypeIds => &types,
+        };
+        let value: ort::session::SessionInputValue<'static> = if input.int32 {
+            let data: Vec<i32> = data.iter().map(|&x| x as i32).collect();
+            Tensor::from_array((shape, data)).map(Into::into)
+        } else {
+            Tensor::from_array((shape, data.clone())).map(Into::into)
+        }
+        .map_err(|e| Error::Model(format!("cannot build the `{}` tensor: {e}", input.name)))?;
+        values.push((input.name.clone(), value));
+    }
+    Ok((seq, mask, values))
+}
+
 /// Returns the C heap's free pages to the system (glibc keeps them otherwise; ONNX Runtime
 /// allocates through it).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn trim_heap() {
+pub(crate) fn trim_heap() {
     unsafe extern "C" {
         fn malloc_trim(pad: usize) -> std::ffi::c_int;
     }
@@ -454,7 +475,7 @@ fn trim_heap() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim_heap() {}
+pub(crate) fn trim_heap() {}
 
 fn dim_mismatch(model: &Path, actual: usize, configured: usize) -> Error {
     Error::Model(format!(
