@@ -24,6 +24,8 @@ use crate::watch::{self, FileEntry};
 const BATCH_FILES: usize = 64;
 const COMMIT_EVERY: Duration = Duration::from_millis(1500);
 const SAVE_VECTORS_EVERY: Duration = Duration::from_secs(10);
+/// Batches of pending passages read from the catalog at once by the embedding backlog.
+const PENDING_PAGE_BATCHES: usize = 32;
 
 /// Indexing progress, reported through the callback of [`Engine::index`].
 #[derive(Debug, Clone, Serialize)]
@@ -405,12 +407,21 @@ impl Writer {
         let embedder = self.embedder()?;
         let batch = self.config.embedding.batch_size;
         let mut last_save = Instant::now();
+        // Pending passages are read a page at a time: finding them scans the current chunks,
+        // so reading one batch per scan made the backlog quadratic in the library's size.
+        let mut page: std::collections::VecDeque<crate::catalog::PendingChunk> = Default::default();
         loop {
             if cancel.is_stopped() {
                 report.cancelled = true;
                 break;
             }
-            let pending = self.catalog.pending_chunks(&model, batch)?;
+            if page.is_empty() {
+                page = self
+                    .catalog
+                    .pending_chunks(&model, batch.max(1) * PENDING_PAGE_BATCHES)?
+                    .into();
+            }
+            let pending: Vec<_> = page.drain(..batch.min(page.len())).collect();
             if pending.is_empty() {
                 break;
             }
@@ -435,7 +446,9 @@ impl Writer {
                 v.add(*id, vec)?;
             }
             self.detect_conflicts(&ready)?;
-            self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
+            if page.is_empty() || last_save.elapsed() >= SAVE_VECTORS_EVERY {
+                self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
+            }
             if last_save.elapsed() >= SAVE_VECTORS_EVERY {
                 let generation = self.catalog.generation(Generation::Vector)?;
                 self.vectors_mut()?.commit(generation)?;
