@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{build_store, tempfile_dir, Dataset, EvalOptions};
+use super::{build_store, StoreDir, Dataset, EvalOptions};
 use crate::answer::abstain::{Calibration, Evidence};
 use crate::config::Config;
 use crate::engine::Progress;
@@ -114,15 +114,8 @@ pub fn evaluate_abstention(
             "the abstention threshold must be between 0 and 1, not {threshold}"
         )));
     }
-    let tmp;
-    let store = match &opts.store {
-        Some(s) => s.clone(),
-        None => {
-            tmp = tempfile_dir()?;
-            tmp.path().to_owned()
-        }
-    };
-    let (mut engine, by_path, index_seconds, _) = build_store(&ds, &config, &store, progress)?;
+    let store = StoreDir::new(opts.store.as_deref())?;
+    let (mut engine, by_path, index_seconds, _) = build_store(&ds, &config, store.path(), progress)?;
     let in_corpus: HashSet<&str> = ds.corpus.iter().map(|d| d.id.as_str()).collect();
     let calibration = engine.abstention_calibration()?;
     let queries: Vec<&(String, String)> = ds

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::answer_metrics::{quantile, score, summarize, AnswerFacts, Scores, Summary};
-use super::{build_store, read_lines, spread_sample, tempfile_dir, Dataset, EvalOptions};
+use super::{build_store, StoreDir, read_lines, spread_sample, Dataset, EvalOptions};
 use crate::answer::{AnswerMode, AskRequest, Generator};
 use crate::config::Config;
 use crate::engine::{Engine, Progress};
@@ -350,15 +350,8 @@ pub fn evaluate_answers_on(
     config.search.fusion = opts.fusion;
     config.search.alpha = opts.alpha;
     config.search.rrf_k = opts.rrf_k;
-    let tmp;
-    let store = match &opts.store {
-        Some(s) => s.clone(),
-        None => {
-            tmp = tempfile_dir()?;
-            tmp.path().to_owned()
-        }
-    };
-    let (mut writer, _, _, _) = build_store(&ds, &config, &store, progress)?;
+    let store = StoreDir::new(opts.store.as_deref())?;
+    let (mut writer, _, _, _) = build_store(&ds, &config, store.path(), progress)?;
     let name = opts
         .dataset
         .file_name()

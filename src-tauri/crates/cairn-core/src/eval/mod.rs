@@ -205,6 +205,35 @@ pub fn build_store(
     ))
 }
 
+/// Where an evaluation builds its store: the directory given (kept), or a temporary one
+/// (removed when this is dropped).
+pub(crate) struct StoreDir {
+    path: PathBuf,
+    _temp: Option<TempDir>,
+}
+
+impl StoreDir {
+    pub(crate) fn new(given: Option<&Path>) -> Result<StoreDir> {
+        Ok(match given {
+            Some(p) => StoreDir {
+                path: p.to_owned(),
+                _temp: None,
+            },
+            None => {
+                let t = tempfile_dir()?;
+                StoreDir {
+                    path: t.path().to_owned(),
+                    _temp: Some(t),
+                }
+            }
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 pub(crate) fn tempfile_dir() -> Result<TempDir> {
     let base = std::env::temp_dir().join(format!(
         "cairn-eval-{}-{}",

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{build_store, tempfile_dir, Dataset, EvalOptions};
+use super::{build_store, StoreDir, Dataset, EvalOptions};
 use crate::config::{Config, Fusion, SearchMode};
 use crate::engine::{Progress, SearchRequest};
 use crate::error::Result;
@@ -80,16 +80,9 @@ pub fn evaluate(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<EvalReport> {
     let ds = Dataset::load_judged(&opts.dataset)?;
-    let tmp;
-    let store = match &opts.store {
-        Some(s) => s.clone(),
-        None => {
-            tmp = tempfile_dir()?;
-            tmp.path().to_owned()
-        }
-    };
+    let store = StoreDir::new(opts.store.as_deref())?;
     let (mut engine, by_path, index_seconds, keyword_ready) =
-        build_store(&ds, config, &store, progress)?;
+        build_store(&ds, config, store.path(), progress)?;
     let mut req = SearchRequest::new(String::new(), config);
     req.mode = opts.mode;
     req.fusion = opts.fusion;
