@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use cairn_core::answer::AnswerMode;
 use cairn_core::config::{Config, LlmProvider};
 use cairn_llm::BoxedGenerator;
 use clap::{Args, ValueEnum};
@@ -65,4 +66,26 @@ impl LlmArgs {
 /// The generator configured for answers, or None when `llm.provider = "none"`.
 pub fn make_generator(config: &Config) -> Result<Option<BoxedGenerator>> {
     Ok(cairn_llm::from_config(config)?)
+}
+
+/// The generator and answer mode for `cairn ask` and `cairn eval --answers`: none with
+/// `--extractive`, else the configured model; with no model configured (and no `--extractive`)
+/// a note says that answers are extractive, `what` saying what happens then.
+pub fn choose(
+    config: &Config,
+    extractive: bool,
+    what: &str,
+) -> Result<(Option<BoxedGenerator>, AnswerMode)> {
+    let generator = if extractive {
+        None
+    } else {
+        make_generator(config)?
+    };
+    if generator.is_some() {
+        return Ok((generator, AnswerMode::Generative));
+    }
+    if !extractive {
+        eprintln!("note: no answer model is configured (llm.provider = \"none\"): {what}");
+    }
+    Ok((None, AnswerMode::Extractive))
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
-use cairn_core::answer::{AnswerMode, AskRequest, Generator};
+use cairn_core::answer::{AskRequest, Generator};
 use cairn_core::audit::SessionId;
 use cairn_core::config::Config;
 use cairn_core::engine::Engine;
@@ -17,21 +17,11 @@ use crate::print;
 /// `cairn ask QUESTION…`.
 pub fn ask(data_dir: &Path, config: Config, args: &AskArgs) -> Result<()> {
     let config = args.llm.apply(config)?;
-    let generator = if args.extractive {
-        None
-    } else {
-        crate::generators::make_generator(&config)?
-    };
-    let mode = if generator.is_some() {
-        AnswerMode::Generative
-    } else {
-        if !args.extractive {
-            eprintln!(
-                "note: no answer model is configured (llm.provider = \"none\"): answering extractively (sentences quoted verbatim from the sources)"
-            );
-        }
-        AnswerMode::Extractive
-    };
+    let (generator, mode) = crate::generators::choose(
+        &config,
+        args.extractive,
+        "answering extractively (sentences quoted verbatim from the sources)",
+    )?;
     let mut engine = Engine::open(data_dir, config)?;
     let question = args.question.join(" ");
     let session = match (args.session, args.new_session) {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use cairn_core::answer::{AnswerMode, Generator};
+use cairn_core::answer::Generator;
 use cairn_core::config::Config;
 use cairn_core::engine::Engine;
 use cairn_core::eval::{
@@ -62,21 +62,8 @@ fn answers(data_dir: &Path, config: Config, args: &EvalArgs) -> Result<()> {
     if let Some(n) = args.sources {
         config.answer.sources = n;
     }
-    let generator = if args.extractive {
-        None
-    } else {
-        crate::generators::make_generator(&config)?
-    };
-    let mode = if generator.is_some() {
-        AnswerMode::Generative
-    } else {
-        if !args.extractive {
-            eprintln!(
-                "note: no answer model is configured (llm.provider = \"none\"): evaluating extractive answers"
-            );
-        }
-        AnswerMode::Extractive
-    };
+    let (generator, mode) =
+        crate::generators::choose(&config, args.extractive, "evaluating extractive answers")?;
     let generator = generator.as_deref().map(|g| g as &dyn Generator);
     let show = !args.json;
     let mut on_question = |done: usize, total: usize| {
