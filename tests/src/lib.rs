@@ -17,6 +17,20 @@ use std::process::{Command, Output};
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream};
 
+/// Adds the catalog that points at `pages_id` and writes `doc` to `path`.
+pub(crate) fn save_pdf(
+    mut doc: Document,
+    pages_id: lopdf::ObjectId,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes)?;
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
 /// Writes a real PDF with one page per entry; each page shows its lines of text.
 pub fn write_pdf(path: &Path, pages: &[&[&str]]) -> anyhow::Result<()> {
     let mut doc = Document::with_version("1.5");
@@ -54,12 +68,7 @@ pub fn write_pdf(path: &Path, pages: &[&[&str]]) -> anyhow::Result<()> {
             "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
         }),
     );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut bytes = Vec::new();
-    doc.save_to(&mut bytes)?;
-    std::fs::write(path, bytes)?;
-    Ok(())
+    save_pdf(doc, pages_id, path)
 }
 
 /// Writes a real DOCX: `(style, text)` paragraphs, style `Heading1`.. or `""` for body text.

@@ -8,6 +8,8 @@ use std::process::Command;
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream};
 
+use crate::save_pdf;
+
 /// How a page is degraded.
 #[derive(Debug, Clone, Copy)]
 pub struct Degrade {
@@ -120,12 +122,7 @@ pub fn write_image_pdf(path: &Path, pages: &[(Vec<u8>, u32, u32, u32)]) -> anyho
         pages_id,
         Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
     );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut bytes = Vec::new();
-    doc.save_to(&mut bytes)?;
-    std::fs::write(path, bytes)?;
-    Ok(())
+    save_pdf(doc, pages_id, path)
 }
 
 /// Character error rate: the edit distance between `expected` and `got` (whitespace runs
