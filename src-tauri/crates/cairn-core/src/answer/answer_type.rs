@@ -16,20 +16,10 @@ pub enum Expected {
     Name,
 }
 
-// "may" is left out: it is far more often the verb.
-const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
+/// A month's name, "may" left out: it is far more often the verb.
+fn is_month(w: &str) -> bool {
+    w != "may" && crate::cite::MONTHS.contains(&w)
+}
 
 const NUMBER_WORDS: &[&str] = &[
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -93,7 +83,7 @@ pub fn holds(sentence: &str, question: &str, kind: Expected) -> bool {
         Expected::Date => words(sentence).iter().any(|w| {
             new(w)
                 && (digits(w)
-                    || MONTHS.contains(&w.as_str())
+                    || is_month(w)
                     || w.ends_with("century")
                     || w.ends_with("s")
                         && w.len() == 5

@@ -30,6 +30,7 @@ pub use crate::analysis::{content_stems, content_words};
 pub use marks::{
     collapse_ws, is_refusal, normalise, parse_marks, quotes, sentences, strip_marks, Mark,
 };
+pub(crate) use quantity::MONTHS;
 
 /// How a citation checked out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -271,21 +271,23 @@ const DURATION_ADJECTIVES: &[&str] = &[
     "further",
 ];
 
+/// The months' names, lower case, January first.
+pub(crate) const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 fn month(w: &str) -> Option<u32> {
-    const MONTHS: &[&str] = &[
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     if let Some(i) = MONTHS.iter().position(|m| *m == w) {
         return Some(i as u32 + 1);
     }
