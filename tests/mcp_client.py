@@ -138,7 +138,7 @@ async def run(binary, data_dir):
             summary["dense_mode"] = structured(r)["mode"] if not is_error(r) else None
 
             # search: a bad argument is a tool error carrying a hint.
-            r = await session.call_tool("search", {"query": "refund", "type": "spreadsheet"})
+            r = await session.call_tool("search", {"query": "refund", "type": "hologram"})
             check("bad type is a tool error", is_error(r), text_of(r))
             check("tool error has a hint", "What to do" in text_of(r), text_of(r))
             summary["error_example"] = text_of(r)
