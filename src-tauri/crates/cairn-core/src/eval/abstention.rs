@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{build_store, StoreDir, Dataset, EvalOptions};
+use super::{build_store, Dataset, EvalOptions, StoreDir};
 use crate::answer::abstain::{Calibration, Evidence};
 use crate::config::Config;
 use crate::engine::Progress;
@@ -115,7 +115,8 @@ pub fn evaluate_abstention(
         )));
     }
     let store = StoreDir::new(opts.store.as_deref())?;
-    let (mut engine, by_path, index_seconds, _) = build_store(&ds, &config, store.path(), progress)?;
+    let (mut engine, by_path, index_seconds, _) =
+        build_store(&ds, &config, store.path(), progress)?;
     let in_corpus: HashSet<&str> = ds.corpus.iter().map(|d| d.id.as_str()).collect();
     let calibration = engine.abstention_calibration()?;
     let queries: Vec<&(String, String)> = ds

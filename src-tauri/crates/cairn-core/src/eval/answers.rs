@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::answer_metrics::{quantile, score, summarize, AnswerFacts, Scores, Summary};
-use super::{build_store, StoreDir, read_lines, spread_sample, Dataset, EvalOptions};
+use super::{build_store, read_lines, spread_sample, Dataset, EvalOptions, StoreDir};
 use crate::answer::{AnswerMode, AskRequest, Generator};
 use crate::config::Config;
 use crate::engine::{Engine, Progress};

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{build_store, StoreDir, Dataset, EvalOptions};
+use super::{build_store, Dataset, EvalOptions, StoreDir};
 use crate::config::{Config, Fusion, SearchMode};
 use crate::engine::{Progress, SearchRequest};
 use crate::error::Result;
