@@ -64,27 +64,8 @@ pub fn bench_embed(config: Config, args: &BenchEmbedArgs) -> Result<()> {
     );
     let resolved = cairn_core::embed::resolve(cfg)?;
     let embedder = OnnxEmbedder::load(cfg, &resolved)?;
-    let mut tokenizer = tokenizers::Tokenizer::from_file(&resolved.tokenizer)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", resolved.tokenizer.display()))?;
-    // As the embedder tokenizes: no padding, its truncation (tokenizer.json may carry others).
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(Some(tokenizers::TruncationParams {
-            max_length: cfg.max_tokens,
-            ..Default::default()
-        }))
-        .map_err(|e| anyhow::anyhow!("setting truncation: {e}"))?;
-    let tokens: usize = passages
-        .iter()
-        .map(|p| {
-            let text = format!("{}{p}", cfg.passage_prefix);
-            tokenizer
-                .encode_fast(text.as_str(), true)
-                .map(|e| e.len())
-                .unwrap_or(0)
-        })
-        .sum();
     let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
+    let tokens: usize = embedder.passage_tokens(&refs)?.iter().sum();
     // Warm-up: the first runs allocate ONNX Runtime's arena for each shape.
     embedder.embed_passages(&refs[..refs.len().min(cfg.batch_size * 2)])?;
     let runs = args.runs.max(1);

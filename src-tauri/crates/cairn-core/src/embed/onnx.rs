@@ -229,16 +229,30 @@ impl OnnxEmbedder {
         &self.files
     }
 
+    /// The tokens the model sees for each passage (prefix, truncation and special tokens
+    /// included), as [`Embedder::embed_passages`] encodes them: what benchmarks count.
+    pub fn passage_tokens(&self, texts: &[&str]) -> Result<Vec<usize>> {
+        Ok(self
+            .encode(&self.passage_prefix, texts)?
+            .iter()
+            .map(Encoding::len)
+            .collect())
+    }
+
+    /// Tokenizes `texts` with `prefix` prepended.
+    fn encode(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Encoding>> {
+        let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
+        self.tokenizer
+            .encode_batch_fast(inputs, true)
+            .map_err(|e| Error::Model(format!("cannot tokenize input: {e}")))
+    }
+
     /// Embeds `texts` with `prefix` prepended, in input order.
     fn embed_with_prefix(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
-        let encodings = self
-            .tokenizer
-            .encode_batch_fast(inputs, true)
-            .map_err(|e| Error::Model(format!("cannot tokenize input: {e}")))?;
+        let encodings = self.encode(prefix, texts)?;
 
         // Batches of similar length waste little on padding: sort by length, embed in
         // batches, put the vectors back in input order.
