@@ -83,11 +83,12 @@ sub="$out/scifact-subset"
 rm -rf "$sub" "$out/cairn-store"
 "$py" scripts/bench/subset.py --dataset "$scifact" --out "$sub" --docs "$docs" --queries "$queries" > "$out/subset.json"
 log "cairn eval (index + queries) on $(cat "$out/subset.json")"
-/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e}' -o "$out/cairn-eval-time.json" \
+/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e, "cpu_user_seconds": %U, "cpu_sys_seconds": %S}' -o "$out/cairn-eval-time.json" \
   "$cairn" eval --dataset "$sub" --mode hybrid --store "$out/cairn-store" --json > "$out/cairn-eval.json"
 "$py" scripts/bench/export_passages.py "$out/cairn-store/data/catalog.sqlite3" "$out/passages.jsonl" > /dev/null
 log "bare ONNX Runtime on the $(wc -l < "$out/passages.jsonl") passages Cairn embedded"
-"$py" scripts/bench/ort_embed.py --model "$model_dir/model.onnx" --tokenizer "$model_dir/tokenizer.json" \
+/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e, "cpu_user_seconds": %U, "cpu_sys_seconds": %S}' -o "$out/ort-all-time.json" \
+  "$py" scripts/bench/ort_embed.py --model "$model_dir/model.onnx" --tokenizer "$model_dir/tokenizer.json" \
   --passages "$out/passages.jsonl" --runs 1 > "$out/ort-all.json"
 log "embed vs the limit ($embed_n passages, $runs runs each, alternating)"
 : > "$out/embed-cairn.jsonl"; : > "$out/embed-ort.jsonl"
@@ -99,7 +100,7 @@ for _ in 1 2; do
 done
 log "Chroma on the same subset"
 "$py" scripts/bench/chroma_bench.py --dataset "$sub" --model "$model_dir/model.onnx" \
-  --tokenizer "$model_dir/tokenizer.json" --work "$out/chroma" > "$out/chroma.json"
+  --tokenizer "$model_dir/tokenizer.json" --work "$out/chroma" --passages "$out/passages.jsonl" > "$out/chroma.json"
 
 # --- a real folder of documentation: Recoll vs Cairn's keyword phase, rescan ------------------
 folder="$out/docs"
@@ -113,19 +114,19 @@ rm -rf "$out/recoll" "$out/cairn-docs"
 mkdir -p "$out/recoll"
 printf 'topdirs = %s\n' "$folder" > "$out/recoll/recoll.conf"
 log "Recoll on $(find "$folder" -type f | wc -l) files"
-/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e}' -o "$out/recoll-time.json" \
+/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e, "cpu_user_seconds": %U, "cpu_sys_seconds": %S}' -o "$out/recoll-time.json" \
   recollindex -c "$out/recoll" -z > "$out/recoll.log" 2>&1 || true
 recoll_hits=$(recollq -c "$out/recoll" -b "sequence" 2>/dev/null | wc -l || echo 0)
 log "Cairn's keyword phase on the same folder"
 "$cairn" --data-dir "$out/cairn-docs" add "$folder" > /dev/null
-/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e}' -o "$out/cairn-docs-time.json" \
+/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e, "cpu_user_seconds": %U, "cpu_sys_seconds": %S}' -o "$out/cairn-docs-time.json" \
   "$cairn" --data-dir "$out/cairn-docs" index --no-embed --json > "$out/cairn-docs.json"
 cairn_hits=$("$cairn" --data-dir "$out/cairn-docs" search --mode bm25 --json -n 50 sequence | "$py" -c 'import json,sys; print(len(json.load(sys.stdin)["results"]))' || echo 0)
 log "rescans of unchanged collections"
-/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e}' -o "$out/rescan-docs-time.json" \
+/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e, "cpu_user_seconds": %U, "cpu_sys_seconds": %S}' -o "$out/rescan-docs-time.json" \
   "$cairn" --data-dir "$out/cairn-docs" index --no-embed --json > "$out/rescan-docs.json"
 # The SciFact store is fully embedded: a rescan with embedding on must embed nothing.
-/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e}' -o "$out/rescan-scifact-time.json" \
+/usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e, "cpu_user_seconds": %U, "cpu_sys_seconds": %S}' -o "$out/rescan-scifact-time.json" \
   "$cairn" --data-dir "$out/cairn-store/data" index --json > "$out/rescan-scifact.json"
 printf '{"recoll_hits": %s, "cairn_hits": %s, "threads": %s}\n' "$recoll_hits" "$cairn_hits" "$threads" > "$out/extra.json"
 

@@ -2,8 +2,9 @@
 """Bare ONNX Runtime on the passages `cairn bench embed` reads: the physical limit Cairn's
 embedding stage is compared with (scripts/bench.sh).
 
-Same model file, tokenizer.json, truncation (max_tokens), batch size, threads and ONNX Runtime
-version as Cairn; batches sorted by length and padded to their longest member; mean pooling and
+Same model file, tokenizer.json, truncation (max_tokens), batch size and padded-token budget,
+threads and ONNX Runtime version as Cairn; batches sorted by length and padded to their longest
+member; mean pooling and
 L2 normalisation in numpy. Prints one JSON object like `cairn bench embed --json`.
 """
 import argparse
@@ -23,6 +24,8 @@ def main():
     ap.add_argument("--passages", required=True)
     ap.add_argument("--limit", type=int)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-tokens", type=int, default=2048,
+                    help="padded tokens per batch at most, as Cairn's embedding.batch_tokens; 0: no limit")
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--threads", type=int, default=0, help="0: ONNX Runtime's default")
     ap.add_argument("--runs", type=int, default=3)
@@ -49,8 +52,17 @@ def main():
         encs = tok.encode_batch_fast(batch_texts)
         order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
         out = [None] * len(encs)
-        for start in range(0, len(order), args.batch_size):
-            idx = order[start:start + args.batch_size]
+        batches, cur = [], []
+        for i in order:
+            n = len(encs[i].ids)
+            if cur and (len(cur) >= args.batch_size
+                        or (args.batch_tokens and (len(cur) + 1) * n > args.batch_tokens)):
+                batches.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            batches.append(cur)
+        for idx in batches:
             seq = max(len(encs[i].ids) for i in idx)
             ids = np.zeros((len(idx), seq), dtype=np.int64)
             mask = np.zeros((len(idx), seq), dtype=np.int64)
@@ -73,10 +85,12 @@ def main():
     embed(texts[: args.batch_size * 2])  # warm-up, as Cairn's side does
     times = []
     tokens = 0
+    cpu0 = time.process_time()
     for _ in range(max(args.runs, 1)):
         t = time.perf_counter()
         _, tokens = embed(texts)
         times.append(time.perf_counter() - t)
+    cpu_seconds = (time.process_time() - cpu0) / max(args.runs, 1)
     seconds = statistics.median(times)
     print(json.dumps({
         "engine": "onnxruntime",
@@ -85,7 +99,9 @@ def main():
         "seconds": seconds,
         "tokens_per_s": tokens / seconds,
         "passages_per_s": len(texts) / seconds,
+        "cpu_seconds": cpu_seconds,
         "batch_size": args.batch_size,
+        "batch_tokens": args.batch_tokens,
         "max_tokens": args.max_tokens,
         "threads": args.threads,
         "runs": max(args.runs, 1),

@@ -23,7 +23,11 @@ struct EmbedFigures {
     seconds: f64,
     tokens_per_s: f64,
     passages_per_s: f64,
+    /// CPU time of the whole process over the timed runs (every thread), divided by the runs:
+    /// steadier than wall time when other programs share the cores.
+    cpu_seconds: Option<f64>,
     batch_size: usize,
+    batch_tokens: usize,
     max_tokens: usize,
     /// 0: ONNX Runtime's default (one per core).
     threads: usize,
@@ -70,12 +74,16 @@ pub fn bench_embed(config: Config, args: &BenchEmbedArgs) -> Result<()> {
     embedder.embed_passages(&refs[..refs.len().min(cfg.batch_size * 2)])?;
     let runs = args.runs.max(1);
     let mut times = Vec::with_capacity(runs);
+    let cpu_before = process_cpu_seconds();
     for _ in 0..runs {
         let t = Instant::now();
         let vectors = embedder.embed_passages(&refs)?;
         times.push(t.elapsed().as_secs_f64());
         anyhow::ensure!(vectors.len() == refs.len(), "embedder lost passages");
     }
+    let cpu_seconds = cpu_before
+        .zip(process_cpu_seconds())
+        .map(|(a, b)| (b - a) / runs as f64);
     times.sort_by(f64::total_cmp);
     let seconds = times[times.len() / 2];
     let figures = EmbedFigures {
@@ -85,7 +93,9 @@ pub fn bench_embed(config: Config, args: &BenchEmbedArgs) -> Result<()> {
         seconds,
         tokens_per_s: tokens as f64 / seconds,
         passages_per_s: passages.len() as f64 / seconds,
+        cpu_seconds,
         batch_size: cfg.batch_size,
+        batch_tokens: cfg.batch_tokens,
         max_tokens: cfg.max_tokens,
         threads: cfg.threads,
         runs,
@@ -94,7 +104,7 @@ pub fn bench_embed(config: Config, args: &BenchEmbedArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&figures)?);
     } else {
         println!(
-            "cairn embed: {} passages, {} tokens in {:.2} s (median of {}): {:.0} tokens/s, {:.1} passages/s (batch {}, max {} tokens, threads {})",
+            "cairn embed: {} passages, {} tokens in {:.2} s (median of {}): {:.0} tokens/s, {:.1} passages/s (batch {} texts or {} padded tokens, max {} tokens, threads {})",
             figures.passages,
             figures.tokens,
             figures.seconds,
@@ -102,9 +112,21 @@ pub fn bench_embed(config: Config, args: &BenchEmbedArgs) -> Result<()> {
             figures.tokens_per_s,
             figures.passages_per_s,
             figures.batch_size,
+            figures.batch_tokens,
             figures.max_tokens,
             if cfg.threads == 0 { "default".to_owned() } else { cfg.threads.to_string() }
         );
     }
     Ok(())
+}
+
+/// User + system CPU seconds of this process so far, every thread included (Linux).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }

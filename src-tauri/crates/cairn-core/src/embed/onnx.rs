@@ -99,6 +99,7 @@ pub struct OnnxEmbedder {
     pooling: Pooling,
     normalize: bool,
     batch_size: usize,
+    batch_tokens: usize,
     query_prefix: String,
     passage_prefix: String,
     /// Truncates to `max_tokens` (special tokens included), never pads.
@@ -208,6 +209,7 @@ impl OnnxEmbedder {
             pooling: cfg.pooling,
             normalize: cfg.normalize,
             batch_size: cfg.batch_size,
+            batch_tokens: cfg.batch_tokens,
             query_prefix: cfg.query_prefix.clone(),
             passage_prefix: cfg.passage_prefix.clone(),
             tokenizer,
@@ -258,8 +260,12 @@ impl OnnxEmbedder {
         // batches, put the vectors back in input order.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
+        let lengths: Vec<usize> = order.iter().map(|&i| encodings[i].len()).collect();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); encodings.len()];
-        for batch in order.chunks(self.batch_size) {
+        let mut start = 0;
+        for size in batch_sizes(&lengths, self.batch_size, self.batch_tokens) {
+            let batch = &order[start..start + size];
+            start += size;
             let refs: Vec<&Encoding> = batch.iter().map(|&i| &encodings[i]).collect();
             let vectors = self.run_batch(&refs)?;
             for (&i, v) in batch.iter().zip(vectors) {
@@ -491,10 +497,50 @@ pub(crate) fn trim_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub(crate) fn trim_heap() {}
 
+/// Splits texts sorted by token count (`lengths`, ascending) into consecutive batches of at
+/// most `max_texts` texts and, when `max_tokens` is not 0, at most `max_tokens` padded tokens
+/// (texts × the longest one's length); a text longer than `max_tokens` is a batch of its own.
+fn batch_sizes(lengths: &[usize], max_texts: usize, max_tokens: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let mut size = 0usize;
+    for &len in lengths {
+        let fits = size < max_texts.max(1) && (max_tokens == 0 || (size + 1) * len <= max_tokens);
+        if size > 0 && !fits {
+            sizes.push(size);
+            size = 0;
+        }
+        size += 1;
+    }
+    if size > 0 {
+        sizes.push(size);
+    }
+    sizes
+}
+
 fn dim_mismatch(model: &Path, actual: usize, configured: usize) -> Error {
     Error::Model(format!(
         "ONNX model {} produces {actual}-dimensional vectors but embedding.dim is {configured}; \
          set embedding.dim = {actual}",
         model.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_sizes;
+
+    #[test]
+    fn batches_hold_at_most_the_texts_and_padded_tokens_allowed() {
+        // Short texts fill whole batches; long ones go in smaller batches.
+        let lengths = [10; 40].into_iter().chain([256; 20]).collect::<Vec<_>>();
+        assert_eq!(batch_sizes(&lengths, 32, 2048), vec![32, 8, 8, 8, 4]);
+        // The first text of a batch is padded to by the later ones: the batch closes when
+        // the next text would pad it past the budget.
+        assert_eq!(batch_sizes(&[100, 100, 600, 600], 32, 1000), vec![2, 1, 1]);
+        // No token limit: batches of `max_texts`.
+        assert_eq!(batch_sizes(&[300; 5], 2, 0), vec![2, 2, 1]);
+        // A text longer than the budget still runs, alone.
+        assert_eq!(batch_sizes(&[5000, 5000], 32, 2048), vec![1, 1]);
+        assert!(batch_sizes(&[], 32, 2048).is_empty());
+    }
 }

@@ -416,10 +416,12 @@ impl Writer {
                 break;
             }
             if page.is_empty() {
-                page = self
+                let mut next = self
                     .catalog
-                    .pending_chunks(&model, batch.max(1) * PENDING_PAGE_BATCHES)?
-                    .into();
+                    .pending_chunks(&model, batch.max(1) * PENDING_PAGE_BATCHES)?;
+                // Batches of passages of about one length waste little on padding.
+                next.sort_by_key(|c| c.text.len());
+                page = next.into();
             }
             let pending: Vec<_> = page.drain(..batch.min(page.len())).collect();
             if pending.is_empty() {
