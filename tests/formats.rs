@@ -309,3 +309,72 @@ fn parse_speed() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     println!("{}", cairn_ok(tmp.path(), &args));
 }
+
+/// Source code: real files in several languages (one named only by its `#!` line), each cut
+/// along its symbols; the hit's heading is the enclosing symbols and the lines.
+#[test]
+fn source_code_is_found_in_its_symbol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    let files: [(&str, &str); 6] = [
+        (
+            "src/config.rs",
+            "use std::path::Path;\n\npub struct Config {\n    pub port: u16,\n}\n\nimpl Config {\n    /// Reads the file.\n    pub fn load(path: &Path) -> Config {\n        let _ = path; // the quetzal default\n        Config { port: 8080 }\n    }\n}\n",
+        ),
+        (
+            "tools/report.py",
+            "import json\n\n\nclass Report:\n    def __init__(self, rows):\n        self.rows = rows\n\n    def render(self):\n        # axolotl totals per row\n        return json.dumps(self.rows)\n",
+        ),
+        (
+            "web/cart.ts",
+            "export class Cart {\n  private items: string[] = [];\n\n  checkout(): number {\n    // kinkajou discount applies here\n    return this.items.length;\n  }\n}\n",
+        ),
+        (
+            "server.go",
+            "package main\n\ntype Server struct {\n\tPort int\n}\n\n// Serve answers requests.\nfunc (s *Server) Serve() error {\n\treturn listen(s.Port) // okapi\n}\n",
+        ),
+        (
+            "scripts/deploy",
+            "#!/usr/bin/env bash\nset -e\n\ndeploy_site() {\n  rsync -a public/ pangolin:/srv/www/\n}\n\ndeploy_site\n",
+        ),
+        (
+            "Billing.java",
+            "public class Billing {\n    private int total;\n\n    public void charge(int amount) {\n        total += amount; // tapir fee\n    }\n}\n",
+        ),
+    ];
+    for (name, source) in files {
+        let path = lib.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, source).unwrap();
+    }
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+    for (word, name, heading) in [
+        ("quetzal", "config.rs", "impl Config > fn load > lines 8-12"),
+        (
+            "axolotl",
+            "report.py",
+            "class Report > def render > lines 8-10",
+        ),
+        ("kinkajou", "cart.ts", "class Cart > checkout > lines 4-7"),
+        ("okapi", "server.go", "func Serve > lines 7-10"),
+        ("pangolin", "deploy", "function deploy_site > lines 4-6"),
+        (
+            "tapir",
+            "Billing.java",
+            "class Billing > charge > lines 4-6",
+        ),
+    ] {
+        let h = hit(&data, word, name);
+        assert_eq!(h["heading"], heading, "{h}");
+        assert_eq!(h["kind"], "code", "{h}");
+    }
+    let r = search_json(&data, &["--mode", "bm25", "--type", "code", "Config"]);
+    assert!(
+        !r.is_empty() && r.iter().all(|x| x["kind"] == "code"),
+        "{r:?}"
+    );
+    let out = cairn_ok(&data, &["search", "--mode", "bm25", "okapi"]);
+    assert!(out.contains("func Serve > lines 7-10"), "{out}");
+}

@@ -149,7 +149,9 @@ fn write_message(
                     detect(Path::new(name.as_ref()), bytes).or_else(|| package::kind_of(bytes));
                 // Images would need OCR, mail would nest without its headers: skipped.
                 let readable = kind.filter(|k| !matches!(k, DocKind::Image | DocKind::Mail));
-                if let Some(Ok(doc)) = readable.map(|k| super::parse_as(k, bytes)) {
+                if let Some(Ok(doc)) =
+                    readable.map(|k| super::parse_as(Path::new(name.as_ref()), k, bytes))
+                {
                     out.doc(&under, &doc)?;
                 }
             }
