@@ -378,3 +378,58 @@ fn source_code_is_found_in_its_symbol() {
     let out = cairn_ok(&data, &["search", "--mode", "bm25", "okapi"]);
     assert!(out.contains("func Serve > lines 7-10"), "{out}");
 }
+
+/// Without Tesseract an image waits for OCR: `cairn status` says OCR is unavailable and names
+/// the file; once the programs are there the next `cairn index` reads it, unchanged as it is.
+#[test]
+fn ocr_unavailable_is_reported_and_the_file_read_once_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    render_page(
+        &lib.join("receipt.png"),
+        &["Receipt for the gannet survey boat"],
+        300,
+        Degrade {
+            skew: 0.0,
+            noise: 0.0,
+        },
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let no_programs = tmp.path().join("empty-path");
+    std::fs::create_dir_all(&no_programs).unwrap();
+    let without_ocr = |args: &[&str]| {
+        let out = std::process::Command::new(cairn_tests::cairn_bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("CAIRN_CONFIG")
+            .env("PATH", &no_programs)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    without_ocr(&["add", lib.to_str().unwrap()]);
+    without_ocr(&["index"]);
+    let status: Value = serde_json::from_str(&without_ocr(&["status", "--json"])).unwrap();
+    assert_eq!(status["ocr_available"], false, "{status}");
+    let waiting = status["ocr_waiting"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{status}");
+    assert!(waiting[0].as_str().unwrap().ends_with("receipt.png"));
+    let text = without_ocr(&["status"]);
+    assert!(
+        text.contains("OCR             unavailable: install tesseract-ocr"),
+        "{text}"
+    );
+    assert!(text.contains("1 files wait for OCR"), "{text}");
+
+    // With the programs on PATH the unchanged file is read again.
+    cairn_ok(&data, &["index"]);
+    hit(&data, "gannet survey", "receipt.png");
+    let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
+    assert_eq!(status["ocr_available"], true, "{status}");
+    assert_eq!(status["ocr_waiting"], serde_json::json!([]), "{status}");
+    assert_eq!(status["problems"], serde_json::json!([]), "{status}");
+}

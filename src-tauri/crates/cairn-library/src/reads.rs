@@ -86,6 +86,7 @@ impl Library {
                 .into_iter()
                 .map(|d| document_item(d, &marks))
                 .collect();
+            let problems = catalog.problems()?;
             Ok(LibraryContents {
                 folders: catalog
                     .folders()?
@@ -93,8 +94,12 @@ impl Library {
                     .map(|f| cairn_core::paths::escaped(&f.path))
                     .collect(),
                 documents,
-                problems: catalog
-                    .problems()?
+                ocr_available: cairn_core::parse::ocr::available(),
+                ocr_waiting: problems
+                    .iter()
+                    .filter(|p| cairn_core::parse::ocr::waits_for_ocr(&p.reason))
+                    .count() as u32,
+                problems: problems
                     .into_iter()
                     .map(|p| ProblemItem {
                         path: cairn_core::paths::escaped(&p.path),

@@ -180,7 +180,22 @@ impl Writer {
             }
             let mut known = self.catalog.known_docs(folder.id)?;
             // Files that failed or are not documents: not read again until they change.
-            let settled = self.catalog.settled_failures(folder.id)?;
+            let mut settled = self.catalog.settled_failures(folder.id)?;
+            // Files that waited for OCR programs are read again once they are installed.
+            let waiting: Vec<PathBuf> = self
+                .catalog
+                .problems()?
+                .into_iter()
+                .filter(|p| {
+                    settled.contains_key(&p.path) && crate::parse::ocr::waits_for_ocr(&p.reason)
+                })
+                .map(|p| p.path)
+                .collect();
+            if !waiting.is_empty() && crate::parse::ocr::available() {
+                for path in &waiting {
+                    settled.remove(path);
+                }
+            }
             let mut todo = Vec::new();
             let mut seen = HashSet::new();
             for f in scan
