@@ -433,3 +433,95 @@ fn ocr_unavailable_is_reported_and_the_file_read_once_installed() {
     assert_eq!(status["ocr_waiting"], serde_json::json!([]), "{status}");
     assert_eq!(status["problems"], serde_json::json!([]), "{status}");
 }
+
+/// A mailbox written by Python's `mailbox` and `email` modules, one message with a PDF
+/// attached: `--from`, `--sent-after` and `--sent-before` keep only the passages of the
+/// messages that match (attachments included), and the PDF is read under its message.
+#[test]
+fn mail_is_filtered_by_sender_and_date_and_its_pdf_attachment_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let pdf = tmp.path().join("audit.pdf");
+    cairn_tests::write_pdf(&pdf, &[&["Quarterly audit of the heron hatchery ledgers."]]).unwrap();
+    std::fs::write(
+        lib.join("notes.txt"),
+        "Osprey nesting notes kept outside the mail.\n",
+    )
+    .unwrap();
+    let script = r#"
+import mailbox, sys
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+box = mailbox.mbox(sys.argv[1])
+def add(sender, subject, when, body, attachment=None):
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = "team@example.org"
+    m["Subject"] = subject
+    m["Date"] = format_datetime(datetime(*when, tzinfo=timezone.utc))
+    m.set_content(body)
+    if attachment:
+        with open(attachment, "rb") as f:
+            m.add_attachment(f.read(), maintype="application", subtype="pdf", filename="audit.pdf")
+    box.add(m)
+add("Alice Martin <alice@example.org>", "Hatchery budget", (2025, 3, 4, 9, 30),
+    "The osprey nesting budget is approved.", sys.argv[2])
+add("Bob Stone <bob@example.org>", "Hatchery staffing", (2025, 5, 20, 14, 0),
+    "The osprey nesting volunteers start in June.")
+box.flush()
+"#;
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(lib.join("hatchery.mbox"))
+        .arg(&pdf)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+
+    let headings = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--mode", "bm25"];
+        args.extend_from_slice(extra);
+        args.push("osprey nesting heron");
+        search_json(&data, &args)
+            .iter()
+            .map(|h| h["heading"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let budget = "message 'Hatchery budget', 2025-03-04";
+    let staffing = "message 'Hatchery staffing', 2025-05-20";
+    let all = headings(&[]);
+    assert!(all.iter().any(|h| h.is_empty()), "notes.txt: {all:?}");
+    for (args, want) in [
+        (&["--from", "ALICE"][..], budget),
+        (&["--from", "bob@example.org"][..], staffing),
+        (&["--sent-after", "2025-04-01"][..], staffing),
+        (&["--sent-before", "2025-03-31"][..], budget),
+    ] {
+        let found = headings(args);
+        assert!(
+            !found.is_empty() && found.iter().all(|h| h.starts_with(want)),
+            "{args:?}: {found:?}"
+        );
+    }
+    assert!(headings(&["--from", "carol"]).is_empty());
+
+    // The attached PDF is read under its message, and carries the message's sender.
+    let h = hit(&data, "heron hatchery ledgers", "hatchery.mbox");
+    assert_eq!(
+        h["heading"],
+        format!("{budget} > attachment audit.pdf"),
+        "{h}"
+    );
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--from", "alice", "heron ledgers"],
+    );
+    assert!(!r.is_empty(), "{r:?}");
+}

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Writer;
-use crate::catalog::{Batch, ChunkId, Generation, KnownDoc, NewChunk, NewVersion};
+use crate::catalog::{Batch, ChunkId, ChunkMail, Generation, KnownDoc, NewChunk, NewVersion};
 use crate::chunk::{embedding_text, Chunker};
 use crate::error::{Error, Result};
 use crate::stop::StopToken;
@@ -572,6 +572,10 @@ fn process_file(
                 page: d.page,
                 heading_path: d.heading_path,
                 embed_hash: *blake3::hash(embed.as_bytes()).as_bytes(),
+                mail: doc.message_at(d.start).map(|m| ChunkMail {
+                    sender: m.from.clone(),
+                    sent_at: m.date,
+                }),
                 text: d.text,
             }
         })

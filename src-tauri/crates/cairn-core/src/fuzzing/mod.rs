@@ -354,6 +354,7 @@ fn paged_doc(text: &str) -> ParsedDoc {
         }],
         text: out,
         pages,
+        messages: Vec::new(),
     }
 }
 

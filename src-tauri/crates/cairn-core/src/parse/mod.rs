@@ -172,9 +172,31 @@ pub struct ParsedDoc {
     pub sections: Vec<Section>,
     /// Pages in order (PDF pages, slides, recognised image pages; empty for other kinds).
     pub pages: Vec<Page>,
+    /// Mail messages in order, with their sender and date (empty for other kinds).
+    #[serde(default)]
+    pub messages: Vec<MessageMeta>,
+}
+
+/// The part of a mail document's text one message spans (its attachments included), with
+/// its sender and date: the metadata `--from`, `--sent-after` and `--sent-before` filter on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// Byte offset of the message's first byte in [`ParsedDoc::text`].
+    pub start: usize,
+    /// Byte offset one past the message's last byte.
+    pub end: usize,
+    /// The first `From:` as `Name <address>` (or whichever of the two it has).
+    pub from: String,
+    /// The `Date:` header as Unix time (seconds), if it has a readable one.
+    pub date: Option<i64>,
 }
 
 impl ParsedDoc {
+    /// The message spanning byte offset `at`, for mail.
+    pub fn message_at(&self, at: usize) -> Option<&MessageMeta> {
+        self.messages.iter().find(|m| at >= m.start && at < m.end)
+    }
+
     /// The page containing byte offset `at`, if the document is paginated.
     pub fn page_at(&self, at: usize) -> Option<u32> {
         self.pages

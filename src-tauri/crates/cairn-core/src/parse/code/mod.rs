@@ -51,6 +51,7 @@ pub(crate) fn parse_code(path: &Path, bytes: &[u8]) -> Result<ParsedDoc, String>
         text,
         sections,
         pages: Vec::new(),
+        messages: Vec::new(),
     })
 }
 
