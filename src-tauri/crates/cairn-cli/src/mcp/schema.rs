@@ -42,6 +42,8 @@ pub(super) struct SearchParams {
     pub(super) folder: Option<String>,
     /// Only documents whose full path matches this glob, e.g. `**/reports/*.pdf`.
     pub(super) path: Option<String>,
+    /// Only mail messages whose sender (name or address) contains this, ignoring case.
+    pub(super) from: Option<String>,
 }
 
 /// One ranked passage.
