@@ -568,7 +568,12 @@ folders: string[]; tags: string[];
 /**
  * Show deprecated documents too (labelled).
  */
-include_deprecated: boolean; limit: number | null }
+include_deprecated: boolean; limit: number | null; 
+/**
+ * Only passages of mail messages whose sender (name or address) contains this, ignoring
+ * case; empty or null: no sender filter.
+ */
+mail_from: string | null }
 /**
  * Search results.
  */

@@ -55,6 +55,12 @@ impl Library {
                 req.limit = (limit as usize).clamp(1, 200);
             }
             req.filters = filters(&q.kinds, &q.folders, &q.tags, q.include_deprecated);
+            req.filters.mail_from = q
+                .mail_from
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
             // The writer may be merging segments at this moment: one retry hides that race.
             let resp = match engine.search(&req) {
                 Err(Error::TextIndex(e)) => {

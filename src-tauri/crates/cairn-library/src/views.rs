@@ -41,6 +41,9 @@ pub struct SearchQuery {
     /// Show deprecated documents too (labelled).
     pub include_deprecated: bool,
     pub limit: Option<u32>,
+    /// Only passages of mail messages whose sender (name or address) contains this, ignoring
+    /// case; empty or null: no sender filter.
+    pub mail_from: Option<String>,
 }
 
 /// A run of snippet text, matched (`hit`) or not: rendered as text, hits inside `<mark>`.
