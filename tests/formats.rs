@@ -309,3 +309,219 @@ fn parse_speed() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     println!("{}", cairn_ok(tmp.path(), &args));
 }
+
+/// Source code: real files in several languages (one named only by its `#!` line), each cut
+/// along its symbols; the hit's heading is the enclosing symbols and the lines.
+#[test]
+fn source_code_is_found_in_its_symbol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    let files: [(&str, &str); 6] = [
+        (
+            "src/config.rs",
+            "use std::path::Path;\n\npub struct Config {\n    pub port: u16,\n}\n\nimpl Config {\n    /// Reads the file.\n    pub fn load(path: &Path) -> Config {\n        let _ = path; // the quetzal default\n        Config { port: 8080 }\n    }\n}\n",
+        ),
+        (
+            "tools/report.py",
+            "import json\n\n\nclass Report:\n    def __init__(self, rows):\n        self.rows = rows\n\n    def render(self):\n        # axolotl totals per row\n        return json.dumps(self.rows)\n",
+        ),
+        (
+            "web/cart.ts",
+            "export class Cart {\n  private items: string[] = [];\n\n  checkout(): number {\n    // kinkajou discount applies here\n    return this.items.length;\n  }\n}\n",
+        ),
+        (
+            "server.go",
+            "package main\n\ntype Server struct {\n\tPort int\n}\n\n// Serve answers requests.\nfunc (s *Server) Serve() error {\n\treturn listen(s.Port) // okapi\n}\n",
+        ),
+        (
+            "scripts/deploy",
+            "#!/usr/bin/env bash\nset -e\n\ndeploy_site() {\n  rsync -a public/ pangolin:/srv/www/\n}\n\ndeploy_site\n",
+        ),
+        (
+            "Billing.java",
+            "public class Billing {\n    private int total;\n\n    public void charge(int amount) {\n        total += amount; // tapir fee\n    }\n}\n",
+        ),
+    ];
+    for (name, source) in files {
+        let path = lib.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, source).unwrap();
+    }
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+    for (word, name, heading) in [
+        ("quetzal", "config.rs", "impl Config > fn load > lines 8-12"),
+        (
+            "axolotl",
+            "report.py",
+            "class Report > def render > lines 8-10",
+        ),
+        ("kinkajou", "cart.ts", "class Cart > checkout > lines 4-7"),
+        ("okapi", "server.go", "func Serve > lines 7-10"),
+        ("pangolin", "deploy", "function deploy_site > lines 4-6"),
+        (
+            "tapir",
+            "Billing.java",
+            "class Billing > charge > lines 4-6",
+        ),
+    ] {
+        let h = hit(&data, word, name);
+        assert_eq!(h["heading"], heading, "{h}");
+        assert_eq!(h["kind"], "code", "{h}");
+    }
+    let r = search_json(&data, &["--mode", "bm25", "--type", "code", "Config"]);
+    assert!(
+        !r.is_empty() && r.iter().all(|x| x["kind"] == "code"),
+        "{r:?}"
+    );
+    let out = cairn_ok(&data, &["search", "--mode", "bm25", "okapi"]);
+    assert!(out.contains("func Serve > lines 7-10"), "{out}");
+}
+
+/// Without Tesseract an image waits for OCR: `cairn status` says OCR is unavailable and names
+/// the file; once the programs are there the next `cairn index` reads it, unchanged as it is.
+#[test]
+fn ocr_unavailable_is_reported_and_the_file_read_once_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    render_page(
+        &lib.join("receipt.png"),
+        &["Receipt for the gannet survey boat"],
+        300,
+        Degrade {
+            skew: 0.0,
+            noise: 0.0,
+        },
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let no_programs = tmp.path().join("empty-path");
+    std::fs::create_dir_all(&no_programs).unwrap();
+    let without_ocr = |args: &[&str]| {
+        let out = std::process::Command::new(cairn_tests::cairn_bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("CAIRN_CONFIG")
+            .env("PATH", &no_programs)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    without_ocr(&["add", lib.to_str().unwrap()]);
+    without_ocr(&["index"]);
+    let status: Value = serde_json::from_str(&without_ocr(&["status", "--json"])).unwrap();
+    assert_eq!(status["ocr_available"], false, "{status}");
+    let waiting = status["ocr_waiting"].as_array().unwrap();
+    assert_eq!(waiting.len(), 1, "{status}");
+    assert!(waiting[0].as_str().unwrap().ends_with("receipt.png"));
+    let text = without_ocr(&["status"]);
+    assert!(
+        text.contains("OCR             unavailable: install tesseract-ocr"),
+        "{text}"
+    );
+    assert!(text.contains("1 files wait for OCR"), "{text}");
+
+    // With the programs on PATH the unchanged file is read again.
+    cairn_ok(&data, &["index"]);
+    hit(&data, "gannet survey", "receipt.png");
+    let status: Value = serde_json::from_str(&cairn_ok(&data, &["status", "--json"])).unwrap();
+    assert_eq!(status["ocr_available"], true, "{status}");
+    assert_eq!(status["ocr_waiting"], serde_json::json!([]), "{status}");
+    assert_eq!(status["problems"], serde_json::json!([]), "{status}");
+}
+
+/// A mailbox written by Python's `mailbox` and `email` modules, one message with a PDF
+/// attached: `--from`, `--sent-after` and `--sent-before` keep only the passages of the
+/// messages that match (attachments included), and the PDF is read under its message.
+#[test]
+fn mail_is_filtered_by_sender_and_date_and_its_pdf_attachment_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let pdf = tmp.path().join("audit.pdf");
+    cairn_tests::write_pdf(&pdf, &[&["Quarterly audit of the heron hatchery ledgers."]]).unwrap();
+    std::fs::write(
+        lib.join("notes.txt"),
+        "Osprey nesting notes kept outside the mail.\n",
+    )
+    .unwrap();
+    let script = r#"
+import mailbox, sys
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+box = mailbox.mbox(sys.argv[1])
+def add(sender, subject, when, body, attachment=None):
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = "team@example.org"
+    m["Subject"] = subject
+    m["Date"] = format_datetime(datetime(*when, tzinfo=timezone.utc))
+    m.set_content(body)
+    if attachment:
+        with open(attachment, "rb") as f:
+            m.add_attachment(f.read(), maintype="application", subtype="pdf", filename="audit.pdf")
+    box.add(m)
+add("Alice Martin <alice@example.org>", "Hatchery budget", (2025, 3, 4, 9, 30),
+    "The osprey nesting budget is approved.", sys.argv[2])
+add("Bob Stone <bob@example.org>", "Hatchery staffing", (2025, 5, 20, 14, 0),
+    "The osprey nesting volunteers start in June.")
+box.flush()
+"#;
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(lib.join("hatchery.mbox"))
+        .arg(&pdf)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let data = tmp.path().join("data");
+    cairn_ok(&data, &["add", lib.to_str().unwrap()]);
+    cairn_ok(&data, &["index"]);
+
+    let headings = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--mode", "bm25"];
+        args.extend_from_slice(extra);
+        args.push("osprey nesting heron");
+        search_json(&data, &args)
+            .iter()
+            .map(|h| h["heading"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let budget = "message 'Hatchery budget', 2025-03-04";
+    let staffing = "message 'Hatchery staffing', 2025-05-20";
+    let all = headings(&[]);
+    assert!(all.iter().any(|h| h.is_empty()), "notes.txt: {all:?}");
+    for (args, want) in [
+        (&["--from", "ALICE"][..], budget),
+        (&["--from", "bob@example.org"][..], staffing),
+        (&["--sent-after", "2025-04-01"][..], staffing),
+        (&["--sent-before", "2025-03-31"][..], budget),
+    ] {
+        let found = headings(args);
+        assert!(
+            !found.is_empty() && found.iter().all(|h| h.starts_with(want)),
+            "{args:?}: {found:?}"
+        );
+    }
+    assert!(headings(&["--from", "carol"]).is_empty());
+
+    // The attached PDF is read under its message, and carries the message's sender.
+    let h = hit(&data, "heron hatchery ledgers", "hatchery.mbox");
+    assert_eq!(
+        h["heading"],
+        format!("{budget} > attachment audit.pdf"),
+        "{h}"
+    );
+    let r = search_json(
+        &data,
+        &["--mode", "bm25", "--from", "alice", "heron ledgers"],
+    );
+    assert!(!r.is_empty(), "{r:?}");
+}

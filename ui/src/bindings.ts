@@ -465,6 +465,14 @@ export type LibraryChanged = null
  */
 export type LibraryContents = { folders: string[]; documents: DocumentItem[]; problems: ProblemItem[]; 
 /**
+ * Whether the OCR programs (Tesseract, pdftoppm) can be started on this machine.
+ */
+ocr_available: boolean; 
+/**
+ * How many of the problems are images or scanned PDFs waiting for those programs.
+ */
+ocr_waiting: number; 
+/**
  * Pairs of passages in different documents that say nearly the same thing differently.
  */
 conflicts: ConflictItem[] }
@@ -535,7 +543,12 @@ export type SearchItem = { chunk_id: number; path: string; title: string | null;
 /**
  * Why it is deprecated, when it is (only with `include_deprecated`).
  */
-deprecated: string | null }
+deprecated: string | null; 
+/**
+ * The text was recognised by OCR from an image or a scanned page (it may hold
+ * recognition errors).
+ */
+recognised: boolean }
 /**
  * A search as the UI asks it.
  */
@@ -555,7 +568,12 @@ folders: string[]; tags: string[];
 /**
  * Show deprecated documents too (labelled).
  */
-include_deprecated: boolean; limit: number | null }
+include_deprecated: boolean; limit: number | null; 
+/**
+ * Only passages of mail messages whose sender (name or address) contains this, ignoring
+ * case; empty or null: no sender filter.
+ */
+mail_from: string | null }
 /**
  * Search results.
  */

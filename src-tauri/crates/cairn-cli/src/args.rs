@@ -193,7 +193,7 @@ pub(crate) struct FilterArgs {
     #[arg(long = "folder")]
     folders: Vec<PathBuf>,
     /// Only this file type: text, markdown, html, pdf, docx, odt, epub, spreadsheet (xlsx, xls,
-    /// ods), csv, presentation (pptx, odp), mail (eml, mbox), image (repeatable).
+    /// ods), csv, presentation (pptx, odp), mail (eml, mbox), image, code (repeatable).
     #[arg(long = "type")]
     types: Vec<String>,
     /// Only paths matching this glob, e.g. '**/reports/*.pdf'.
@@ -211,6 +211,15 @@ pub(crate) struct FilterArgs {
     /// Also use deprecated documents (labelled as such).
     #[arg(long)]
     include_deprecated: bool,
+    /// Only mail messages whose sender (name or address) contains this, ignoring case.
+    #[arg(long = "from", value_name = "SENDER")]
+    mail_from: Option<String>,
+    /// Only mail messages sent on or after this date (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    sent_after: Option<String>,
+    /// Only mail messages sent on or before this date (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    sent_before: Option<String>,
 }
 
 impl FilterArgs {
@@ -225,6 +234,16 @@ impl FilterArgs {
             &self.tags,
             self.include_deprecated,
         )
+        .and_then(|mut filters| {
+            filters.mail_from = self.mail_from.clone();
+            if let Some(a) = &self.sent_after {
+                filters.sent_after = Some(parse_date(a, false)?);
+            }
+            if let Some(b) = &self.sent_before {
+                filters.sent_before = Some(parse_date(b, true)?);
+            }
+            Ok(filters)
+        })
     }
 }
 

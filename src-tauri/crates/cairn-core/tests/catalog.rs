@@ -53,6 +53,7 @@ impl Fixture {
                     heading_path: vec!["Intro".to_owned()],
                     text: (*text).to_owned(),
                     embed_hash: *blake3::hash(text.as_bytes()).as_bytes(),
+                    mail: None,
                 };
                 start += text.len() + 1;
                 chunk

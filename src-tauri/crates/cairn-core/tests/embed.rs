@@ -401,6 +401,7 @@ fn plain_doc(text: &str) -> ParsedDoc {
             heading_path: vec![],
         }],
         pages: vec![],
+        messages: Vec::new(),
     }
 }
 
@@ -433,6 +434,7 @@ fn sectioned_doc(parts: &[(&[&str], &str)]) -> ParsedDoc {
         text,
         sections,
         pages: vec![],
+        messages: Vec::new(),
     }
 }
 
@@ -568,6 +570,7 @@ fn pdf_chunks_never_cross_pages() {
         ],
         text,
         pages,
+        messages: Vec::new(),
     };
     let chunks = check(&chunker, &counter, &doc);
     assert_covers_sections(&doc, &chunks);
@@ -745,6 +748,7 @@ fn chunking_throughput() {
         text,
         sections,
         pages: vec![],
+        messages: Vec::new(),
     };
     let t = Instant::now();
     let chunks = chunker.chunk(&doc);

@@ -203,6 +203,11 @@ fn parse_mail() {
 }
 
 #[test]
+fn parse_code() {
+    smoke_on_big_stack(Target::Code);
+}
+
+#[test]
 fn chunk() {
     let tokenizer = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../models/dist/all-MiniLM-L6-v2-int8/tokenizer.json");

@@ -81,6 +81,7 @@ fn version(folder: (FolderId, &Path), name: &str, kind: &str, passages: &[&str])
                 heading_path: vec![name.to_owned()],
                 text: (*text).to_owned(),
                 embed_hash: *blake3::hash(text.as_bytes()).as_bytes(),
+                mail: None,
             };
             start += text.len() + 1;
             chunk

@@ -141,6 +141,10 @@ pub(crate) fn search_item(h: &SearchHit) -> SearchItem {
         score: h.score,
         snippet: segments(&h.snippet.text, &h.snippet.highlights),
         deprecated: h.deprecated.as_ref().map(|d| d.reason.clone()),
+        recognised: h
+            .heading
+            .iter()
+            .any(|part| part == cairn_core::parse::ocr::OCR_HEADING),
     }
 }
 

@@ -55,6 +55,12 @@ impl Library {
                 req.limit = (limit as usize).clamp(1, 200);
             }
             req.filters = filters(&q.kinds, &q.folders, &q.tags, q.include_deprecated);
+            req.filters.mail_from = q
+                .mail_from
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
             // The writer may be merging segments at this moment: one retry hides that race.
             let resp = match engine.search(&req) {
                 Err(Error::TextIndex(e)) => {
@@ -86,6 +92,7 @@ impl Library {
                 .into_iter()
                 .map(|d| document_item(d, &marks))
                 .collect();
+            let problems = catalog.problems()?;
             Ok(LibraryContents {
                 folders: catalog
                     .folders()?
@@ -93,8 +100,12 @@ impl Library {
                     .map(|f| cairn_core::paths::escaped(&f.path))
                     .collect(),
                 documents,
-                problems: catalog
-                    .problems()?
+                ocr_available: cairn_core::parse::ocr::available(),
+                ocr_waiting: problems
+                    .iter()
+                    .filter(|p| cairn_core::parse::ocr::waits_for_ocr(&p.reason))
+                    .count() as u32,
+                problems: problems
                     .into_iter()
                     .map(|p| ProblemItem {
                         path: cairn_core::paths::escaped(&p.path),

@@ -41,6 +41,9 @@ pub struct SearchQuery {
     /// Show deprecated documents too (labelled).
     pub include_deprecated: bool,
     pub limit: Option<u32>,
+    /// Only passages of mail messages whose sender (name or address) contains this, ignoring
+    /// case; empty or null: no sender filter.
+    pub mail_from: Option<String>,
 }
 
 /// A run of snippet text, matched (`hit`) or not: rendered as text, hits inside `<mark>`.
@@ -64,6 +67,9 @@ pub struct SearchItem {
     pub snippet: Vec<Segment>,
     /// Why it is deprecated, when it is (only with `include_deprecated`).
     pub deprecated: Option<String>,
+    /// The text was recognised by OCR from an image or a scanned page (it may hold
+    /// recognition errors).
+    pub recognised: bool,
 }
 
 /// Search results.
@@ -111,6 +117,10 @@ pub struct LibraryContents {
     pub folders: Vec<String>,
     pub documents: Vec<DocumentItem>,
     pub problems: Vec<ProblemItem>,
+    /// Whether the OCR programs (Tesseract, pdftoppm) can be started on this machine.
+    pub ocr_available: bool,
+    /// How many of the problems are images or scanned PDFs waiting for those programs.
+    pub ocr_waiting: u32,
     /// Pairs of passages in different documents that say nearly the same thing differently.
     pub conflicts: Vec<ConflictItem>,
 }

@@ -35,13 +35,15 @@ pub(super) struct SearchParams {
     /// Number of passages to return, 1 to 50. Default: 10 (or Cairn's config).
     #[schemars(range(min = 1, max = 50))]
     pub(super) limit: Option<u32>,
-    /// Only documents of this file type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail or image.
+    /// Only documents of this file type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail, image or code.
     #[serde(rename = "type")]
     pub(super) kind: Option<String>,
     /// Only documents under this folder (an absolute path, or one relative to a registered folder).
     pub(super) folder: Option<String>,
     /// Only documents whose full path matches this glob, e.g. `**/reports/*.pdf`.
     pub(super) path: Option<String>,
+    /// Only mail messages whose sender (name or address) contains this, ignoring case.
+    pub(super) from: Option<String>,
 }
 
 /// One ranked passage.
@@ -63,7 +65,7 @@ pub(super) struct Passage {
     pub(super) chunk_id: i64,
     /// Version of the document the passage belongs to (1 = first indexed).
     pub(super) version: i64,
-    /// File type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail or image.
+    /// File type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail, image or code.
     pub(super) kind: String,
     /// Document title, when it has one.
     pub(super) title: Option<String>,
@@ -99,7 +101,7 @@ pub(super) struct ListSourcesParams {
 pub(super) struct Source {
     /// Absolute path of the document.
     pub(super) path: String,
-    /// File type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail or image.
+    /// File type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail, image or code.
     pub(super) kind: String,
     /// Current version number (1 = first indexed).
     pub(super) version: i64,
@@ -158,7 +160,7 @@ pub(super) struct PassageText {
 pub(super) struct ReadSourceResult {
     /// Absolute path of the document.
     pub(super) path: String,
-    /// File type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail or image.
+    /// File type: text, markdown, html, pdf, docx, odt, epub, spreadsheet, csv, presentation, mail, image or code.
     pub(super) kind: String,
     /// Version number the passages belong to.
     pub(super) version: i64,

@@ -77,6 +77,7 @@ pub(super) fn search_request(
             .map_err(|e| invalid(format!("bad path glob `{g}`: {e}")))?;
         filters.path_glob = Some(glob.compile_matcher());
     }
+    filters.mail_from = p.from.clone();
     req.filters = filters;
     Ok(req)
 }

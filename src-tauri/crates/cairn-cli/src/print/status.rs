@@ -79,6 +79,23 @@ pub fn print_status(s: &cairn_core::engine::Status) {
             );
         }
     }
+    if s.ocr_available {
+        println!("OCR             available (tesseract, pdftoppm)");
+    } else {
+        println!(
+            "OCR             unavailable: install tesseract-ocr, a language pack such as \
+             tesseract-ocr-eng, and poppler-utils to read images and scanned PDFs"
+        );
+    }
+    if !s.ocr_waiting.is_empty() {
+        println!(
+            "  {} files wait for OCR (read by the next `cairn index` once it is installed):",
+            s.ocr_waiting.len()
+        );
+        for path in &s.ocr_waiting {
+            println!("  {}", crate::print::clean_path(path));
+        }
+    }
     println!("problems        {}", s.problems.len());
     for p in &s.problems {
         println!(

@@ -55,6 +55,15 @@ pub struct KnownDoc {
     pub stat_ns: Option<i64>,
 }
 
+/// The sender and date of the mail message a chunk belongs to (`--from`, `--sent-after`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkMail {
+    /// `Name <address>` as the message's first `From:` gives it.
+    pub sender: String,
+    /// The message's `Date:` as Unix time (seconds).
+    pub sent_at: Option<i64>,
+}
+
 /// A chunk to insert.
 #[derive(Debug, Clone)]
 pub struct NewChunk {
@@ -65,6 +74,8 @@ pub struct NewChunk {
     pub heading_path: Vec<String>,
     pub text: String,
     pub embed_hash: [u8; 32],
+    /// For a passage of a mail message: its sender and date.
+    pub mail: Option<ChunkMail>,
 }
 
 /// A new version of a document to record.
@@ -337,7 +348,14 @@ impl Catalog {
                     c.text,
                     &c.embed_hash[..]
                 ])?;
-                outcome.added_chunks.push(ChunkId(tx.last_insert_rowid()));
+                let id = tx.last_insert_rowid();
+                if let Some(mail) = &c.mail {
+                    tx.prepare_cached(
+                        "INSERT INTO chunk_mail(chunk_id, sender, sent_at) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, mail.sender, mail.sent_at])?;
+                }
+                outcome.added_chunks.push(ChunkId(id));
             }
             drop(stmt);
             tx.execute("DELETE FROM problems WHERE path = ?1", [path_str(&v.path)])?;

@@ -1,4 +1,5 @@
-//! Search filters (folders, kinds, path glob, modification time, tags, deprecation) and their
+//! Search filters (folders, kinds, path glob, modification time, tags, deprecation, mail sender
+//! and date) and their
 //! resolution against the catalog into the set of chunks a retriever may return.
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,13 @@ pub struct Filters {
     pub tags: Vec<String>,
     /// Also return deprecated documents (labelled as such).
     pub include_deprecated: bool,
+    /// Only passages of mail messages whose sender (`Name <address>`) contains this,
+    /// ignoring case.
+    pub mail_from: Option<String>,
+    /// Only passages of mail messages sent at or after this Unix time (seconds).
+    pub sent_after: Option<i64>,
+    /// Only passages of mail messages sent at or before this Unix time (seconds).
+    pub sent_before: Option<i64>,
 }
 
 impl Filters {
@@ -34,6 +42,34 @@ impl Filters {
             && self.modified_after.is_none()
             && self.modified_before.is_none()
             && self.tags.is_empty()
+            && !self.filters_mail()
+    }
+
+    /// True when a sender or a sending date is asked for: only mail passages can pass.
+    pub fn filters_mail(&self) -> bool {
+        self.mail_from.is_some() || self.sent_after.is_some() || self.sent_before.is_some()
+    }
+
+    /// Whether a passage of the message from `sender`, sent at `sent_at`, passes the mail
+    /// filters; `sender` is `None` for passages that are not mail.
+    pub fn admits_mail(&self, sender: Option<&str>, sent_at: Option<i64>) -> bool {
+        if !self.filters_mail() {
+            return true;
+        }
+        let Some(sender) = sender else {
+            return false;
+        };
+        if let Some(from) = &self.mail_from {
+            if !sender.to_lowercase().contains(&from.to_lowercase()) {
+                return false;
+            }
+        }
+        match sent_at {
+            Some(t) => {
+                self.sent_after.is_none_or(|a| t >= a) && self.sent_before.is_none_or(|b| t <= b)
+            }
+            None => self.sent_after.is_none() && self.sent_before.is_none(),
+        }
     }
 
     /// Whether a document passes the filters (deprecation is checked separately).
@@ -95,8 +131,9 @@ impl Catalog {
             return Ok(ChunkFilter::All);
         }
         let mut stmt = self.conn.prepare(
-            "SELECT c.id, d.path, v.kind, v.mtime FROM chunks c
+            "SELECT c.id, d.path, v.kind, v.mtime, m.sender, m.sent_at FROM chunks c
              JOIN versions v ON v.id = c.version_id JOIN documents d ON d.id = v.doc_id
+             LEFT JOIN chunk_mail m ON m.chunk_id = c.id
              WHERE v.status = 'current'",
         )?;
         let mut rows = stmt.query([])?;
@@ -107,7 +144,10 @@ impl Catalog {
             let path = crate::paths::from_key(&r.get::<_, String>(1)?);
             let kind: String = r.get(2)?;
             let mtime: i64 = r.get(3)?;
+            let sender: Option<String> = r.get(4)?;
+            let sent_at: Option<i64> = r.get(5)?;
             let ok = filters.admits(&path, &kind, mtime, marks)
+                && filters.admits_mail(sender.as_deref(), sent_at)
                 && !(exclude_deprecated && marks.deprecation(&path).is_some());
             if ok {
                 allow.insert(id);

@@ -112,6 +112,12 @@ impl Catalog {
                     WHERE v.doc_id = ?1)",
                 [doc],
             )?;
+            tx.execute(
+                "DELETE FROM chunk_mail WHERE chunk_id IN
+                   (SELECT c.id FROM chunks c JOIN versions v ON v.id = c.version_id
+                    WHERE v.doc_id = ?1)",
+                [doc],
+            )?;
             out.passages += tx.execute(
                 "DELETE FROM chunks WHERE version_id IN (SELECT id FROM versions WHERE doc_id = ?1)",
                 [doc],

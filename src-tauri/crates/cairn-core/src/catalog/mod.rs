@@ -41,8 +41,8 @@ mod status;
 
 pub use chunks::{blob_to_vector, vector_to_blob, ChunkRecord, PendingChunk};
 pub use documents::{
-    Batch, BatchOutcome, DocumentRow, Folder, KnownDoc, NewChunk, NewVersion, VersionInfo,
-    VersionStatus,
+    Batch, BatchOutcome, ChunkMail, DocumentRow, Folder, KnownDoc, NewChunk, NewVersion,
+    VersionInfo, VersionStatus,
 };
 pub use filters::{ChunkFilter, Filters};
 pub use forget::{Erased, Forgotten};

@@ -159,6 +159,15 @@ CREATE TABLE forgotten (
     at INTEGER NOT NULL
 );
 "#,
+    // 7: the sender and date of the mail message each passage of a mailbox or message belongs
+    // to, for `--from`, `--sent-after` and `--sent-before`.
+    r#"
+CREATE TABLE chunk_mail (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id),
+    sender TEXT NOT NULL,
+    sent_at INTEGER
+);
+"#,
 ];
 
 impl Catalog {

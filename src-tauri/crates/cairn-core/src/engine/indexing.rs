@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Writer;
-use crate::catalog::{Batch, ChunkId, Generation, KnownDoc, NewChunk, NewVersion};
+use crate::catalog::{Batch, ChunkId, ChunkMail, Generation, KnownDoc, NewChunk, NewVersion};
 use crate::chunk::{embedding_text, Chunker};
 use crate::error::{Error, Result};
 use crate::stop::StopToken;
@@ -180,7 +180,22 @@ impl Writer {
             }
             let mut known = self.catalog.known_docs(folder.id)?;
             // Files that failed or are not documents: not read again until they change.
-            let settled = self.catalog.settled_failures(folder.id)?;
+            let mut settled = self.catalog.settled_failures(folder.id)?;
+            // Files that waited for OCR programs are read again once they are installed.
+            let waiting: Vec<PathBuf> = self
+                .catalog
+                .problems()?
+                .into_iter()
+                .filter(|p| {
+                    settled.contains_key(&p.path) && crate::parse::ocr::waits_for_ocr(&p.reason)
+                })
+                .map(|p| p.path)
+                .collect();
+            if !waiting.is_empty() && crate::parse::ocr::available() {
+                for path in &waiting {
+                    settled.remove(path);
+                }
+            }
             let mut todo = Vec::new();
             let mut seen = HashSet::new();
             for f in scan
@@ -559,6 +574,10 @@ fn process_file(
                 page: d.page,
                 heading_path: d.heading_path,
                 embed_hash: *blake3::hash(embed.as_bytes()).as_bytes(),
+                mail: doc.message_at(d.start).map(|m| ChunkMail {
+                    sender: m.from.clone(),
+                    sent_at: m.date,
+                }),
                 text: d.text,
             }
         })

@@ -18,6 +18,10 @@ pub struct Status {
     pub folders: Vec<PathBuf>,
     pub stats: crate::catalog::CatalogStats,
     pub problems: Vec<crate::catalog::Problem>,
+    /// Whether the OCR programs (`tesseract`, `pdftoppm`) can be started here.
+    pub ocr_available: bool,
+    /// Images and scanned PDFs that wait for those programs (a subset of `problems`).
+    pub ocr_waiting: Vec<PathBuf>,
     pub model_id: String,
     pub embed_backlog: u64,
     pub embed_rate: Option<f64>,
@@ -152,6 +156,7 @@ impl Engine {
             .catalog
             .meta("embed_rate")?
             .and_then(|r| r.parse().ok());
+        let problems = self.catalog.problems()?;
         let vector_chunks = self.vectors()?.len();
         let vector_index_bytes = self.vectors()?.disk_bytes();
         Ok(Status {
@@ -162,7 +167,13 @@ impl Engine {
                 .into_iter()
                 .map(|f| f.path)
                 .collect(),
-            problems: self.catalog.problems()?,
+            ocr_available: crate::parse::ocr::available(),
+            ocr_waiting: problems
+                .iter()
+                .filter(|p| crate::parse::ocr::waits_for_ocr(&p.reason))
+                .map(|p| p.path.clone())
+                .collect(),
+            problems,
             model_id: model,
             embed_backlog: backlog,
             embed_rate: rate,

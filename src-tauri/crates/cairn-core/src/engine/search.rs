@@ -116,6 +116,13 @@ impl Engine {
             SearchState::AsOf(t) => Some(t),
             _ => None,
         };
+        if req.filters.filters_mail() {
+            return Err(Error::Invalid(
+                "filtering mail by sender or date works on the current state only, not with a \
+                 past state or history"
+                    .into(),
+            ));
+        }
         let marks = self.catalog.marks()?;
         let records: Vec<ChunkRecord> = self
             .catalog

@@ -44,6 +44,8 @@ pub enum Target {
     Epub,
     /// EML and MBOX.
     Mail,
+    /// Source code through tree-sitter (first byte: the language).
+    Code,
     /// The chunker over a Markdown document or a paged text (first bytes: the sizes).
     Chunk,
     /// `[n]` citations, sentences and verification (sources after NUL bytes).
@@ -51,7 +53,7 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 14] = [
+    pub const ALL: [Target; 15] = [
         Target::Detect,
         Target::Text,
         Target::Markdown,
@@ -64,6 +66,7 @@ impl Target {
         Target::Odt,
         Target::Epub,
         Target::Mail,
+        Target::Code,
         Target::Chunk,
         Target::Cite,
     ];
@@ -83,6 +86,7 @@ impl Target {
             Target::Odt => "odt",
             Target::Epub => "epub",
             Target::Mail => "mail",
+            Target::Code => "code",
             Target::Chunk => "chunk",
             Target::Cite => "cite",
         }
@@ -103,6 +107,7 @@ impl Target {
             Target::Odt => "parse_odt",
             Target::Epub => "parse_epub",
             Target::Mail => "parse_mail",
+            Target::Code => "parse_code",
             Target::Chunk => "chunk",
             Target::Cite => "cite",
         }
@@ -149,6 +154,7 @@ impl Target {
             Target::Odt => parse_as(DocKind::Odt, data),
             Target::Epub => parse_as(DocKind::Epub, data),
             Target::Mail => parse_as(DocKind::Mail, data),
+            Target::Code => code(data),
             Target::Chunk => chunk(counter(), data),
             Target::Cite => citations(data),
         }
@@ -156,7 +162,7 @@ impl Target {
 }
 
 /// File names [`Target::Detect`] tries, chosen by the input's first byte.
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 14] = [
     "file",
     "notes.txt",
     "readme.md",
@@ -170,7 +176,22 @@ const NAMES: [&str; 13] = [
     "deck.pptx",
     "book.epub",
     "inbox.mbox",
+    "main.rs",
 ];
+
+/// Source code in the language the first byte picks.
+fn code(data: &[u8]) {
+    let Some((&which, bytes)) = data.split_first() else {
+        return;
+    };
+    let languages = parse::code::Language::ALL;
+    let language = languages[usize::from(which) % languages.len()];
+    let name = format!("fuzz.{}", language.extension());
+    if let Ok(doc) = parse::parse_kind(Path::new(&name), DocKind::Code, bytes) {
+        assert_eq!(doc.kind, DocKind::Code);
+        check_doc(&doc);
+    }
+}
 
 fn detect_and_parse(data: &[u8]) {
     let Some((&which, bytes)) = data.split_first() else {
@@ -333,6 +354,7 @@ fn paged_doc(text: &str) -> ParsedDoc {
         }],
         text: out,
         pages,
+        messages: Vec::new(),
     }
 }
 

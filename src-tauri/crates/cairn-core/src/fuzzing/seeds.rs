@@ -53,6 +53,7 @@ pub fn seeds(target: Target) -> Vec<Vec<u8>> {
         Target::Odt => vec![FIXTURE_ODT.to_vec()],
         Target::Epub => vec![FIXTURE_EPUB.to_vec()],
         Target::Mail => vec![FIXTURE_EML.to_vec(), FIXTURE_MBOX.to_vec()],
+        Target::Code => code_seeds(),
         Target::Chunk => {
             let mut out = Vec::new();
             for (i, md) in markdown_seeds().into_iter().enumerate() {
@@ -246,4 +247,35 @@ fn zip(members: &[(&str, &str)]) -> Vec<u8> {
         zip.write_all(content.as_bytes()).expect("in-memory zip");
     }
     zip.finish().expect("in-memory zip").into_inner()
+}
+
+/// A small program in each language [`Target::Code`] picks by the first byte.
+fn code_seeds() -> Vec<Vec<u8>> {
+    let programs: [&str; 16] = [
+        "/// Doc.\n#[derive(Debug)]\nstruct A { x: u8 }\nimpl A {\n    fn get(&self) -> u8 { self.x }\n}\nmod m { fn f() {} }\n",
+        "import os\n\nclass A:\n    @property\n    def x(self):\n        return 1\n\ndef main():\n    pass\n",
+        "export function f(a) { return a; }\nconst g = () => 1;\nclass C { m() { return 2; } }\n",
+        "interface I { x: number }\nnamespace N { export function f(): void {} }\nabstract class A { m(): string { return ''; } }\n",
+        "export const App = () => <div className=\"a\">hi</div>;\n",
+        "package main\n\ntype T struct{ X int }\n\nfunc (t *T) M() int { return t.X }\nfunc main() {}\n",
+        "class A { int x; A() {} void m() { x++; } enum E { P } }\n",
+        "#include <stdio.h>\nstruct s { int a; };\nint main(void) { return 0; }\n",
+        "namespace n { template <class T> class C { public: T get() { return T(); } }; }\n",
+        "namespace N { class C { public int M() { return 1; } } }\n",
+        "module M\n  class C\n    def m; end\n    def self.s; end\n  end\nend\n",
+        "<?php\nnamespace N;\nclass C { public function m() { return 1; } }\nfunction f() {}\n",
+        "#!/bin/sh\nf() { echo \"$1\"; }\nf x\n",
+        "local M = {}\nfunction M.f(a) return a end\nreturn M\n",
+        "{\"a\": {\"b\": [1, 2, {\"c\": null}]}, \"d\": \"e\"}\n",
+        "[package]\nname = \"x\"\n\n[[bin]]\nname = \"y\"\n",
+    ];
+    programs
+        .iter()
+        .enumerate()
+        .map(|(i, program)| {
+            let mut input = vec![i as u8];
+            input.extend(program.as_bytes());
+            input
+        })
+        .collect()
 }

@@ -101,6 +101,7 @@ impl Composer {
             text: self.text,
             sections: self.sections,
             pages: self.pages,
+            messages: Vec::new(),
         }
     }
 

@@ -5,7 +5,8 @@
 //! Tesseract reads (PNG, JPEG, TIFF, WebP), an OLE2 container named `.xls` or holding a
 //! `Workbook` stream, HTML sniffing of the first tag (only for text), mail headers or an MBOX
 //! `From ` line, then known binary formats and NUL bytes (unsupported). What is left is text,
-//! and the extension decides between Markdown, HTML, CSV/TSV, mail and plain text.
+//! and the extension decides between Markdown, HTML, CSV/TSV, mail, source code (also by file
+//! name or `#!` line: `code::Language::detect`) and plain text.
 //!
 //! A file named `.pdf` or `.docx` whose content is none of the above is still reported as that
 //! type, so that parsing fails with "damaged" instead of the file being silently skipped or
@@ -102,6 +103,7 @@ pub fn detect(path: &Path, head: &[u8]) -> Option<DocKind> {
         Some("html" | "htm" | "xhtml" | "xht") => DocKind::Html,
         Some("csv" | "tsv" | "tab") => DocKind::Csv,
         Some("eml" | "mbox") => DocKind::Mail,
+        _ if super::code::Language::detect(path, head).is_some() => DocKind::Code,
         _ => DocKind::Text,
     })
 }
@@ -291,7 +293,9 @@ mod tests {
         assert_eq!(kind("a.MARKDOWN", b"# Title\n"), Some(DocKind::Markdown));
         assert_eq!(kind("a.htm", b"<p>fragment</p>"), Some(DocKind::Html));
         assert_eq!(kind("README", b"# Title\n"), Some(DocKind::Text));
-        assert_eq!(kind("a.rs", b"fn main() {}\n"), Some(DocKind::Text));
+        assert_eq!(kind("a.rs", b"fn main() {}\n"), Some(DocKind::Code));
+        assert_eq!(kind("build", b"#!/bin/sh\nmake\n"), Some(DocKind::Code));
+        assert_eq!(kind("a.ts", b"G\x40\0\x10\0\0\xB0"), None);
         assert_eq!(kind("empty.txt", b""), Some(DocKind::Text));
         assert_eq!(kind("latin1.txt", b"caf\xE9"), Some(DocKind::Text));
         assert_eq!(kind("utf16.txt", b"\xFF\xFEh\0i\0"), Some(DocKind::Text));

@@ -407,6 +407,7 @@ fn document_to_doc(
         text,
         sections,
         pages: Vec::new(),
+        messages: Vec::new(),
     })
 }
 

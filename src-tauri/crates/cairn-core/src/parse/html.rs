@@ -230,6 +230,7 @@ fn html_to_doc(source: &str) -> ParsedDoc {
         text,
         sections,
         pages: Vec::new(),
+        messages: Vec::new(),
     }
 }
 

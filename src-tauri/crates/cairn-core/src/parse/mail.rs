@@ -17,7 +17,7 @@ use std::path::Path;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::compose::Composer;
-use super::{detect, html, package, DocKind, ParsedDoc};
+use super::{detect, html, package, DocKind, MessageMeta, ParsedDoc};
 
 /// Most messages read from one mailbox.
 const MAX_MESSAGES: usize = 100_000;
@@ -27,6 +27,7 @@ const MAX_DEPTH: usize = 3;
 /// Parses an EML message or an MBOX mailbox.
 pub(crate) fn parse_mail(bytes: &[u8]) -> Result<ParsedDoc, String> {
     let mut out = Composer::new();
+    let mut metas = Vec::new();
     if is_mbox(bytes) {
         let reader = std::io::Cursor::new(bytes);
         for (i, item) in mail_parser::mailbox::mbox::MessageIterator::new(reader).enumerate() {
@@ -39,17 +40,53 @@ pub(crate) fn parse_mail(bytes: &[u8]) -> Result<ParsedDoc, String> {
             let item = item.map_err(|e| format!("mailbox cannot be read ({e})"))?;
             // A message mail-parser cannot make sense of costs only itself.
             if let Some(message) = MessageParser::default().parse(item.contents()) {
+                let start = out.len();
                 write_message(&mut out, &[], &message, 0)?;
+                metas.push(meta(&message, start, out.len()));
             }
         }
-        return Ok(out.finish(DocKind::Mail, None));
+        return Ok(with_messages(out.finish(DocKind::Mail, None), metas));
     }
     let message = MessageParser::default()
         .parse(bytes)
         .ok_or("message has no headers Cairn can read (not an e-mail?)")?;
     write_message(&mut out, &[], &message, 0)?;
+    metas.push(meta(&message, 0, out.len()));
     let title = message.subject().map(str::trim).filter(|s| !s.is_empty());
-    Ok(out.finish(DocKind::Mail, title.map(str::to_owned)))
+    Ok(with_messages(
+        out.finish(DocKind::Mail, title.map(str::to_owned)),
+        metas,
+    ))
+}
+
+/// The sender and date of a message written at `start..end` of the text.
+fn meta(message: &Message<'_>, start: usize, end: usize) -> MessageMeta {
+    let from = message
+        .from()
+        .and_then(|a| a.first())
+        .map(|p| match (p.name(), p.address()) {
+            (Some(n), Some(a)) => format!("{n} <{a}>"),
+            (Some(n), None) => n.to_string(),
+            (None, Some(a)) => a.to_string(),
+            (None, None) => String::new(),
+        })
+        .unwrap_or_default();
+    MessageMeta {
+        start,
+        end,
+        from,
+        date: message.date().map(|d| d.to_timestamp()),
+    }
+}
+
+/// `doc` with its messages, their ends kept inside its (trimmed) text.
+fn with_messages(mut doc: ParsedDoc, mut metas: Vec<MessageMeta>) -> ParsedDoc {
+    for m in &mut metas {
+        m.end = m.end.min(doc.text.len());
+        m.start = m.start.min(m.end);
+    }
+    doc.messages = metas;
+    doc
 }
 
 /// True if `bytes` start like an MBOX mailbox (`From ` line, then headers).
@@ -149,7 +186,9 @@ fn write_message(
                     detect(Path::new(name.as_ref()), bytes).or_else(|| package::kind_of(bytes));
                 // Images would need OCR, mail would nest without its headers: skipped.
                 let readable = kind.filter(|k| !matches!(k, DocKind::Image | DocKind::Mail));
-                if let Some(Ok(doc)) = readable.map(|k| super::parse_as(k, bytes)) {
+                if let Some(Ok(doc)) =
+                    readable.map(|k| super::parse_as(Path::new(name.as_ref()), k, bytes))
+                {
                     out.doc(&under, &doc)?;
                 }
             }

@@ -123,6 +123,7 @@ fn markdown_to_doc(source: &str) -> ParsedDoc {
         text,
         sections,
         pages: Vec::new(),
+        messages: Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod builder;
+pub mod code;
 mod compose;
 mod detect;
 mod docx;
@@ -58,6 +59,9 @@ pub enum DocKind {
     Mail,
     /// PNG, JPEG, TIFF, WebP: text recognised by Tesseract (OCR).
     Image,
+    /// Source code (Rust, Python, JavaScript, …): one section per function, class or module,
+    /// the enclosing symbols as the heading path.
+    Code,
 }
 
 impl DocKind {
@@ -76,11 +80,12 @@ impl DocKind {
             DocKind::Epub => "epub",
             DocKind::Mail => "mail",
             DocKind::Image => "image",
+            DocKind::Code => "code",
         }
     }
 
     /// Every kind, in the order front ends list them.
-    pub const ALL: [DocKind; 12] = [
+    pub const ALL: [DocKind; 13] = [
         DocKind::Text,
         DocKind::Markdown,
         DocKind::Html,
@@ -93,6 +98,7 @@ impl DocKind {
         DocKind::Presentation,
         DocKind::Mail,
         DocKind::Image,
+        DocKind::Code,
     ];
 
     /// The names of every kind, comma-separated, for messages ("text, markdown, …").
@@ -115,6 +121,7 @@ impl DocKind {
             "epub" => DocKind::Epub,
             "mail" | "email" | "eml" | "mbox" => DocKind::Mail,
             "image" | "png" | "jpeg" | "jpg" | "tiff" | "webp" | "ocr" => DocKind::Image,
+            "code" | "source" | "src" => DocKind::Code,
             _ => return None,
         })
     }
@@ -165,9 +172,31 @@ pub struct ParsedDoc {
     pub sections: Vec<Section>,
     /// Pages in order (PDF pages, slides, recognised image pages; empty for other kinds).
     pub pages: Vec<Page>,
+    /// Mail messages in order, with their sender and date (empty for other kinds).
+    #[serde(default)]
+    pub messages: Vec<MessageMeta>,
+}
+
+/// The part of a mail document's text one message spans (its attachments included), with
+/// its sender and date: the metadata `--from`, `--sent-after` and `--sent-before` filter on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// Byte offset of the message's first byte in [`ParsedDoc::text`].
+    pub start: usize,
+    /// Byte offset one past the message's last byte.
+    pub end: usize,
+    /// The first `From:` as `Name <address>` (or whichever of the two it has).
+    pub from: String,
+    /// The `Date:` header as Unix time (seconds), if it has a readable one.
+    pub date: Option<i64>,
 }
 
 impl ParsedDoc {
+    /// The message spanning byte offset `at`, for mail.
+    pub fn message_at(&self, at: usize) -> Option<&MessageMeta> {
+        self.messages.iter().find(|m| at >= m.start && at < m.end)
+    }
+
     /// The page containing byte offset `at`, if the document is paginated.
     pub fn page_at(&self, at: usize) -> Option<u32> {
         self.pages
@@ -198,7 +227,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {
             )))
         }
     };
-    parse_as(kind, bytes).map_err(fail)
+    parse_as(path, kind, bytes).map_err(fail)
 }
 
 /// Parses `bytes` as a document of the given `kind`, without detection.
@@ -206,13 +235,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<ParsedDoc> {
 /// Useful when the kind is already known (e.g. stored in the catalog). Fails with
 /// [`Error::Parse`] if the content does not fit the kind.
 pub fn parse_kind(path: &Path, kind: DocKind, bytes: &[u8]) -> Result<ParsedDoc> {
-    parse_as(kind, bytes).map_err(|reason| Error::Parse {
+    parse_as(path, kind, bytes).map_err(|reason| Error::Parse {
         path: path.to_path_buf(),
         reason,
     })
 }
 
-fn parse_as(kind: DocKind, bytes: &[u8]) -> std::result::Result<ParsedDoc, String> {
+/// Parses `bytes` as `kind`; `path` names the language of source code.
+fn parse_as(path: &Path, kind: DocKind, bytes: &[u8]) -> std::result::Result<ParsedDoc, String> {
     let doc = match kind {
         DocKind::Text => text::parse_text(bytes),
         DocKind::Markdown => markdown::parse_markdown(bytes),
@@ -227,6 +257,7 @@ fn parse_as(kind: DocKind, bytes: &[u8]) -> std::result::Result<ParsedDoc, Strin
         DocKind::Epub => epub::parse_epub(bytes),
         DocKind::Mail => mail::parse_mail(bytes),
         DocKind::Image => ocr::parse_image(bytes),
+        DocKind::Code => code::parse_code(path, bytes),
     }?;
     limits::check(&doc)?;
     Ok(doc)

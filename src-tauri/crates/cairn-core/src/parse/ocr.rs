@@ -20,7 +20,7 @@ use super::compose::Composer;
 use super::{DocKind, ParsedDoc};
 
 /// The heading path of recognised text.
-pub(crate) const OCR_HEADING: &str = "recognised text (OCR)";
+pub const OCR_HEADING: &str = "recognised text (OCR)";
 /// Resolution PDF pages are rendered at for recognition.
 const PDF_DPI: u32 = 300;
 /// Most PDF pages recognised from one file.
@@ -47,6 +47,30 @@ fn check_enabled() -> Result<(), String> {
 const UNAVAILABLE: &str =
     "OCR unavailable: install tesseract-ocr (and a language pack such as tesseract-ocr-eng) \
      to read text in images and scanned PDFs";
+
+/// Whether the programs OCR needs (`tesseract`, and `pdftoppm` for scanned PDFs) can be
+/// started; asked once per process.
+pub fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let runs = |program: &str, arg: &str| {
+            Command::new(program)
+                .arg(arg)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        };
+        runs("tesseract", "--version") && runs("pdftoppm", "-v")
+    })
+}
+
+/// Whether a problem's `reason` says the file waits for OCR programs that were missing (it
+/// is read again once [`available`] says they are there).
+pub fn waits_for_ocr(reason: &str) -> bool {
+    reason.contains("OCR unavailable") || reason.contains("OCR is unavailable")
+}
 
 /// Recognises the text of an image file.
 pub(crate) fn parse_image(bytes: &[u8]) -> Result<ParsedDoc, String> {

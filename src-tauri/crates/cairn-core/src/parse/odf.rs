@@ -71,6 +71,7 @@ pub(crate) fn parse_odt(bytes: &[u8]) -> Result<ParsedDoc, String> {
         text,
         sections,
         pages: Vec::new(),
+        messages: Vec::new(),
     })
 }
 

@@ -65,6 +65,7 @@ pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
         }],
         text,
         pages: page_ranges,
+        messages: Vec::new(),
     })
 }
 
