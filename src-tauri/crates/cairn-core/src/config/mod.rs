@@ -247,8 +247,50 @@ pub struct AnswerConfig {
     pub extractive_sentences: usize,
     /// Characters of each source passage shown to the model (longer passages are cut).
     pub max_source_chars: usize,
+    /// A passage longer than `max_source_chars` shows the model its sentences nearest the
+    /// question (in their order, gaps marked) instead of its first characters.
+    pub relevant_excerpts: bool,
     /// Passages sampled to calibrate the abstention signal.
     pub calibration_samples: usize,
+    /// `[answer.local]`: what an in-process model (a GGUF file, `llm.provider = "local"`) is
+    /// given instead of `sources`, `max_source_chars`, `max_tokens` and `relevant_excerpts`.
+    pub local: LocalAnswerConfig,
+}
+
+/// `[answer.local]`: the answer settings an in-process model uses instead of `[answer]`'s. A
+/// small model on a laptop reads slowly and answers better from less text: the defaults are
+/// the best measured with the bundled SmolLM2-135M (docs/benchmarks.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalAnswerConfig {
+    pub sources: usize,
+    pub max_source_chars: usize,
+    pub max_tokens: usize,
+    pub relevant_excerpts: bool,
+}
+
+impl Default for LocalAnswerConfig {
+    fn default() -> Self {
+        LocalAnswerConfig {
+            sources: 3,
+            max_source_chars: 800,
+            max_tokens: 64,
+            relevant_excerpts: false,
+        }
+    }
+}
+
+impl AnswerConfig {
+    /// The settings an in-process model answers with: these, with `[answer.local]`'s values.
+    pub fn for_local_model(&self) -> AnswerConfig {
+        AnswerConfig {
+            sources: self.local.sources,
+            max_source_chars: self.local.max_source_chars,
+            max_tokens: self.local.max_tokens,
+            relevant_excerpts: self.local.relevant_excerpts,
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for AnswerConfig {
@@ -261,7 +303,9 @@ impl Default for AnswerConfig {
             temperature: 0.1,
             extractive_sentences: 3,
             max_source_chars: 1600,
+            relevant_excerpts: false,
             calibration_samples: 200,
+            local: LocalAnswerConfig::default(),
         }
     }
 }
@@ -399,6 +443,19 @@ impl Config {
         }
         if a.max_source_chars < 200 {
             return bad("answer.max_source_chars must be at least 200".into());
+        }
+        let l = &a.local;
+        if l.sources == 0 || l.sources > 20 {
+            return bad(format!(
+                "answer.local.sources must be between 1 and 20, not {}",
+                l.sources
+            ));
+        }
+        if l.max_tokens == 0 {
+            return bad("answer.local.max_tokens must be positive".into());
+        }
+        if l.max_source_chars < 200 {
+            return bad("answer.local.max_source_chars must be at least 200".into());
         }
         if a.calibration_samples < 20 {
             return bad("answer.calibration_samples must be at least 20".into());
