@@ -506,7 +506,18 @@ async fn evaluate(app: &mut DesktopApp, lib: &Path) -> Result<()> {
         )
         .await?;
     app.click("eval-run").await?;
-    app.wait("eval-metrics", ANSWER).await?;
+    let done = app
+        .poll_js(
+            "the evaluation's metrics table (or its error)",
+            "if (document.querySelector('[data-testid=\"eval-metrics\"]')) return 'metrics'; \
+             const e = document.querySelector('[data-testid=\"error\"]'); \
+             return e ? e.textContent : null",
+            vec![],
+            ANSWER,
+            |v| v.is_string(),
+        )
+        .await?;
+    ensure!(done == "metrics", "the evaluation failed: {done}");
     let rows = app
         .poll_js(
             "two evaluated questions",

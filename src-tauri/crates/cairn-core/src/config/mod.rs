@@ -274,7 +274,7 @@ impl Default for LocalAnswerConfig {
         LocalAnswerConfig {
             sources: 3,
             max_source_chars: 800,
-            max_tokens: 64,
+            max_tokens: 128,
             relevant_excerpts: false,
         }
     }
@@ -522,6 +522,21 @@ mod tests {
         let err = c.save(dir.path()).unwrap_err();
         assert!(err.to_string().contains("llm.remote.base_url"), "{err}");
         assert!(!dir.path().join(CONFIG_FILE).exists());
+    }
+
+    #[test]
+    fn an_in_process_model_answers_with_the_local_settings() {
+        let text = "[answer]\nsources = 6\nmax_tokens = 400\n[answer.local]\nmax_tokens = 96\n";
+        let c = Config::from_toml(text, Path::new("c.toml")).unwrap();
+        let local = c.answer.for_local_model();
+        // Given values win, missing ones are the local defaults, the rest is [answer]'s.
+        assert_eq!((local.sources, local.max_tokens), (3, 96));
+        assert_eq!(local.max_source_chars, 800);
+        assert_eq!((c.answer.sources, c.answer.max_tokens), (6, 400));
+        assert_eq!(local.min_support, c.answer.min_support);
+        let err =
+            Config::from_toml("[answer.local]\nsources = 0\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("answer.local.sources"), "{err}");
     }
 
     #[test]
