@@ -227,7 +227,7 @@ fn generative_answers_with_the_local_model_are_streamed_verified_and_audited() {
     local_model();
     write_config(
         &data,
-        "[llm]\nprovider = \"local\"\n[llm.local]\nthreads = 2\ncontext = 2048\n[answer]\nmax_tokens = 96\n",
+        "[llm]\nprovider = \"local\"\n[llm.local]\nthreads = 2\ncontext = 2048\n[answer.local]\nsources = 5\nmax_tokens = 96\n",
     );
     let data = indexed_library(tmp.path());
 

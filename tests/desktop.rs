@@ -1,7 +1,8 @@
 //! End-to-end test of the desktop app as a person uses it: the real window (target/debug/
 //! cairn-desktop) under Xvfb, driven through tauri-driver + WebKitWebDriver. It adds a folder of
 //! real files, watches indexing finish, searches, asks (answer, citation panel, abstention),
-//! deprecates a document and sees it leave the results, and visits settings and audit, saving
+//! deprecates a document and sees it leave the results, visits settings and audit, evaluates a
+//! question file, saving
 //! a screenshot of every screen in target/screenshots/ (light, then dark).
 
 use std::path::Path;
@@ -474,7 +475,66 @@ async fn journey(app: &mut DesktopApp, lib: &Path) -> Result<()> {
     app.wait("audit-export", LONG).await?;
     app.screenshot("16-audit").await?;
 
+    evaluate(app, lib).await?;
     dark_screens(app).await
+}
+
+/// Evaluate: a question file (beside the library, typed as a path) asked in extractive mode;
+/// the metrics table and one row per question appear.
+async fn evaluate(app: &mut DesktopApp, lib: &Path) -> Result<()> {
+    let file = lib
+        .parent()
+        .context("the library folder has a parent")?
+        .join("questions.csv");
+    std::fs::write(
+        &file,
+        "question,answer\n\
+         How much is the daily meal allowance abroad?,45 euros\n\
+         How often does the foghorn sound?,twice a minute\n",
+    )?;
+    go(app, "evaluate").await?;
+    app.type_into("eval-path", &file.display().to_string())
+        .await?;
+    // Extractive only (the answer model, when one is set up, would take minutes here); the
+    // settings that tick it load with the screen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.client
+        .execute(
+            "const g = document.querySelector('[data-testid=\"eval-generative\"]'); \
+             if (g && g.checked) g.click();",
+            vec![],
+        )
+        .await?;
+    app.click("eval-run").await?;
+    let done = app
+        .poll_js(
+            "the evaluation's metrics table (or its error)",
+            "if (document.querySelector('[data-testid=\"eval-metrics\"]')) return 'metrics'; \
+             const e = document.querySelector('[data-testid=\"error\"]'); \
+             return e ? e.textContent : null",
+            vec![],
+            ANSWER,
+            |v| v.is_string(),
+        )
+        .await?;
+    ensure!(done == "metrics", "the evaluation failed: {done}");
+    let rows = app
+        .poll_js(
+            "two evaluated questions",
+            "return Array.from(document.querySelectorAll('[data-testid=\"eval-row\"]')) \
+             .map(r => r.dataset.outcome)",
+            vec![],
+            LONG,
+            |v| v.as_array().is_some_and(|a| a.len() == 2),
+        )
+        .await?;
+    println!("evaluate outcomes: {rows}");
+    ensure!(
+        rows.as_array()
+            .is_some_and(|a| a.iter().any(|o| o == "right")),
+        "no question of the file was answered right: {rows}"
+    );
+    app.screenshot("17-evaluate").await.map(|_| ())
 }
 
 /// Switches to the dark theme with the theme toggle (system → light → dark) and captures
@@ -501,12 +561,12 @@ async fn dark_screens(app: &mut DesktopApp) -> Result<()> {
         )
         .await?;
     println!("dark theme body background: {bg}");
-    for (i, screen) in ["library", "search", "ask", "settings", "audit"]
+    for (i, screen) in ["library", "search", "ask", "evaluate", "settings", "audit"]
         .iter()
         .enumerate()
     {
         go(app, screen).await?;
-        app.screenshot(&format!("{:02}-dark-{screen}", 17 + i))
+        app.screenshot(&format!("{:02}-dark-{screen}", 18 + i))
             .await?;
     }
     Ok(())

@@ -210,7 +210,7 @@ fn local_model_answers_are_scored() {
     let data = tmp.path().join("data");
     cairn_tests::llm::write_config(
         &data,
-        "[llm.local]\nthreads = 2\ncontext = 2048\n[answer]\nmax_tokens = 48\n",
+        "[llm.local]\nthreads = 2\ncontext = 2048\n[answer.local]\nmax_tokens = 48\n",
     );
     let model = local_model();
     let r = report(

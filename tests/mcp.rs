@@ -184,7 +184,7 @@ fn mcp_ask_uses_the_configured_model_beside_a_writer() {
     let tmp = tempfile::tempdir().unwrap();
     let data = indexed(
         tmp.path(),
-        "[llm]\nprovider = \"local\"\n[llm.local]\nthreads = 2\ncontext = 2048\n[answer]\nmax_tokens = 64\n",
+        "[llm]\nprovider = \"local\"\n[llm.local]\nthreads = 2\ncontext = 2048\n[answer.local]\nmax_tokens = 64\n",
     );
 
     // `cairn watch` takes the writer lock and keeps it. With `--json` it prints its start-up

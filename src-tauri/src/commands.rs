@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use cairn_core::stop::StopToken;
 
 use cairn_library::{
-    AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, FolderPreview, ForgetSummary,
-    IndexProgress, Library, LibraryContents, LibraryInfo, MessageItem, PassageContext, SearchQuery,
-    SearchResults, SessionItem, Settings, VersionItem,
+    AnswerView, AskInput, AuditDetail, AuditItem, ErrorInfo, EvaluateInput, EvaluateProgress,
+    EvaluationView, FolderPreview, ForgetSummary, IndexProgress, Library, LibraryContents,
+    LibraryInfo, MessageItem, PassageContext, SearchQuery, SearchResults, SessionItem, Settings,
+    VersionItem,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -231,6 +232,63 @@ pub async fn ask(
 pub async fn cancel_ask(state: State<'_, AppState>) -> Res<()> {
     if let Some(c) = state
         .ask_cancel
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        c.stop();
+    }
+    Ok(())
+}
+
+/// The native file picker for a question file (CSV or JSONL); None when cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_question_file(app: AppHandle) -> Res<Option<String>> {
+    blocking(move || {
+        let picked = app
+            .dialog()
+            .file()
+            .add_filter("Questions (CSV, JSONL)", &["csv", "jsonl", "json"])
+            .blocking_pick_file();
+        Ok(picked
+            .and_then(|p| p.into_path().ok())
+            .map(|p| p.display().to_string()))
+    })
+    .await
+}
+
+/// Asks every question of a question file in each chosen answer mode and scores the answers;
+/// `progress` receives a message per question.
+#[tauri::command]
+#[specta::specta]
+pub async fn evaluate(
+    state: State<'_, AppState>,
+    input: EvaluateInput,
+    progress: Channel<EvaluateProgress>,
+) -> Res<EvaluationView> {
+    let lib = lib(&state);
+    let cancel = StopToken::new();
+    *state.eval_cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
+    let generator = state.generator.clone();
+    blocking(move || {
+        let model = if input.modes.iter().any(|m| m == "generative") {
+            generator.get(&lib.config())?
+        } else {
+            None
+        };
+        lib.evaluate(&input, model.as_deref(), &cancel, &mut |p| {
+            let _ = progress.send(p);
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_evaluate(state: State<'_, AppState>) -> Res<()> {
+    if let Some(c) = state
+        .eval_cancel
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .as_ref()

@@ -37,6 +37,8 @@ pub struct AppState {
     pub ui_ready_logged: AtomicBool,
     /// Cancels the running answer.
     pub ask_cancel: Mutex<Option<StopToken>>,
+    /// Cancels the running evaluation.
+    pub eval_cancel: Mutex<Option<StopToken>>,
     /// The answer model, kept loaded while its settings do not change.
     pub generator: llm::GeneratorCache,
 }
@@ -66,6 +68,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::untag,
             commands::ask,
             commands::cancel_ask,
+            commands::pick_question_file,
+            commands::evaluate,
+            commands::cancel_evaluate,
             commands::passage_context,
             commands::sessions,
             commands::session_messages,
@@ -149,6 +154,7 @@ pub fn run() {
                 started,
                 ui_ready_logged: AtomicBool::new(false),
                 ask_cancel: Mutex::new(None),
+                eval_cancel: Mutex::new(None),
                 generator: llm::GeneratorCache::default(),
             });
             Ok(())

@@ -197,6 +197,37 @@ async cancelAsk() : Promise<Result<null, ErrorInfo>> {
 }
 },
 /**
+ * The native file picker for a question file (CSV or JSONL); None when cancelled.
+ */
+async pickQuestionFile() : Promise<Result<string | null, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("pick_question_file") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Asks every question of a question file in each chosen answer mode and scores the answers;
+ * `progress` receives a message per question.
+ */
+async evaluate(input: EvaluateInput, progress: TAURI_CHANNEL<EvaluateProgress>) : Promise<Result<EvaluationView, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("evaluate", { input, progress }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+async cancelEvaluate() : Promise<Result<null, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("cancel_evaluate") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
  * The passages around a cited one.
  */
 async passageContext(chunkId: number) : Promise<Result<PassageContext, ErrorInfo>> {
@@ -393,6 +424,60 @@ hint: string;
  */
 user_error: boolean }
 /**
+ * One question of a [`ModeResult`].
+ */
+export type EvalRow = { id: string; question: string; 
+/**
+ * The expected answers (none: "I don't know" is expected).
+ */
+expected: string[]; answer: string; 
+/**
+ * `right` (an expected answer is in it, or "I don't know" when none was expected),
+ * `wrong`, `abstained` (an answer was expected) or `failed`.
+ */
+outcome: string; f1: number; citations: number; 
+/**
+ * Citations whose passage holds an expected answer or supports their sentence.
+ */
+good_citations: number; sentences: number; unsupported_sentences: number; error: string | null; 
+/**
+ * The answer's audit record.
+ */
+audit_id: number | null; total_ms: number }
+/**
+ * An answer evaluation as the Evaluate view asks it: the user's question file (CSV or JSONL
+ * with expected answers) asked of the library in each mode.
+ */
+export type EvaluateInput = { 
+/**
+ * The question file.
+ */
+path: string; 
+/**
+ * `extractive` and/or `generative` (the configured answer model), in this order.
+ */
+modes: string[]; 
+/**
+ * Ask at most this many questions, spread evenly over the file.
+ */
+max_questions: number | null }
+/**
+ * Where an evaluation is: `done` of `total` questions in `mode`.
+ */
+export type EvaluateProgress = { mode: string; done: number; total: number }
+/**
+ * An evaluation's result: one table row per mode.
+ */
+export type EvaluationView = { 
+/**
+ * The question file's name.
+ */
+file: string; 
+/**
+ * Questions in the file.
+ */
+questions: number; modes: ModeResult[] }
+/**
  * What adding a folder would index, before anything is written.
  */
 export type FolderPreview = { path: string; 
@@ -505,6 +590,22 @@ export type MessageItem = {
  */
 role: string; content: string; audit_id: number | null; created_at: number }
 /**
+ * The metrics of one answer mode over the questions asked (as `cairn eval --answers`).
+ */
+export type ModeResult = { mode: string; model: string | null; template_version: string; sources: number; asked: number; answerable: number; unanswerable: number; exact_match: number; f1: number; 
+/**
+ * An expected answer appears in the answer (answerable questions).
+ */
+answer_contained: number; 
+/**
+ * An expected answer appears in one of the sources given.
+ */
+answer_in_sources: number; answered_when_answerable: number; abstained_when_unanswerable: number | null; citation_precision: number | null; citation_recall: number | null; unsupported_sentence_rate: number | null; ttft_p50_ms: number | null; latency_p50_ms: number; latency_p95_ms: number; 
+/**
+ * Questions whose answer failed (left out of the figures), and the first error.
+ */
+failed: number; first_error: string | null; rows: EvalRow[] }
+/**
  * The passages around a cited one, in the same version of its document.
  */
 export type PassageContext = { before: string | null; after: string | null }
@@ -601,7 +702,12 @@ local_model: string; local_threads: number; remote_base_url: string; remote_mode
 /**
  * The name of the variable / keychain entry holding the API key (never the key).
  */
-remote_api_key_env: string; abstain_threshold: number; min_support: number; answer_sources: number; chunk_max_tokens: number; chunk_overlap_tokens: number; search_limit: number }
+remote_api_key_env: string; abstain_threshold: number; min_support: number; 
+/**
+ * Sources per answer: `answer.local.sources` when the provider is `local`, else
+ * `answer.sources`.
+ */
+answer_sources: number; chunk_max_tokens: number; chunk_overlap_tokens: number; search_limit: number }
 /**
  * Settings, and whether an API key is stored for the remote endpoint.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatEta, formatRate, formatBytes, describeProgress, progressFraction, baseName, dirName, verdictLabel, worstVerdict } from "./format";
+import { formatEta, formatRate, formatBytes, describeProgress, progressFraction, baseName, dirName, verdictLabel, worstVerdict, formatScore, outcomeLabel } from "./format";
 
 describe("formatEta", () => {
   it("formats seconds, minutes and hours", () => {
@@ -89,5 +89,20 @@ describe("citation verdicts", () => {
     expect(worstVerdict(["supported", "supported"])).toBe("supported");
     expect(worstVerdict(["supported", "unsupported"])).toBe("unsupported");
     expect(worstVerdict(["unsupported", "contradicted", "supported"])).toBe("contradicted");
+  });
+});
+
+describe("formatScore and outcomeLabel", () => {
+  it("shows three decimals or a dash when not measured", () => {
+    expect(formatScore(0.82)).toBe("0.820");
+    expect(formatScore(1)).toBe("1.000");
+    expect(formatScore(null)).toBe("–");
+    expect(formatScore(NaN)).toBe("–");
+  });
+  it("words each outcome", () => {
+    expect(outcomeLabel("right")).toEqual({ text: "right", cls: "ok" });
+    expect(outcomeLabel("abstained").cls).toBe("warn");
+    expect(outcomeLabel("wrong").text).toBe("wrong");
+    expect(outcomeLabel("failed").cls).toBe("danger");
   });
 });

@@ -141,3 +141,22 @@ export function worstVerdict(verdicts: string[]): string | null {
   }
   return worst;
 }
+
+/** A score (0..1) as the Evaluate table shows it: three decimals, "–" when not measured. */
+export function formatScore(v: number | null | undefined): string {
+  return v == null || !Number.isFinite(v) ? "–" : v.toFixed(3);
+}
+
+/** How a question's outcome (`EvalRow.outcome`) reads in the window, and its badge class. */
+export function outcomeLabel(outcome: string): { text: string; cls: string } {
+  switch (outcome) {
+    case "right":
+      return { text: "right", cls: "ok" };
+    case "abstained":
+      return { text: "said it doesn’t know", cls: "warn" };
+    case "failed":
+      return { text: "failed", cls: "danger" };
+    default:
+      return { text: "wrong", cls: "danger" };
+  }
+}

@@ -1,7 +1,7 @@
 // App-wide state (Svelte 5 runes): the current screen, the library, indexing progress, theme.
 import { call, commands, events, type IndexProgress, type LibraryInfo } from "./api";
 
-export type Screen = "first-run" | "library" | "search" | "ask" | "settings" | "audit";
+export type Screen = "first-run" | "library" | "search" | "ask" | "evaluate" | "settings" | "audit";
 export type Theme = "system" | "light" | "dark";
 
 const initialProgress: IndexProgress = {

@@ -304,7 +304,8 @@ pub(crate) struct EvalArgs {
     pub(crate) extractive: bool,
     #[command(flatten)]
     pub(crate) llm: crate::generators::LlmArgs,
-    /// With --answers: source passages per answer [default: answer.sources from the config].
+    /// With --answers: source passages per answer [default: answer.sources, or
+    /// answer.local.sources for a local model].
     #[arg(short = 'n', long, requires = "answers")]
     pub(crate) sources: Option<usize>,
     /// Print one JSON object.

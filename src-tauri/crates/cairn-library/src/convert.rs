@@ -9,6 +9,7 @@ use cairn_core::audit::AuditRecord;
 use cairn_core::catalog::{DocumentRow, Filters, Marks, VersionInfo};
 use cairn_core::config::{Config, LlmProvider};
 use cairn_core::engine::{ForgetReport, SearchHit};
+use cairn_core::eval::{AnswerReport, QuestionOutcome};
 use cairn_core::{Error, Result};
 
 use crate::views::*;
@@ -79,7 +80,10 @@ impl Settings {
             remote_api_key_env: config.llm.remote.api_key_env.clone(),
             abstain_threshold: config.answer.abstain_threshold,
             min_support: config.answer.min_support,
-            answer_sources: config.answer.sources as u32,
+            answer_sources: match config.llm.provider {
+                LlmProvider::Local => config.answer.local.sources,
+                _ => config.answer.sources,
+            } as u32,
             chunk_max_tokens: config.chunking.max_tokens as u32,
             chunk_overlap_tokens: config.chunking.overlap_tokens as u32,
             search_limit: config.search.limit as u32,
@@ -105,7 +109,11 @@ impl Settings {
         config.llm.remote.api_key_env = self.remote_api_key_env.trim().to_owned();
         config.answer.abstain_threshold = self.abstain_threshold;
         config.answer.min_support = self.min_support;
-        config.answer.sources = self.answer_sources as usize;
+        // The local model has its own (`[answer.local]`).
+        match config.llm.provider {
+            LlmProvider::Local => config.answer.local.sources = self.answer_sources as usize,
+            _ => config.answer.sources = self.answer_sources as usize,
+        }
         config.chunking.max_tokens = self.chunk_max_tokens as usize;
         config.chunking.overlap_tokens = self.chunk_overlap_tokens as usize;
         config.search.limit = self.search_limit as usize;
@@ -274,6 +282,60 @@ pub(crate) fn forget_summary(r: &ForgetReport) -> ForgetSummary {
         audit_records: r.erased.audit_records as u32,
         excluded: r.excluded,
         folder_removed: r.folder_removed,
+    }
+}
+
+/// One mode of an answer evaluation, with its per-question rows.
+pub fn mode_result(r: AnswerReport) -> ModeResult {
+    let s = &r.summary;
+    ModeResult {
+        mode: r.mode.clone(),
+        model: r.model.clone(),
+        template_version: r.template_version.clone(),
+        sources: r.sources as u32,
+        asked: r.queries as u32,
+        answerable: s.answerable as u32,
+        unanswerable: s.unanswerable as u32,
+        exact_match: s.exact_match,
+        f1: s.f1,
+        answer_contained: s.answer_contained,
+        answer_in_sources: s.answer_in_sources,
+        answered_when_answerable: s.answered_when_answerable,
+        abstained_when_unanswerable: s.abstained_when_unanswerable,
+        citation_precision: s.citation_precision,
+        citation_recall: s.citation_recall,
+        unsupported_sentence_rate: s.unsupported_sentence_rate,
+        ttft_p50_ms: r.ttft_p50_ms,
+        latency_p50_ms: r.latency_p50_ms,
+        latency_p95_ms: r.latency_p95_ms,
+        failed: r.failed as u32,
+        first_error: r.first_error.clone(),
+        rows: r.outcomes.into_iter().map(eval_row).collect(),
+    }
+}
+
+fn eval_row(o: QuestionOutcome) -> EvalRow {
+    let outcome = match &o.scores {
+        None => "failed",
+        _ if o.right() => "right",
+        Some(s) if s.answerable && s.abstained => "abstained",
+        Some(_) => "wrong",
+    };
+    let s = o.scores.clone().unwrap_or_default();
+    EvalRow {
+        outcome: outcome.into(),
+        f1: s.f1,
+        citations: s.citations as u32,
+        good_citations: s.good_citations as u32,
+        sentences: s.sentences as u32,
+        unsupported_sentences: s.unsupported_sentences as u32,
+        id: o.id,
+        question: o.question,
+        expected: o.expected,
+        answer: o.answer,
+        error: o.error,
+        audit_id: o.audit_id,
+        total_ms: o.total_ms,
     }
 }
 

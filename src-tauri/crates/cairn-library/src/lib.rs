@@ -8,6 +8,7 @@
 //!
 //! The files: this one holds [`Library`] (opening, state, settings); `writer.rs` the writer
 //! thread and its command queue; `reads.rs` the reads; `progress.rs` the progress snapshots;
+//! `evaluate.rs` the Evaluate view's run (a question file asked in each answer mode);
 //! `views.rs` the types that cross to the window (the UI's contract, with their `specta::Type`
 //! derives); `convert.rs` engine types → those views; `error.rs` [`ErrorInfo`] and the app's
 //! wording of each engine error. The indexing step itself is `cairn_core::reconcile`, shared
@@ -15,6 +16,7 @@
 
 mod convert;
 mod error;
+mod evaluate;
 mod progress;
 mod reads;
 mod views;
@@ -39,9 +41,10 @@ pub use progress::{IndexProgress, ProgressPhase};
 pub use reads::preview_folder;
 pub use views::{
     AnswerView, AskInput, AuditDetail, AuditItem, CitationItem, ConflictItem, DocumentItem,
-    FolderPreview, ForgetSummary, KindCount, LibraryContents, LibraryInfo, MessageItem,
-    PassageContext, ProblemItem, RetrievedItem, SearchItem, SearchQuery, SearchResults, Segment,
-    SessionItem, Settings, SourceItem, VersionItem,
+    EvalRow, EvaluateInput, EvaluateProgress, EvaluationView, FolderPreview, ForgetSummary,
+    KindCount, LibraryContents, LibraryInfo, MessageItem, ModeResult, PassageContext, ProblemItem,
+    RetrievedItem, SearchItem, SearchQuery, SearchResults, Segment, SessionItem, Settings,
+    SourceItem, VersionItem,
 };
 
 use progress::EMIT_EVERY;

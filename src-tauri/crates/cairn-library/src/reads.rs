@@ -22,7 +22,7 @@ use crate::{lock, millis, Library};
 
 impl Library {
     /// The reader pool (once the library is open).
-    fn readers(&self) -> Result<Arc<ReaderPool>, ErrorInfo> {
+    pub(crate) fn readers(&self) -> Result<Arc<ReaderPool>, ErrorInfo> {
         self.wait_open()?;
         lock(&self.inner.readers)
             .clone()

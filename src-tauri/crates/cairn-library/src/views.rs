@@ -336,8 +336,93 @@ pub struct Settings {
     pub remote_api_key_env: String,
     pub abstain_threshold: f32,
     pub min_support: f32,
+    /// Sources per answer: `answer.local.sources` when the provider is `local`, else
+    /// `answer.sources`.
     pub answer_sources: u32,
     pub chunk_max_tokens: u32,
     pub chunk_overlap_tokens: u32,
     pub search_limit: u32,
+}
+
+/// An answer evaluation as the Evaluate view asks it: the user's question file (CSV or JSONL
+/// with expected answers) asked of the library in each mode.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type)]
+pub struct EvaluateInput {
+    /// The question file.
+    pub path: String,
+    /// `extractive` and/or `generative` (the configured answer model), in this order.
+    pub modes: Vec<String>,
+    /// Ask at most this many questions, spread evenly over the file.
+    pub max_questions: Option<u32>,
+}
+
+/// Where an evaluation is: `done` of `total` questions in `mode`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct EvaluateProgress {
+    pub mode: String,
+    pub done: u32,
+    pub total: u32,
+}
+
+/// An evaluation's result: one table row per mode.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct EvaluationView {
+    /// The question file's name.
+    pub file: String,
+    /// Questions in the file.
+    pub questions: u32,
+    pub modes: Vec<ModeResult>,
+}
+
+/// The metrics of one answer mode over the questions asked (as `cairn eval --answers`).
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct ModeResult {
+    pub mode: String,
+    pub model: Option<String>,
+    pub template_version: String,
+    pub sources: u32,
+    pub asked: u32,
+    pub answerable: u32,
+    pub unanswerable: u32,
+    pub exact_match: f64,
+    pub f1: f64,
+    /// An expected answer appears in the answer (answerable questions).
+    pub answer_contained: f64,
+    /// An expected answer appears in one of the sources given.
+    pub answer_in_sources: f64,
+    pub answered_when_answerable: f64,
+    pub abstained_when_unanswerable: Option<f64>,
+    pub citation_precision: Option<f64>,
+    pub citation_recall: Option<f64>,
+    pub unsupported_sentence_rate: Option<f64>,
+    pub ttft_p50_ms: Option<f64>,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    /// Questions whose answer failed (left out of the figures), and the first error.
+    pub failed: u32,
+    pub first_error: Option<String>,
+    pub rows: Vec<EvalRow>,
+}
+
+/// One question of a [`ModeResult`].
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+pub struct EvalRow {
+    pub id: String,
+    pub question: String,
+    /// The expected answers (none: "I don't know" is expected).
+    pub expected: Vec<String>,
+    pub answer: String,
+    /// `right` (an expected answer is in it, or "I don't know" when none was expected),
+    /// `wrong`, `abstained` (an answer was expected) or `failed`.
+    pub outcome: String,
+    pub f1: f64,
+    pub citations: u32,
+    /// Citations whose passage holds an expected answer or supports their sentence.
+    pub good_citations: u32,
+    pub sentences: u32,
+    pub unsupported_sentences: u32,
+    pub error: Option<String>,
+    /// The answer's audit record.
+    pub audit_id: Option<i64>,
+    pub total_ms: f64,
 }

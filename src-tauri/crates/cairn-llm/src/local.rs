@@ -432,6 +432,10 @@ impl Generator for LocalGenerator {
         None
     }
 
+    fn in_process(&self) -> bool {
+        true
+    }
+
     fn generate(
         &self,
         messages: &[ChatMessage],

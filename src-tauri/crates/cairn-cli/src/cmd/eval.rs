@@ -61,6 +61,7 @@ fn answers(data_dir: &Path, config: Config, args: &EvalArgs) -> Result<()> {
     let mut config = args.llm.apply(config)?;
     if let Some(n) = args.sources {
         config.answer.sources = n;
+        config.answer.local.sources = n;
     }
     let (generator, mode) =
         crate::generators::choose(&config, args.extractive, "evaluating extractive answers")?;
@@ -88,6 +89,7 @@ fn answers(data_dir: &Path, config: Config, args: &EvalArgs) -> Result<()> {
             args.max_queries,
             generator,
             mode,
+            &crate::interrupt::cancel_flag(),
             &mut on_question,
         )?
     } else {

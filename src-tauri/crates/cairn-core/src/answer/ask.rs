@@ -99,7 +99,7 @@ impl Engine {
             (AnswerMode::Generative, g) => g,
             (AnswerMode::Extractive, _) => None,
         };
-        let cfg = self.config.answer.clone();
+        let cfg = super::answer_settings(&self.config.answer, generator);
 
         let rewritten = self.rewrite_step(req, question, generator, cancel)?;
 
@@ -210,9 +210,23 @@ impl Engine {
         // Nothing has been sent yet: a failure here is not an attempt to audit.
         g.prepare()?;
         let pins = self.catalog.pins()?;
+        // A long passage shows the model its sentences nearest the question, not its start;
+        // citations are still checked against the whole passage.
+        let shown: Vec<Source> = sources
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                if cfg.relevant_excerpts {
+                    if let Some(text) = super::extract::excerpt(query, &s, cfg.max_source_chars) {
+                        s.text = text;
+                    }
+                }
+                s
+            })
+            .collect();
         let messages = prompt::render_answer(
             spec,
-            &sources,
+            &shown,
             &pins,
             question,
             Some(query),

@@ -131,6 +131,62 @@ pub fn pick(mut cands: Vec<Candidate>, similarities: Option<&[f32]>, k: usize) -
     out
 }
 
+/// The sentences of `source` that share most with `query` (IDF-weighted overlap, plus the
+/// answer-kind bonus), kept in their order within `max_chars`, a left-out stretch marked
+/// `[…]`: what a long passage shows a model instead of its first `max_chars`. None when the
+/// passage fits, when no sentence shares a question word, or when the best one alone is too
+/// long (the caller cuts the passage as before).
+pub fn excerpt(query: &str, source: &Source, max_chars: usize) -> Option<String> {
+    const GAP: &str = "[…]";
+    if source.text.trim().len() <= max_chars {
+        return None;
+    }
+    let bonus = |c: &Candidate| {
+        c.overlap
+            + if c.fits == Some(true) {
+                TYPE_WEIGHT
+            } else {
+                0.0
+            }
+    };
+    let mut cands = candidates(query, std::slice::from_ref(source));
+    cands.sort_by(|a, b| bonus(b).total_cmp(&bonus(a)).then(a.span.0.cmp(&b.span.0)));
+    if cands.first().is_none_or(|c| c.overlap == 0.0) {
+        return None;
+    }
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for c in &cands {
+        let len = c.text.len() + GAP.len() + 2;
+        if used + len <= max_chars {
+            used += len;
+            kept.push(c.span);
+        }
+    }
+    if kept.is_empty() {
+        return None;
+    }
+    kept.sort_unstable();
+    let text = &source.text;
+    let mut out = String::with_capacity(used);
+    let mut end = 0;
+    for (a, b) in kept {
+        if !text[end..a].trim().is_empty() {
+            out.push_str(GAP);
+            out.push(' ');
+        } else if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(text[a..b].trim());
+        out.push(' ');
+        end = b;
+    }
+    if !text[end..].trim().is_empty() {
+        out.push_str(GAP);
+    }
+    Some(collapse_ws(out.trim_end()))
+}
+
 /// The answer text: one quoted sentence a line, each followed by its citation.
 pub fn render(picks: &[Candidate]) -> Vec<String> {
     picks
@@ -181,5 +237,34 @@ mod tests {
         assert_eq!(&sources[0].text[s..e], a[0].text);
         let lines = render(&a);
         assert!(lines[0].ends_with("refund. [1]"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_long_passage_is_cut_to_the_sentences_nearest_the_question() {
+        let text = "The company was founded in a small garage by two friends. \
+                    Its first product was a kit for hobbyists and schools. \
+                    Sales grew quickly through the next decade everywhere. \
+                    The headquarters moved to Cupertino in the year 1993. \
+                    Today it employs thousands of people around the world.";
+        let s = src(1, text);
+        let e = excerpt("Where did the headquarters move?", &s, 120).unwrap();
+        assert_eq!(
+            e,
+            "[…] The headquarters moved to Cupertino in the year 1993. […]"
+        );
+        // Two sentences fit: both kept in the passage's order.
+        let e = excerpt(
+            "When was the company founded and the headquarters moved?",
+            &s,
+            140,
+        )
+        .unwrap();
+        assert!(
+            e.starts_with("The company was founded") && e.contains("[…] The headquarters"),
+            "{e}"
+        );
+        // A passage that fits, or shares no question word, is left to the caller.
+        assert_eq!(excerpt("headquarters", &s, 1000), None);
+        assert_eq!(excerpt("zebra stripes", &s, 120), None);
     }
 }

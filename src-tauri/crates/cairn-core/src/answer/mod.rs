@@ -168,6 +168,11 @@ pub trait Generator: Send + Sync {
     fn model_id(&self) -> String;
     /// The remote endpoint, or None for a local model.
     fn endpoint(&self) -> Option<String>;
+    /// True for a model running in this process (a GGUF file through llama.cpp): its answers
+    /// use `[answer.local]` ([`answer_settings`]). Default: false.
+    fn in_process(&self) -> bool {
+        false
+    }
     /// Checks, before the answer prompt is rendered, what can be checked without sending any
     /// document text (a remote generator: that the endpoint serves the model). An error here
     /// means nothing was sent, so [`crate::engine::Engine::ask`] records no audit row for it;
@@ -182,6 +187,18 @@ pub trait Generator: Send + Sync {
         cancel: &StopToken,
         on_token: &mut dyn FnMut(&str),
     ) -> Result<GenerationOutput>;
+}
+
+/// The answer settings for `generator`: `[answer]`, with `[answer.local]`'s values for an
+/// in-process model.
+pub fn answer_settings(
+    cfg: &crate::config::AnswerConfig,
+    generator: Option<&dyn Generator>,
+) -> crate::config::AnswerConfig {
+    match generator {
+        Some(g) if g.in_process() => cfg.for_local_model(),
+        _ => cfg.clone(),
+    }
 }
 
 /// How to answer.

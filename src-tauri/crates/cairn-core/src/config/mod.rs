@@ -252,8 +252,50 @@ pub struct AnswerConfig {
     pub extractive_sentences: usize,
     /// Characters of each source passage shown to the model (longer passages are cut).
     pub max_source_chars: usize,
+    /// A passage longer than `max_source_chars` shows the model its sentences nearest the
+    /// question (in their order, gaps marked) instead of its first characters.
+    pub relevant_excerpts: bool,
     /// Passages sampled to calibrate the abstention signal.
     pub calibration_samples: usize,
+    /// `[answer.local]`: what an in-process model (a GGUF file, `llm.provider = "local"`) is
+    /// given instead of `sources`, `max_source_chars`, `max_tokens` and `relevant_excerpts`.
+    pub local: LocalAnswerConfig,
+}
+
+/// `[answer.local]`: the answer settings an in-process model uses instead of `[answer]`'s. A
+/// small model on a laptop reads slowly and answers better from less text: the defaults are
+/// the best measured with the bundled SmolLM2-135M (docs/benchmarks.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalAnswerConfig {
+    pub sources: usize,
+    pub max_source_chars: usize,
+    pub max_tokens: usize,
+    pub relevant_excerpts: bool,
+}
+
+impl Default for LocalAnswerConfig {
+    fn default() -> Self {
+        LocalAnswerConfig {
+            sources: 3,
+            max_source_chars: 800,
+            max_tokens: 128,
+            relevant_excerpts: false,
+        }
+    }
+}
+
+impl AnswerConfig {
+    /// The settings an in-process model answers with: these, with `[answer.local]`'s values.
+    pub fn for_local_model(&self) -> AnswerConfig {
+        AnswerConfig {
+            sources: self.local.sources,
+            max_source_chars: self.local.max_source_chars,
+            max_tokens: self.local.max_tokens,
+            relevant_excerpts: self.local.relevant_excerpts,
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for AnswerConfig {
@@ -266,7 +308,9 @@ impl Default for AnswerConfig {
             temperature: 0.1,
             extractive_sentences: 3,
             max_source_chars: 1600,
+            relevant_excerpts: false,
             calibration_samples: 200,
+            local: LocalAnswerConfig::default(),
         }
     }
 }
@@ -405,6 +449,19 @@ impl Config {
         if a.max_source_chars < 200 {
             return bad("answer.max_source_chars must be at least 200".into());
         }
+        let l = &a.local;
+        if l.sources == 0 || l.sources > 20 {
+            return bad(format!(
+                "answer.local.sources must be between 1 and 20, not {}",
+                l.sources
+            ));
+        }
+        if l.max_tokens == 0 {
+            return bad("answer.local.max_tokens must be positive".into());
+        }
+        if l.max_source_chars < 200 {
+            return bad("answer.local.max_source_chars must be at least 200".into());
+        }
         if a.calibration_samples < 20 {
             return bad("answer.calibration_samples must be at least 20".into());
         }
@@ -470,6 +527,21 @@ mod tests {
         let err = c.save(dir.path()).unwrap_err();
         assert!(err.to_string().contains("llm.remote.base_url"), "{err}");
         assert!(!dir.path().join(CONFIG_FILE).exists());
+    }
+
+    #[test]
+    fn an_in_process_model_answers_with_the_local_settings() {
+        let text = "[answer]\nsources = 6\nmax_tokens = 400\n[answer.local]\nmax_tokens = 96\n";
+        let c = Config::from_toml(text, Path::new("c.toml")).unwrap();
+        let local = c.answer.for_local_model();
+        // Given values win, missing ones are the local defaults, the rest is [answer]'s.
+        assert_eq!((local.sources, local.max_tokens), (3, 96));
+        assert_eq!(local.max_source_chars, 800);
+        assert_eq!((c.answer.sources, c.answer.max_tokens), (6, 400));
+        assert_eq!(local.min_support, c.answer.min_support);
+        let err =
+            Config::from_toml("[answer.local]\nsources = 0\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("answer.local.sources"), "{err}");
     }
 
     #[test]

@@ -58,6 +58,39 @@ pub struct AnswerReport {
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
     pub latency_mean_ms: f64,
+    /// Each question asked, in order (the app's per-question table; not in `--json`).
+    #[serde(skip)]
+    pub outcomes: Vec<QuestionOutcome>,
+}
+
+/// One question of an [`AnswerReport`]: what was answered and how it scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionOutcome {
+    pub id: String,
+    pub question: String,
+    /// The answers that count as right (none: "I don't know" is right).
+    pub expected: Vec<String>,
+    /// The answer's text (empty when it failed).
+    pub answer: String,
+    /// None when the answer failed (see `error`).
+    pub scores: Option<Scores>,
+    pub error: Option<String>,
+    pub audit_id: Option<i64>,
+    pub total_ms: f64,
+}
+
+impl QuestionOutcome {
+    /// Right: an answerable question answered with a gold answer in it, or an unanswerable
+    /// one answered "I don't know".
+    pub fn right(&self) -> bool {
+        self.scores.as_ref().is_some_and(|s| {
+            if s.answerable {
+                !s.abstained && s.contained
+            } else {
+                s.abstained
+            }
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -251,7 +284,9 @@ fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
 }
 
 /// Asks `questions` (up to `max_queries`, spread evenly) of `engine` and scores the answers.
-/// `on_question(done, total)` reports progress.
+/// `on_question(done, total)` reports progress; stopping `cancel` ends the run with
+/// [`Error::Cancelled`] (the answers given so far stay in the audit log).
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_answers(
     engine: &mut Engine,
     name: &str,
@@ -259,6 +294,7 @@ pub fn evaluate_answers(
     max_queries: Option<usize>,
     generator: Option<&dyn Generator>,
     mode: AnswerMode,
+    cancel: &StopToken,
     on_question: &mut dyn FnMut(usize, usize),
 ) -> Result<AnswerReport> {
     let picked = spread_sample(questions.len(), max_queries);
@@ -266,16 +302,33 @@ pub fn evaluate_answers(
     let (mut ttft, mut latency) = (Vec::new(), Vec::new());
     let (mut failed, mut first_error) = (0usize, None::<Error>);
     let (mut model, mut endpoint) = (None, None);
-    let cancel = StopToken::new();
+    let mut outcomes = Vec::with_capacity(picked.len());
     for (done, &i) in picked.iter().enumerate() {
+        if cancel.is_stopped() {
+            return Err(Error::Cancelled);
+        }
         on_question(done, picked.len());
         let q = &questions[i];
+        let mut outcome = QuestionOutcome {
+            id: q.id.clone(),
+            question: q.question.clone(),
+            expected: q.answers.clone(),
+            answer: String::new(),
+            scores: None,
+            error: None,
+            audit_id: None,
+            total_ms: 0.0,
+        };
         let req = AskRequest::new(q.question.clone(), mode);
-        let answer = match engine.ask(&req, generator, &cancel, &mut |_| {}) {
+        let answer = match engine.ask(&req, generator, cancel, &mut |_| {}) {
+            Ok(a) if a.cancelled || cancel.is_stopped() => return Err(Error::Cancelled),
             Ok(a) => a,
+            Err(_) if cancel.is_stopped() => return Err(Error::Cancelled),
             Err(e) => {
                 failed += 1;
                 tracing::warn!(question = %q.id, "answer failed: {e}");
+                outcome.error = Some(e.to_string());
+                outcomes.push(outcome);
                 first_error.get_or_insert(e);
                 continue;
             }
@@ -299,7 +352,13 @@ pub fn evaluate_answers(
                 .collect(),
             uncited: answer.sentences.iter().map(|s| s.uncited).collect(),
         };
-        scores.push(score(&facts, &q.answers, q.answerable));
+        let scored = score(&facts, &q.answers, q.answerable);
+        outcome.answer.clone_from(&answer.text);
+        outcome.scores = Some(scored.clone());
+        outcome.audit_id = Some(answer.audit_id.0);
+        outcome.total_ms = answer.timings.total_ms;
+        outcomes.push(outcome);
+        scores.push(scored);
         ttft.extend(answer.timings.ttft_ms);
         latency.push(answer.timings.total_ms);
     }
@@ -316,7 +375,7 @@ pub fn evaluate_answers(
         model: model.or_else(|| generator.map(|g| g.model_id())),
         endpoint: endpoint.or_else(|| generator.and_then(|g| g.endpoint())),
         template_version: crate::answer::prompt::spec().version.clone(),
-        sources: cfg.answer.sources,
+        sources: crate::answer::answer_settings(&cfg.answer, generator).sources,
         reranker: cfg
             .rerank
             .enabled()
@@ -330,6 +389,7 @@ pub fn evaluate_answers(
         latency_p50_ms: quantile(&latency, 0.5).unwrap_or(0.0),
         latency_p95_ms: quantile(&latency, 0.95).unwrap_or(0.0),
         latency_mean_ms: latency.iter().sum::<f64>() / latency.len().max(1) as f64,
+        outcomes,
     })
 }
 
@@ -364,6 +424,7 @@ pub fn evaluate_answers_on(
         opts.max_queries,
         generator,
         mode,
+        &StopToken::new(),
         on_question,
     )
 }

@@ -15,6 +15,7 @@ pub mod retrieval;
 pub use abstention::{evaluate_abstention, AbstentionReport, SweepPoint, SWEEP};
 pub use answers::{
     evaluate_answers, evaluate_answers_on, load_questions, AnswerReport, GoldQuestion,
+    QuestionOutcome,
 };
 pub use retrieval::{evaluate, mrr_at, ndcg_at, recall_at, EvalReport};
 
