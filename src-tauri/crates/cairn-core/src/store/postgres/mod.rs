@@ -24,7 +24,8 @@ mod records;
 mod retrievers;
 mod schema;
 
-pub use connect::{is_postgres_url, Target};
+pub use connect::{is_postgres_url, Target, KEYCHAIN_SERVICE};
+pub use retrievers::VECTOR_MODEL_KEY;
 
 use super::{CatalogStore, KeywordRetriever, VectorRetriever};
 

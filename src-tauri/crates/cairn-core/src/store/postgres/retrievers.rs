@@ -27,7 +27,9 @@ use crate::store::{Hit, KeywordRetriever, VectorRetriever};
 
 const KEYWORD_GENERATION: &str = "keyword_generation";
 const VECTOR_GENERATION: &str = "vector_generation_index";
-const VECTOR_MODEL: &str = "vector_index_model";
+/// The `meta` key naming the model and dimension the `vectors` table was built for.
+pub const VECTOR_MODEL_KEY: &str = "vector_index_model";
+const VECTOR_MODEL: &str = VECTOR_MODEL_KEY;
 
 /// The filter as two id arrays for SQL: (allow, deny), NULL meaning "no restriction".
 fn filter_arrays(filter: &ChunkFilter) -> (Option<Vec<i64>>, Option<Vec<i64>>) {
