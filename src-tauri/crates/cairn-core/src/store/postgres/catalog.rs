@@ -458,9 +458,9 @@ fn apply(tx: &mut Transaction<'_>, batch: &Batch) -> Result<BatchOutcome, postgr
         outcome.deleted += 1;
     }
     let insert_chunks = tx.prepare(
-        "INSERT INTO chunks(version_id, ordinal, start, \"end\", page, heading, title, text,
-                            embed_hash, words)
-         SELECT $1::bigint, * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int[], $6::text[],
+        "INSERT INTO chunks(version_id, collection, ordinal, start, \"end\", page, heading,
+                            title, text, embed_hash, words)
+         SELECT $1::bigint, $11::text, * FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::int[], $6::text[],
                                   $7::text[], $8::text[], $9::bytea[], $10::int[])
          RETURNING id",
     )?;
@@ -469,13 +469,14 @@ fn apply(tx: &mut Transaction<'_>, batch: &Batch) -> Result<BatchOutcome, postgr
         outcome
             .removed_chunks
             .extend(retire_current(tx, &path, "superseded")?);
-        let doc: i64 = tx
-            .query_one(
-                "INSERT INTO documents(folder_id, path, created_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (path) DO UPDATE SET path = excluded.path RETURNING id",
-                &[&v.folder.0, &path, &t],
-            )?
-            .get(0);
+        // A document belongs to its folder's collection, and its passages with it.
+        let row = tx.query_one(
+            "INSERT INTO documents(folder_id, path, created_at, collection)
+             VALUES ($1, $2, $3, (SELECT collection FROM folders WHERE id = $1))
+             ON CONFLICT (path) DO UPDATE SET path = excluded.path RETURNING id, collection",
+            &[&v.folder.0, &path, &t],
+        )?;
+        let (doc, collection): (i64, String) = (row.get(0), row.get(1));
         let version: i64 = tx
             .query_one(
                 "INSERT INTO versions(doc_id, seq, status, content_hash, size, mtime, kind, title,
@@ -515,8 +516,17 @@ fn apply(tx: &mut Transaction<'_>, batch: &Batch) -> Result<BatchOutcome, postgr
         let ids = tx.query(
             &insert_chunks,
             &[
-                &version, &ordinals, &starts, &ends, &pages, &headings, &titles, &texts, &hashes,
+                &version,
+                &ordinals,
+                &starts,
+                &ends,
+                &pages,
+                &headings,
+                &titles,
+                &texts,
+                &hashes,
                 &counts,
+                &collection,
             ],
         )?;
         let mut ids: Vec<ChunkId> = ids.iter().map(|r| ChunkId(r.get(0))).collect();

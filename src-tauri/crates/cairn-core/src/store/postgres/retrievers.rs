@@ -236,7 +236,17 @@ impl PgVectors {
                      chunk_id bigint PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
                      embedding vector({dim}) NOT NULL
                  );
-                 CREATE INDEX vectors_hnsw ON vectors USING hnsw (embedding vector_cosine_ops);"
+                 CREATE INDEX vectors_hnsw ON vectors USING hnsw (embedding vector_cosine_ops);
+                 ALTER TABLE vectors ENABLE ROW LEVEL SECURITY;
+                 CREATE POLICY by_collection ON vectors FOR SELECT
+                     USING (EXISTS (SELECT 1 FROM chunks c WHERE c.id = vectors.chunk_id));
+                 DO $grant$ DECLARE r record; BEGIN
+                     FOR r IN SELECT DISTINCT grantee FROM information_schema.role_table_grants
+                              WHERE table_name = 'chunks' AND privilege_type = 'SELECT'
+                                AND grantee <> current_user LOOP
+                         EXECUTE format('GRANT SELECT ON vectors TO %I', r.grantee);
+                     END LOOP;
+                 END $grant$;"
             ))
             .map_err(err)?;
             set_meta(&mut tx, VECTOR_MODEL, &wanted).map_err(err)?;
