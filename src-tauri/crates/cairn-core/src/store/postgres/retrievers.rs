@@ -63,14 +63,14 @@ fn set_meta(
 
 /// BM25 over current passages. `$1` query text, `$2` allow, `$3` deny, `$4` limit.
 const BM25: &str = "
-WITH terms AS (
+WITH terms AS MATERIALIZED (
     SELECT DISTINCT t FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, $1))) t
-), q AS (
+), q AS MATERIALIZED (
     SELECT to_tsquery('simple', string_agg(quote_literal(t), ' | ')) AS q FROM terms
-), stats AS (
+), stats AS MATERIALIZED (
     SELECT greatest(count(*), 1)::float8 AS n, greatest(avg(words), 1)::float8 AS avgdl
     FROM chunks WHERE current
-), df AS (
+), df AS MATERIALIZED (
     SELECT t, (SELECT count(*) FROM chunks c
                WHERE c.current AND c.tsv @@ to_tsquery('simple', quote_literal(t)))::float8 AS df
     FROM terms
