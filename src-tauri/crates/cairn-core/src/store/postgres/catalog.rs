@@ -59,7 +59,7 @@ pub(super) fn bump(tx: &mut Transaction<'_>, which: Generation) -> Result<(), po
 }
 
 impl PgCatalog {
-    pub(super) fn open(target: &Target, writable: bool) -> Result<PgCatalog> {
+    pub(super) fn connect(target: &Target, writable: bool) -> Result<PgCatalog> {
         let mut client = target.connect()?;
         schema::migrate(target, &mut client)?;
         if writable {

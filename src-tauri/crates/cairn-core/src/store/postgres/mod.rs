@@ -41,7 +41,7 @@ pub struct Opened {
 /// Opens the library at `target` (migrating the schema when needed). `writable`: take the
 /// writer lock (an `Error::Locked` when another writer holds it).
 pub fn open(target: &Target, writable: bool) -> Result<Opened> {
-    let catalog = catalog::PgCatalog::open(target, writable)?;
+    let catalog = catalog::PgCatalog::connect(target, writable)?;
     let text = retrievers::PgKeyword::open(target)?;
     Ok(Opened {
         catalog: Box::new(catalog),
