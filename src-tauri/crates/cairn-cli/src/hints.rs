@@ -1,6 +1,7 @@
 //! What to do about an engine error, in the CLI's words (the desktop app and the MCP server word
 //! their own).
 
+use cairn_core::error::DbCause;
 use cairn_core::Error;
 
 /// The CLI's hint for `e`.
@@ -31,5 +32,14 @@ pub fn hint(e: &Error) -> &'static str {
             Error::Catalog(_) | Error::TextIndex(_) | Error::VectorIndex(_) => {
                 "Run `cairn reindex` to rebuild the search indexes from the catalog; if that fails, report a bug."
             }
+            Error::Database { cause, .. } => match cause {
+                DbCause::Url => "Check the library URL: postgres://USER@HOST:PORT/DATABASE[?sslmode=require] (docs/team.md).",
+                DbCause::Unreachable => "Check that the PostgreSQL server named is running and reachable from here (host, port, firewall, sslmode).",
+                DbCause::Auth => "Check the user and password: set PGPASSWORD, or store it in the OS keychain (service cairn-postgres, account USER@HOST:PORT/DB); never in a config file.",
+                DbCause::NoDatabase => "Create the database first (`createdb`), or check its name in the URL (docs/team.md).",
+                DbCause::NoExtension => "Install pgvector on the server and run `CREATE EXTENSION vector;` in the database as a superuser (docs/team.md).",
+                DbCause::Permission => "Your database role lacks a privilege for this: ask the library's administrator (docs/team.md, roles).",
+                DbCause::Other => "Check the PostgreSQL server's log; if the error persists, report a bug.",
+            },
         }
 }

@@ -62,7 +62,17 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     let data_dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
-    let config = cmd::config::load_config(cli.config.as_deref(), &data_dir)?;
+    let mut config = cmd::config::load_config(cli.config.as_deref(), &data_dir)?;
+    if let Some(url) = cli.library.as_deref().filter(|u| !u.trim().is_empty()) {
+        let target = cairn_core::store::postgres::Target::parse(url)?;
+        if target.password_in_url {
+            eprintln!(
+                "warning: the library URL carries a password (shell history, process list); \
+                 prefer PGPASSWORD or the OS keychain"
+            );
+        }
+        config.library = url.to_owned();
+    }
     let data_dir = data_dir.as_path();
     match cli.command {
         Command::Add { dir, index } => cmd::index::add(data_dir, config, &dir, index),

@@ -61,6 +61,33 @@ pub enum Error {
     /// An answer generator (local model or remote endpoint) is missing or failed.
     #[error("answer generation: {0}")]
     Generation(GenerationError),
+    /// A team library's PostgreSQL server refused or failed (`server` is `user@host:port/db`,
+    /// never a password).
+    #[error("team library {server}: {message}")]
+    Database {
+        server: String,
+        cause: DbCause,
+        message: String,
+    },
+}
+
+/// Why a team library's database failed, for the front ends' hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbCause {
+    /// The URL is malformed or names an unsupported setting.
+    Url,
+    /// No server answered (host, port, firewall, TLS handshake).
+    Unreachable,
+    /// The server refused the user or password.
+    Auth,
+    /// The database does not exist.
+    NoDatabase,
+    /// The `vector` extension (pgvector) is not installed in the database.
+    NoExtension,
+    /// The role lacks a privilege (read-only role writing, schema not created yet).
+    Permission,
+    /// Anything else the server reported.
+    Other,
 }
 
 /// What went wrong with an answer generator, as told by the generator crate (`cairn-llm`):
@@ -125,6 +152,7 @@ impl Error {
                 | Error::Locked(_)
                 | Error::Cancelled
         ) || matches!(self, Error::Generation(g) if g.user)
+            || matches!(self, Error::Database { cause, .. } if *cause != DbCause::Other)
             || self.is_disk_full()
     }
 
@@ -144,6 +172,7 @@ impl Error {
             Error::TextIndex(_) => ErrorKind::TextIndex,
             Error::VectorIndex(_) => ErrorKind::VectorIndex,
             Error::Generation(_) => ErrorKind::Generation,
+            Error::Database { .. } => ErrorKind::Database,
         }
     }
 
@@ -200,6 +229,7 @@ pub enum ErrorKind {
     TextIndex,
     VectorIndex,
     Generation,
+    Database,
 }
 
 impl ErrorKind {
@@ -219,6 +249,7 @@ impl ErrorKind {
             ErrorKind::TextIndex => "text_index",
             ErrorKind::VectorIndex => "vector_index",
             ErrorKind::Generation => "generation",
+            ErrorKind::Database => "database",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The storage seam's contract (`cairn_core::store`), as functions written against its traits
-//! only and run on the embedded store (SQLite + tantivy + usearch). Another backend passes the
+//! only and run on the embedded store (SQLite + tantivy + usearch) and on the team store
+//! (PostgreSQL + pgvector, a real server started by `support/pg.rs`). Another backend passes the
 //! same functions by implementing [`Backend`] for it: a fresh library, opened for writing or
 //! for reading. The helpers drive the stores the way the engine's `Writer` does (apply a batch,
 //! mirror it into both retrievers, commit at the catalog's generations). No model files: the
@@ -12,8 +13,12 @@ use cairn_core::audit::MessageRole;
 use cairn_core::catalog::{
     Batch, BatchOutcome, ChunkFilter, ChunkId, Filters, FolderId, Generation, NewChunk, NewVersion,
 };
-use cairn_core::store::{embedded, CatalogStore, KeywordRetriever, VectorRetriever};
+use cairn_core::store::{embedded, postgres, CatalogStore, KeywordRetriever, VectorRetriever};
 use cairn_core::Error;
+
+mod support {
+    pub mod pg;
+}
 
 const DIM: usize = 4;
 const MODEL: &str = "contract-model";
@@ -51,6 +56,40 @@ impl Backend for Embedded {
         let data = self.dir.path().join("data");
         let embedded::Opened { catalog, text } = embedded::open(&data, writable).expect("open");
         let vectors = embedded::open_vectors(&data, MODEL, DIM).expect("open vectors");
+        Stores {
+            catalog,
+            text,
+            vectors,
+        }
+    }
+
+    fn docs(&self) -> PathBuf {
+        self.dir.path().join("docs")
+    }
+}
+
+/// A team library: a fresh database on the test server, opened by URL as its owner.
+struct Postgres {
+    db: support::pg::TestDb,
+    dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    fn new() -> Postgres {
+        Postgres {
+            db: support::pg::server().database(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+}
+
+impl Backend for Postgres {
+    fn open(&self, writable: bool) -> Stores {
+        let target = postgres::Target::parse(&self.db.url())
+            .expect("url")
+            .with_password(&self.db.password);
+        let postgres::Opened { catalog, text } = postgres::open(&target, writable).expect("open");
+        let vectors = postgres::open_vectors(&target, MODEL, DIM, writable).expect("vectors");
         Stores {
             catalog,
             text,
@@ -523,9 +562,9 @@ fn records_keep_sessions_and_pins(b: &dyn Backend) {
     assert!(s.catalog.audit_list(10).unwrap().is_empty());
 }
 
-// ---- the embedded store passes it -----------------------------------------------------------
+// ---- both stores pass it -----------------------------------------------------------
 
-macro_rules! embedded_passes {
+macro_rules! backends_pass {
     ($($name:ident),* $(,)?) => {
         mod embedded_store {
             $(
@@ -535,10 +574,18 @@ macro_rules! embedded_passes {
                 }
             )*
         }
+        mod postgres_store {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&super::Postgres::new());
+                }
+            )*
+        }
     };
 }
 
-embedded_passes!(
+backends_pass!(
     a_new_version_replaces_the_old_in_one_batch,
     superseded_text_is_never_retrieved_from_a_lagging_retriever,
     generations_grow_and_retrievers_record_them,

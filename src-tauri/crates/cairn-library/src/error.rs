@@ -2,6 +2,7 @@
 //! each [`cairn_core::Error`] ([`hint`]): where the engine's hint names a CLI command, the app
 //! names its own buttons and settings instead.
 
+use cairn_core::error::DbCause;
 use cairn_core::Error;
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +73,15 @@ fn hint(e: &Error) -> &'static str {
         Error::Catalog(_) | Error::TextIndex(_) | Error::VectorIndex(_) => {
             "Re-index the library to rebuild the search indexes; if that fails, report a bug."
         }
+        Error::Database { cause, .. } => match cause {
+            DbCause::Url => "Check the team library's address: postgres://USER@HOST:PORT/DATABASE.",
+            DbCause::Unreachable => "Check that the team library's server is running and reachable from this computer.",
+            DbCause::Auth => "Check the user name and password of the team library.",
+            DbCause::NoDatabase => "Ask the library's administrator for the database name.",
+            DbCause::NoExtension => "The server lacks pgvector: ask its administrator to run CREATE EXTENSION vector.",
+            DbCause::Permission => "Your database role may not do this: ask the library's administrator.",
+            DbCause::Other => "Try again; if it persists, ask the library's administrator to check the server's log.",
+        },
     }
 }
 

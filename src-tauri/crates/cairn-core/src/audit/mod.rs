@@ -30,8 +30,8 @@ pub use crate::answer::conversation::{
 mod redact;
 mod sessions;
 
-pub(crate) use redact::redact_forgotten;
 pub use redact::{has_url_credentials, redact_url};
+pub(crate) use redact::{redact_forgotten, redact_record};
 pub(crate) use sessions::{
     add_message, add_pin, create_session, list_sessions, messages, pins, remove_pin, session_exists,
 };
@@ -193,7 +193,6 @@ pub(crate) fn all_audit(conn: &Connection) -> Result<Vec<AuditRecord>> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact::redact_record;
     use super::*;
     use crate::catalog::Catalog;
 

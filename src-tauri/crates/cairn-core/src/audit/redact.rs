@@ -123,7 +123,7 @@ fn marker(path: &std::path::Path) -> String {
 }
 
 /// See [`redact_forgotten`]; false when the record drew on nothing forgotten.
-pub(super) fn redact_record(
+pub(crate) fn redact_record(
     rec: &mut AuditRecord,
     forgotten: &dyn Fn(&std::path::Path, i64) -> bool,
 ) -> bool {

@@ -42,6 +42,10 @@ pub struct Erased {
 pub struct Forgotten(Vec<PathBuf>);
 
 impl Forgotten {
+    pub(crate) fn from_paths(paths: Vec<PathBuf>) -> Forgotten {
+        Forgotten(paths)
+    }
+
     /// True when `path` is a forgotten path or lies under one.
     pub fn covers(&self, path: &Path) -> bool {
         self.0.iter().any(|f| path.starts_with(f))

@@ -37,6 +37,26 @@ pub struct Marks {
 }
 
 impl Marks {
+    /// Deprecations and tags as stored, compiled for matching (a bad pattern is an error).
+    pub(crate) fn new(stored: Vec<Deprecation>, tags: Vec<(PathBuf, String)>) -> Result<Marks> {
+        let mut deprecations = Vec::new();
+        for d in stored {
+            let glob = if d.is_pattern {
+                MarkTarget::Pattern(
+                    globset::GlobBuilder::new(&d.target)
+                        .literal_separator(false)
+                        .build()
+                        .map_err(|e| Error::Invalid(format!("bad pattern `{}`: {e}", d.target)))?
+                        .compile_matcher(),
+                )
+            } else {
+                MarkTarget::Path(crate::paths::from_key(&d.target))
+            };
+            deprecations.push((d, glob));
+        }
+        Ok(Marks { deprecations, tags })
+    }
+
     /// The deprecation that applies to `path`, if any (the most specific explicit one first).
     pub fn deprecation(&self, path: &Path) -> Option<&Deprecation> {
         self.deprecations
@@ -167,25 +187,7 @@ impl Catalog {
 
     /// Loads deprecations and tags for matching.
     pub fn marks(&self) -> Result<Marks> {
-        let mut deprecations = Vec::new();
-        for d in self.deprecations()? {
-            let glob = if d.is_pattern {
-                MarkTarget::Pattern(
-                    globset::GlobBuilder::new(&d.target)
-                        .literal_separator(false)
-                        .build()
-                        .map_err(|e| Error::Invalid(format!("bad pattern `{}`: {e}", d.target)))?
-                        .compile_matcher(),
-                )
-            } else {
-                MarkTarget::Path(crate::paths::from_key(&d.target))
-            };
-            deprecations.push((d, glob));
-        }
-        Ok(Marks {
-            deprecations,
-            tags: self.tags()?,
-        })
+        Marks::new(self.deprecations()?, self.tags()?)
     }
 
     // ---- conflicts ------------------------------------------------------------------------------

@@ -26,6 +26,12 @@ pub const CONFIG_FILE: &str = "config.toml";
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Where the library lives: empty for the data directory (the embedded store), or a
+    /// PostgreSQL URL, `postgres://USER@HOST:PORT/DB[?sslmode=require]` (a team library,
+    /// docs/team.md). The CLI's `--library` / `CAIRN_LIBRARY` override it. A password in it is
+    /// refused here: it comes from `PGPASSWORD` or the OS keychain.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub library: String,
     pub embedding: EmbeddingConfig,
     pub chunking: ChunkingConfig,
     pub ingest: IngestConfig,
@@ -326,6 +332,14 @@ impl Config {
         }
     }
 
+    /// The team library to open instead of the data directory, if `library` names one.
+    pub fn team_library(&self) -> Result<Option<crate::store::postgres::Target>> {
+        if self.library.trim().is_empty() {
+            return Ok(None);
+        }
+        crate::store::postgres::Target::parse(&self.library).map(Some)
+    }
+
     /// Parses and validates a config file's text; `path` is only used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
@@ -380,6 +394,21 @@ impl Config {
                 message,
             })
         };
+        if !self.library.is_empty() {
+            if !crate::store::postgres::is_postgres_url(&self.library) {
+                return bad(format!(
+                    "library must be empty (the data directory) or a postgres:// URL, not `{}`",
+                    crate::audit::redact_url(&self.library)
+                ));
+            }
+            if crate::store::postgres::Target::parse(&self.library)?.password_in_url {
+                return bad(
+                    "library: a password in the URL is not allowed in a config file; set \
+                     PGPASSWORD or store it in the OS keychain (docs/team.md)"
+                        .into(),
+                );
+            }
+        }
         let e = &self.embedding;
         if e.dim == 0 {
             return bad("embedding.dim must be positive".into());

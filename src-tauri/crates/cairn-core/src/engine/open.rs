@@ -8,7 +8,7 @@ use super::Engine;
 use crate::config::Config;
 use crate::embed::{Embedder, OnnxEmbedder, TokenCounter};
 use crate::error::{Error, Result};
-use crate::store::{embedded, CatalogStore, VectorRetriever};
+use crate::store::{embedded, postgres, CatalogStore, VectorRetriever};
 use serde::Serialize;
 
 /// Status for `cairn status`.
@@ -44,9 +44,20 @@ impl Engine {
         Engine::open_as(data_dir, config, false)
     }
 
-    /// Opens the catalog and the text index, and checks the embedding model.
+    /// Opens the catalog and the text index, and checks the embedding model: in the data
+    /// directory, or in the team library `config.library` names (a PostgreSQL URL; the
+    /// writer's lock is then the database's advisory lock).
     pub(crate) fn open_as(data_dir: &Path, config: Config, writable: bool) -> Result<Engine> {
-        let embedded::Opened { catalog, text } = embedded::open(data_dir, writable)?;
+        let (catalog, text) = match config.team_library()? {
+            Some(target) => {
+                let postgres::Opened { catalog, text } = postgres::open(&target, writable)?;
+                (catalog, text)
+            }
+            None => {
+                let embedded::Opened { catalog, text } = embedded::open(data_dir, writable)?;
+                (catalog, text)
+            }
+        };
         let engine = Engine {
             data_dir: data_dir.to_owned(),
             config,
@@ -127,11 +138,11 @@ impl Engine {
     /// The vector index, loaded on first use (as saved: a reader never repairs it).
     pub(crate) fn vectors(&mut self) -> Result<&mut dyn VectorRetriever> {
         if self.vectors.is_none() {
-            self.vectors = Some(embedded::open_vectors(
-                &self.data_dir,
-                &self.config.embedding.model_id,
-                self.config.embedding.dim,
-            )?);
+            let (model, dim) = (&self.config.embedding.model_id, self.config.embedding.dim);
+            self.vectors = Some(match self.config.team_library()? {
+                Some(target) => postgres::open_vectors(&target, model, dim, self.writable)?,
+                None => embedded::open_vectors(&self.data_dir, model, dim)?,
+            });
         }
         Ok(self.vectors.as_deref_mut().expect("just set"))
     }

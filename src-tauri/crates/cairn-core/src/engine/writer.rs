@@ -14,7 +14,7 @@ use super::Engine;
 use crate::catalog::Generation;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::{embedded, VectorRetriever};
+use crate::store::{embedded, postgres, VectorRetriever};
 
 /// An engine opened for writing, holding the writer lock.
 ///
@@ -28,7 +28,9 @@ pub struct Writer {
     engine: Engine,
     /// Whether the loaded vector index was checked against the catalog (and rebuilt if lagging).
     vectors_checked: bool,
-    _lock: File,
+    /// The data directory's `writer.lock` (a team library's lock is held by its catalog's
+    /// connection instead).
+    _lock: Option<File>,
 }
 
 impl Deref for Writer {
@@ -61,7 +63,10 @@ impl Writer {
     /// removes temporary files an interrupted writer left, then rebuilds the text index from
     /// the catalog if it lags behind.
     pub fn open(data_dir: &Path, config: Config) -> Result<Writer> {
-        let lock = take_lock(data_dir)?;
+        let lock = match config.team_library()? {
+            Some(_) => None,
+            None => Some(take_lock(data_dir)?),
+        };
         let engine = Engine::open_as(data_dir, config, true)?;
         let mut writer = Writer {
             engine,
@@ -76,6 +81,13 @@ impl Writer {
     /// vectors are re-embedded by the next index run, cached ones are reused). Takes the
     /// writer lock for the change.
     pub fn adopt_configured_model(data_dir: &Path, config: &Config) -> Result<()> {
+        if let Some(target) = config.team_library()? {
+            let postgres::Opened { catalog, .. } = postgres::open(&target, true)?;
+            catalog.set_meta("embedding_model", &config.embedding.model_id)?;
+            catalog.set_meta("embedding_dim", &config.embedding.dim.to_string())?;
+            // The vector table is recreated for the new model by the next writer.
+            return catalog.set_meta(postgres::VECTOR_MODEL_KEY, "");
+        }
         let _lock = take_lock(data_dir)?;
         let catalog = embedded::open_catalog(data_dir)?;
         catalog.set_meta("embedding_model", &config.embedding.model_id)?;

@@ -40,6 +40,7 @@
 
 mod catalog;
 pub mod embedded;
+pub mod postgres;
 mod retriever;
 
 pub use crate::catalog::Generation;

@@ -1,0 +1,178 @@
+//! Team libraries, black-box: the `cairn` binary against a real PostgreSQL with pgvector
+//! (started by `src-tauri/crates/cairn-core/tests/support/pg.rs`), with the real embedding
+//! model. Two processes with two different local data directories share one library by URL.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+#[path = "../src-tauri/crates/cairn-core/tests/support/pg.rs"]
+mod pg;
+
+/// `cairn` on the team library `url`, with `password` in PGPASSWORD (never the keychain).
+fn team(data: &Path, url: &str, password: &str, args: &[&str]) -> Output {
+    Command::new(cairn_tests::cairn_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("CAIRN_LIBRARY", url)
+        .env("PGPASSWORD", password)
+        .env("CAIRN_NO_KEYCHAIN", "1")
+        .env_remove("CAIRN_CONFIG")
+        .output()
+        .expect("cairn runs")
+}
+
+fn ok(out: Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn search(data: &Path, url: &str, password: &str, mode: &str, query: &str) -> Vec<Value> {
+    let out = ok(
+        team(
+            data,
+            url,
+            password,
+            &["search", "--json", "--mode", mode, query],
+        ),
+        "search",
+    );
+    let v: Value = serde_json::from_str(&out).expect("search --json prints JSON");
+    v["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn texts(results: &[Value]) -> String {
+    results
+        .iter()
+        .map(|r| r["snippet"].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[test]
+fn a_team_library_is_indexed_by_one_process_and_searched_by_another() {
+    let db = pg::server().database();
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("shared");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("refunds.md"),
+        "# Refunds\n\nCustomers may return goods within fourteen days of delivery for a full refund.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("travel.md"),
+        "# Travel\n\nThe daily meal allowance abroad is forty euros.\n",
+    )
+    .unwrap();
+    let (indexer, reader) = (tmp.path().join("indexer"), tmp.path().join("reader"));
+    let url = db.url();
+    let pw = db.password.as_str();
+
+    ok(
+        team(&indexer, &url, pw, &["add", docs.to_str().unwrap()]),
+        "add",
+    );
+    ok(team(&indexer, &url, pw, &["index"]), "index");
+
+    // A second process, another local data directory: same library.
+    for mode in ["bm25", "dense", "hybrid"] {
+        let r = search(
+            &reader,
+            &url,
+            pw,
+            mode,
+            "how long do customers have to return goods",
+        );
+        assert!(
+            r[0]["path"].as_str().unwrap().ends_with("refunds.md"),
+            "{mode}: {r:?}"
+        );
+        assert!(texts(&r[..1]).contains("fourteen days"), "{mode}: {r:?}");
+    }
+    assert!(!reader.join("catalog.sqlite3").exists(), "nothing local");
+
+    // A change: the new version is found, the old text never again.
+    std::fs::write(
+        docs.join("refunds.md"),
+        "# Refunds\n\nCustomers may return goods within thirty days of delivery for a full refund.\n",
+    )
+    .unwrap();
+    ok(
+        team(&indexer, &url, pw, &["index"]),
+        "index after the change",
+    );
+    for mode in ["bm25", "dense", "hybrid"] {
+        let r = search(&reader, &url, pw, mode, "fourteen days return goods");
+        assert!(!texts(&r).contains("fourteen"), "{mode}: stale text {r:?}");
+        assert!(texts(&r).contains("thirty days"), "{mode}: {r:?}");
+        let top = r
+            .iter()
+            .find(|h| h["path"].as_str().unwrap().ends_with("refunds.md"))
+            .unwrap();
+        assert_eq!(top["version"], 2, "{mode}: {top}");
+    }
+    let status = ok(team(&reader, &url, pw, &["status", "--json"]), "status");
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["stats"]["current_documents"], 2, "{status}");
+    assert_eq!(status["embed_backlog"], 0, "{status}");
+}
+
+#[test]
+fn failures_name_the_server_and_say_what_to_do() {
+    let db = pg::server().database();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let port = pg::server().port;
+
+    let wrong = team(&data, &db.url(), "not-the-password", &["status"]);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{}@127.0.0.1:{port}/{}", db.owner, db.name)),
+        "{err}"
+    );
+    assert!(err.contains("PGPASSWORD"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://someone@127.0.0.1:{dead_port}/lib?sslmode=disable");
+    let down = team(&data, &url, "x", &["status"]);
+    let err = String::from_utf8_lossy(&down.stderr);
+    assert_eq!(down.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{dead_port}")), "{err}");
+    assert!(err.contains("running and reachable"), "{err}");
+
+    // A database without pgvector, owned by a role that may not install it.
+    db.admin("DROP EXTENSION vector");
+    let missing = team(&data, &db.url(), &db.password, &["status"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{err}");
+    assert!(err.contains("pgvector"), "{err}");
+    assert!(err.contains("CREATE EXTENSION vector"), "{err}");
+
+    // A password in a config file is refused, naming the file.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("config.toml"),
+        format!("library = \"postgres://u:secret@127.0.0.1:{port}/x\"\n"),
+    )
+    .unwrap();
+    let out = cairn_tests::cairn(&data, &["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("config.toml") && err.contains("PGPASSWORD"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}
