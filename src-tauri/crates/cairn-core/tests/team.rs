@@ -47,6 +47,7 @@ fn version(folder: FolderId, dir: &Path, name: &str, text: &str) -> NewVersion {
             heading_path: vec![],
             text: text.into(),
             embed_hash: *blake3::hash(text.as_bytes()).as_bytes(),
+            mail: None,
         }],
     }
 }

@@ -126,6 +126,14 @@ impl ChunkStore for PgCatalog {
     }
 
     fn chunk_filter(&self, filters: &Filters, marks: &Marks) -> Result<ChunkFilter> {
+        if filters.filters_mail() {
+            // Sender and date are kept per passage by the embedded store only (so far).
+            return Err(crate::Error::Invalid(
+                "mail filters (sender, sent date) are not available on a team library yet; \
+                 filter by --type mail and search for the sender's name instead"
+                    .into(),
+            ));
+        }
         let exclude_deprecated = !filters.include_deprecated && marks.has_deprecations();
         if filters.is_empty() && !exclude_deprecated {
             return Ok(ChunkFilter::All);
