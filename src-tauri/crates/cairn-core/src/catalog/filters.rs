@@ -113,6 +113,28 @@ pub enum ChunkFilter {
 }
 
 impl ChunkFilter {
+    /// The filter from a verdict on every current chunk: the passing ids when `filters` sets a
+    /// restriction, else (only deprecated documents to leave out) the few that fail.
+    pub fn from_verdicts(
+        filters: &Filters,
+        verdicts: impl IntoIterator<Item = (ChunkId, bool)>,
+    ) -> ChunkFilter {
+        let mut allow = std::collections::HashSet::new();
+        let mut deny = std::collections::HashSet::new();
+        for (id, ok) in verdicts {
+            if ok {
+                allow.insert(id);
+            } else {
+                deny.insert(id);
+            }
+        }
+        if filters.is_empty() {
+            ChunkFilter::Deny(deny)
+        } else {
+            ChunkFilter::Allow(allow)
+        }
+    }
+
     pub fn admits(&self, id: ChunkId) -> bool {
         match self {
             ChunkFilter::All => true,
@@ -137,8 +159,7 @@ impl Catalog {
              WHERE v.status = 'current'",
         )?;
         let mut rows = stmt.query([])?;
-        let mut allow = std::collections::HashSet::new();
-        let mut deny = std::collections::HashSet::new();
+        let mut verdicts = Vec::new();
         while let Some(r) = rows.next()? {
             let id = ChunkId(r.get(0)?);
             let path = crate::paths::from_key(&r.get::<_, String>(1)?);
@@ -149,16 +170,8 @@ impl Catalog {
             let ok = filters.admits(&path, &kind, mtime, marks)
                 && filters.admits_mail(sender.as_deref(), sent_at)
                 && !(exclude_deprecated && marks.deprecation(&path).is_some());
-            if ok {
-                allow.insert(id);
-            } else {
-                deny.insert(id);
-            }
+            verdicts.push((id, ok));
         }
-        Ok(if filters.is_empty() {
-            ChunkFilter::Deny(deny)
-        } else {
-            ChunkFilter::Allow(allow)
-        })
+        Ok(ChunkFilter::from_verdicts(filters, verdicts))
     }
 }

@@ -144,23 +144,13 @@ impl ChunkStore for PgCatalog {
              WHERE c.current",
             &[],
         )?;
-        let (mut allow, mut deny) = (HashSet::new(), HashSet::new());
-        for r in rows {
-            let id = ChunkId(r.get(0));
+        let verdicts = rows.iter().map(|r| {
             let path = from_key(r.get(1));
             let ok = filters.admits(&path, r.get(2), r.get(3), marks)
                 && !(exclude_deprecated && marks.deprecation(&path).is_some());
-            if ok {
-                allow.insert(id);
-            } else {
-                deny.insert(id);
-            }
-        }
-        Ok(if filters.is_empty() {
-            ChunkFilter::Deny(deny)
-        } else {
-            ChunkFilter::Allow(allow)
-        })
+            (ChunkId(r.get(0)), ok)
+        });
+        Ok(ChunkFilter::from_verdicts(filters, verdicts))
     }
 }
 
