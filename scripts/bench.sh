@@ -88,18 +88,18 @@ log "cairn eval (index + queries) on $(cat "$out/subset.json")"
 "$py" scripts/bench/export_passages.py "$out/cairn-store/data/catalog.sqlite3" "$out/passages.jsonl" > /dev/null
 log "bare ONNX Runtime on the $(wc -l < "$out/passages.jsonl") passages Cairn embedded"
 /usr/bin/time -f '{"peak_rss_kb": %M, "wall_seconds": %e, "cpu_user_seconds": %U, "cpu_sys_seconds": %S}' -o "$out/ort-all-time.json" \
-  "$py" scripts/bench/ort_embed.py --model "$model_dir/model.onnx" --tokenizer "$model_dir/tokenizer.json" \
+  "$py" scripts/bench/ort_embed.py --model "$model_dir/model-dynamic.onnx" --tokenizer "$model_dir/tokenizer.json" \
   --passages "$out/passages.jsonl" --runs 1 > "$out/ort-all.json"
 log "embed vs the limit ($embed_n passages, $runs runs each, alternating)"
 : > "$out/embed-cairn.jsonl"; : > "$out/embed-ort.jsonl"
 for _ in 1 2; do
   "$cairn" --data-dir "$out/cairn-store" bench embed --passages "$out/passages.jsonl" \
     --limit "$embed_n" --runs "$runs" --json >> "$out/embed-cairn.jsonl"
-  "$py" scripts/bench/ort_embed.py --model "$model_dir/model.onnx" --tokenizer "$model_dir/tokenizer.json" \
+  "$py" scripts/bench/ort_embed.py --model "$model_dir/model-dynamic.onnx" --tokenizer "$model_dir/tokenizer.json" \
     --passages "$out/passages.jsonl" --limit "$embed_n" --runs "$runs" >> "$out/embed-ort.jsonl"
 done
 log "Chroma on the same subset"
-"$py" scripts/bench/chroma_bench.py --dataset "$sub" --model "$model_dir/model.onnx" \
+"$py" scripts/bench/chroma_bench.py --dataset "$sub" --model "$model_dir/model-dynamic.onnx" \
   --tokenizer "$model_dir/tokenizer.json" --work "$out/chroma" --passages "$out/passages.jsonl" > "$out/chroma.json"
 
 # --- a real folder of documentation: Recoll vs Cairn's keyword phase, rescan ------------------

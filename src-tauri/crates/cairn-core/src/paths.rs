@@ -17,6 +17,12 @@ pub const MODELS_DIR_ENV: &str = "CAIRN_MODELS_DIR";
 pub const ORT_DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 /// Folder of the default embedding model inside the models directory.
 pub const DEFAULT_MODEL_DIR: &str = "all-MiniLM-L6-v2-int8";
+/// The default model file in [`DEFAULT_MODEL_DIR`]: the export re-quantised for int8 products
+/// (models/derive/quantize_dynamic.py).
+pub const DEFAULT_MODEL_FILE: &str = "model-dynamic.onnx";
+/// The model file libraries indexed before the int8 default keep using (see
+/// [`EmbeddingConfig::follow_library`](crate::config::EmbeddingConfig::follow_library)).
+pub const LEGACY_MODEL_FILE: &str = "model.onnx";
 /// Path of the default local model inside the models directory (see models/manifest.toml).
 pub const DEFAULT_LOCAL_LLM: &str = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// File name of the bundled ONNX Runtime library inside `<models>/onnxruntime/`.

@@ -149,7 +149,7 @@ fn default_model_embeds_meaningfully() {
     require_models!();
     let e = embedder();
     assert_eq!(e.dim(), 384);
-    assert_eq!(e.model_id(), "all-MiniLM-L6-v2-int8");
+    assert_eq!(e.model_id(), cairn_core::config::DEFAULT_MODEL_ID);
     let v = e
         .embed_passages(&[
             "A cat sits on the mat",

@@ -315,6 +315,80 @@ fn a_stopped_index_run_resumes_without_redoing_committed_work() {
     assert_eq!(lib.reader().check().unwrap().problems, Vec::<String>::new());
 }
 
+#[test]
+fn a_backlog_of_many_pages_embeds_every_passage_exactly_once() {
+    let lib = TempLibrary::new();
+    // 32 passages per job of the model thread and 32 jobs per page: 1,100 passages take two
+    // pages, the second read only when no job is in flight.
+    for i in 0..1100 {
+        lib.write(
+            &format!("note-{i:02}.txt"),
+            &format!(
+                "Note number {i} records inventory item {} in aisle {i}.\n",
+                i * 7
+            ),
+        );
+    }
+    let report = lib.index();
+    assert_eq!(report.chunks_added, 1100);
+    assert_eq!(report.chunks_embedded, 1100);
+    assert_eq!(report.texts_embedded, 1100, "a passage was embedded twice");
+    let again = lib.index();
+    assert_eq!(again.texts_embedded, 0);
+    let hits = lib.search("inventory item 287 aisle 41", SearchMode::Hybrid);
+    assert_eq!(hits.embedded_chunks, hits.total_chunks);
+}
+
+#[test]
+fn a_library_embedded_with_the_legacy_default_model_keeps_it_until_moved() {
+    use cairn_core::config::{DEFAULT_MODEL_ID, LEGACY_MODEL_ID};
+    let lib = library();
+    let legacy_model = Arc::new(HashEmbedder::new(LEGACY_MODEL_ID, DIM));
+    let mut legacy = lib.config.clone();
+    legacy.embedding.model_id = LEGACY_MODEL_ID.into();
+    let mut w = Writer::open(&lib.data, legacy).unwrap();
+    w.share_embedder(legacy_model.clone());
+    w.share_token_counter(TokenCounter::whitespace());
+    w.add_folder(&lib.docs).unwrap();
+    let first = w.index(&mut |_| {}, &StopToken::new()).unwrap();
+    assert_eq!(first.chunks_embedded, first.chunks_added);
+    drop(w);
+
+    // After an upgrade the config names the new default model: the library keeps its own.
+    let mut upgraded = lib.config.clone();
+    upgraded.embedding.model_id = DEFAULT_MODEL_ID.into();
+    let mut reader = Engine::open(&lib.data, upgraded.clone()).unwrap();
+    assert_eq!(reader.config().embedding.model_id, LEGACY_MODEL_ID);
+    assert_eq!(
+        reader.config().embedding.batch_size,
+        32,
+        "its float model runs in batches"
+    );
+    reader.share_embedder(Arc::new(HashEmbedder::new(DEFAULT_MODEL_ID, DIM)));
+    assert!(
+        reader.loaded_embedder().is_none(),
+        "a model of another id must not answer for this library"
+    );
+    reader.share_embedder(legacy_model);
+    reader.share_token_counter(TokenCounter::whitespace());
+    let mut req = SearchRequest::new("tomatoes watering", reader.config());
+    req.mode = SearchMode::Dense;
+    let hits = reader.search(&req).unwrap();
+    assert_eq!(names(&[hits.results[0].path.clone()]), ["garden.md"]);
+    assert_eq!(reader.status().unwrap().embed_backlog, 0);
+    drop(reader);
+
+    // Moving it is explicit (`cairn reindex --embeddings`): then every passage waits for the
+    // new model.
+    Writer::adopt_configured_model(&lib.data, &upgraded).unwrap();
+    let mut moved = Engine::open(&lib.data, upgraded).unwrap();
+    assert_eq!(moved.config().embedding.model_id, DEFAULT_MODEL_ID);
+    assert_eq!(
+        moved.status().unwrap().embed_backlog,
+        first.chunks_added as u64
+    );
+}
+
 #[allow(dead_code)]
 /// Every file under `dir`, recursively, with its bytes.
 fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -191,6 +191,13 @@ impl Library {
                 }
                 Err(e) => return Err(e),
             };
+            // The writer's config follows the library's own embedding model (an upgraded
+            // library keeps the model it was embedded with).
+            let config = match &writer {
+                Some(w) => w.config().clone(),
+                None => config,
+            };
+            *lock(&inner.config) = config.clone();
             *lock(&inner.readers) = Some(Arc::new(ReaderPool::new(&dir, config)));
             let writable = writer.is_some();
             inner.writable.store(writable, Ordering::SeqCst);

@@ -15,6 +15,15 @@ pub enum Pooling {
     Cls,
 }
 
+/// Model id of the default embedding model (all-MiniLM-L6-v2 with int8 matrix products).
+pub const DEFAULT_MODEL_ID: &str = "all-MiniLM-L6-v2-int8-dynamic";
+/// Model id of the default before it ran int8 products (same weights, float products). A library
+/// embedded with it keeps it (see [`EmbeddingConfig::follow_library`]) until `cairn reindex
+/// --embeddings` moves it to the configured model.
+pub const LEGACY_MODEL_ID: &str = "all-MiniLM-L6-v2-int8";
+/// Inference batch of the legacy model while `batch_size` is left at its default.
+const LEGACY_BATCH_SIZE: usize = 32;
+
 /// The ONNX embedding model. Empty paths mean "the default model from models/dist".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -34,7 +43,10 @@ pub struct EmbeddingConfig {
     pub normalize: bool,
     /// Maximum tokens per input, including special tokens; longer input is truncated.
     pub max_tokens: usize,
-    /// Texts per inference batch, at most.
+    /// Texts per inference batch, at most. The default, 1, embeds each text alone: the default
+    /// model quantises its activations per batch, so a text's vector would otherwise depend on
+    /// the texts it shared a batch with (and padding would be computed for nothing); on a CPU
+    /// one text at a time is as fast. Float models gain from larger batches (e.g. 32).
     pub batch_size: usize,
     /// Padded tokens per inference batch, at most (texts × the longest one's tokens): long
     /// passages go in smaller batches. ONNX Runtime's memory grows with the largest batch it
@@ -51,7 +63,7 @@ pub struct EmbeddingConfig {
 impl Default for EmbeddingConfig {
     fn default() -> Self {
         EmbeddingConfig {
-            model_id: "all-MiniLM-L6-v2-int8".into(),
+            model_id: DEFAULT_MODEL_ID.into(),
             model: PathBuf::new(),
             tokenizer: PathBuf::new(),
             onnxruntime: PathBuf::new(),
@@ -59,11 +71,29 @@ impl Default for EmbeddingConfig {
             pooling: Pooling::Mean,
             normalize: true,
             max_tokens: 256,
-            batch_size: 32,
+            batch_size: 1,
             batch_tokens: 2048,
             threads: 0,
             query_prefix: String::new(),
             passage_prefix: String::new(),
+        }
+    }
+}
+
+impl EmbeddingConfig {
+    /// A library embedded with the legacy default model keeps that model while the config
+    /// names the default one and no model file: upgrading Cairn must not force re-embedding a
+    /// whole library, nor mix two models' vectors in one index. Any explicit choice wins.
+    pub fn follow_library(&mut self, stored_model: Option<&str>) {
+        if stored_model == Some(LEGACY_MODEL_ID)
+            && self.model_id == DEFAULT_MODEL_ID
+            && self.model.as_os_str().is_empty()
+        {
+            self.model_id = LEGACY_MODEL_ID.into();
+            if self.batch_size == 1 {
+                // Its float products are faster in batches (sorted by length, see batch_tokens).
+                self.batch_size = LEGACY_BATCH_SIZE;
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ pub use crate::paths::{default_data_dir, DEFAULT_LOCAL_LLM};
 mod embedding;
 mod llm;
 mod rerank;
-pub use embedding::{ChunkingConfig, EmbeddingConfig, Pooling};
+pub use embedding::{ChunkingConfig, EmbeddingConfig, Pooling, DEFAULT_MODEL_ID, LEGACY_MODEL_ID};
 pub use llm::{
     insecure_http_host, LlmConfig, LlmProvider, LocalLlmConfig, RemoteLlmConfig,
     DEFAULT_API_KEY_ENV,

@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::EmbeddingConfig;
+use crate::config::{EmbeddingConfig, LEGACY_MODEL_ID};
 use crate::error::{Error, Result};
 use crate::paths::{
-    default_models_dir, DEFAULT_MODEL_DIR, MODELS_DIR_ENV, ORT_DYLIB_ENV, ORT_LIBRARY_FILE,
+    default_models_dir, DEFAULT_MODEL_DIR, DEFAULT_MODEL_FILE, LEGACY_MODEL_FILE, MODELS_DIR_ENV,
+    ORT_DYLIB_ENV, ORT_LIBRARY_FILE,
 };
 
 /// What every "model file missing" message suggests.
@@ -27,7 +28,8 @@ pub struct ResolvedModel {
 
 /// Fills the empty paths of `cfg` with the default files and checks that all three exist.
 ///
-/// The model and tokenizer default to `<models>/all-MiniLM-L6-v2-int8/`; ONNX Runtime to
+/// The model and tokenizer default to `<models>/all-MiniLM-L6-v2-int8/` (`model-dynamic.onnx`,
+/// or `model.onnx` for a library that still uses the legacy model id); ONNX Runtime to
 /// `$ORT_DYLIB_PATH`, then `<models>/onnxruntime/<library>` (see [`default_models_dir`]).
 pub fn resolve(cfg: &EmbeddingConfig) -> Result<ResolvedModel> {
     resolve_with(cfg, default_models_dir)
@@ -83,7 +85,7 @@ fn resolve_with(
             &cfg.model,
             "model",
             None,
-            &[DEFAULT_MODEL_DIR, "model.onnx"],
+            &[DEFAULT_MODEL_DIR, default_model_file(&cfg.model_id)],
         )?,
         tokenizer: pick(
             &cfg.tokenizer,
@@ -98,6 +100,15 @@ fn resolve_with(
             &["onnxruntime", ORT_LIBRARY_FILE],
         )?,
     })
+}
+
+/// The default model file for a model id: the legacy export for the legacy id, else the default.
+fn default_model_file(model_id: &str) -> &'static str {
+    if model_id == LEGACY_MODEL_ID {
+        LEGACY_MODEL_FILE
+    } else {
+        DEFAULT_MODEL_FILE
+    }
 }
 
 /// Checks that a user-given path exists. A bare library name (no folder) is left to the
@@ -124,7 +135,7 @@ mod tests {
         let err = resolve_with(&cfg, || Some(dir.path().to_owned())).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, Error::Model(_)), "{msg}");
-        assert!(msg.contains("model.onnx"), "{msg}");
+        assert!(msg.contains("model-dynamic.onnx"), "{msg}");
         assert!(msg.contains("models/fetch.sh"), "{msg}");
         assert!(msg.contains("embedding.model"), "{msg}");
 

@@ -1,6 +1,6 @@
 //! Indexing, stage by stage: scan the folders, plan what changed, parse and chunk the changed
 //! files (in parallel), apply each batch to the catalog and mirror it into the derived indexes,
-//! then embed the backlog.
+//! then embed the backlog (phase 2, in `embedding.rs`).
 //!
 //! Phase 1 (scan → plan → parse → apply) commits to the catalog and the text index in batches:
 //! the collection is keyword-searchable within seconds. Phase 2 embeds the backlog of chunks
@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Writer;
-use crate::catalog::{Batch, ChunkId, ChunkMail, Generation, KnownDoc, NewChunk, NewVersion};
+use crate::catalog::{Batch, ChunkMail, Generation, KnownDoc, NewChunk, NewVersion};
 use crate::chunk::{embedding_text, Chunker};
 use crate::error::{Error, Result};
 use crate::stop::StopToken;
@@ -23,9 +23,6 @@ use crate::watch::{self, FileEntry};
 
 const BATCH_FILES: usize = 64;
 const COMMIT_EVERY: Duration = Duration::from_millis(1500);
-const SAVE_VECTORS_EVERY: Duration = Duration::from_secs(10);
-/// Batches of pending passages read from the catalog at once by the embedding backlog.
-const PENDING_PAGE_BATCHES: usize = 32;
 
 /// Indexing progress, reported through the callback of [`Engine::index`].
 #[derive(Debug, Clone, Serialize)]
@@ -390,130 +387,6 @@ impl Writer {
             }
         }
         Ok(changed || outcome.renamed > 0)
-    }
-
-    /// Phase 2: embeds current chunks that have no vector yet, newest documents first.
-    pub fn embed_backlog(
-        &mut self,
-        progress: &mut dyn FnMut(&Progress),
-        cancel: &StopToken,
-        report: &mut IndexReport,
-    ) -> Result<()> {
-        let started = Instant::now();
-        let model = self.model_id().to_owned();
-        let stats = self.catalog.stats(&model)?;
-        let backlog = (stats.current_chunks - stats.embedded_chunks) as usize;
-        let mut p = Progress {
-            phase: Phase::Embedding,
-            files_done: 0,
-            files_total: 0,
-            chunks_done: 0,
-            chunks_total: backlog,
-            current: None,
-        };
-        // Open (and repair) the vector index even when nothing is pending.
-        self.vectors_mut()?;
-        if backlog == 0 {
-            p.phase = Phase::Done;
-            progress(&p);
-            return Ok(());
-        }
-        progress(&p);
-        let embedder = self.embedder()?;
-        let batch = self.config.embedding.batch_size;
-        let mut last_save = Instant::now();
-        // Pending passages are read a page at a time: finding them scans the current chunks,
-        // so reading one batch per scan made the backlog quadratic in the library's size.
-        let mut page: std::collections::VecDeque<crate::catalog::PendingChunk> = Default::default();
-        loop {
-            if cancel.is_stopped() {
-                report.cancelled = true;
-                break;
-            }
-            if page.is_empty() {
-                let mut next = self
-                    .catalog
-                    .pending_chunks(&model, batch.max(1) * PENDING_PAGE_BATCHES)?;
-                // Batches of passages of about one length waste little on padding.
-                next.sort_by_key(|c| c.text.len());
-                page = next.into();
-            }
-            let pending: Vec<_> = page.drain(..batch.min(page.len())).collect();
-            if pending.is_empty() {
-                break;
-            }
-            let texts: Vec<String> = pending
-                .iter()
-                .map(|c| embedding_text(c.title.as_deref(), &c.heading_path, &c.text))
-                .collect();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let t = Instant::now();
-            let vectors = embedder.embed_passages(&refs)?;
-            let rate = pending.len() as f64 / t.elapsed().as_secs_f64().max(1e-6);
-            let rows: Vec<(Vec<u8>, Vec<f32>)> = pending
-                .iter()
-                .map(|c| c.embed_hash.clone())
-                .zip(vectors)
-                .collect();
-            let ready = self.catalog.store_vectors(&model, &rows)?;
-            report.texts_embedded += rows.len();
-            report.chunks_embedded += ready.len();
-            let v = self.vectors_mut()?;
-            for (id, vec) in &ready {
-                v.add(*id, vec)?;
-            }
-            self.detect_conflicts(&ready)?;
-            if page.is_empty() || last_save.elapsed() >= SAVE_VECTORS_EVERY {
-                self.catalog.set_meta("embed_rate", &format!("{rate:.2}"))?;
-            }
-            if last_save.elapsed() >= SAVE_VECTORS_EVERY {
-                let generation = self.catalog.generation(Generation::Vector)?;
-                self.vectors_mut()?.commit(generation)?;
-                last_save = Instant::now();
-            }
-            p.chunks_done += ready.len();
-            progress(&p);
-        }
-        embedder.release_memory();
-        let generation = self.catalog.generation(Generation::Vector)?;
-        self.vectors_mut()?.commit(generation)?;
-        report.embed_seconds = started.elapsed().as_secs_f64();
-        p.phase = Phase::Done;
-        progress(&p);
-        Ok(())
-    }
-
-    /// Finds current passages in other documents that are near-duplicates of `new` ones but
-    /// differ in text, and records them as conflicts for the user to resolve.
-    pub(crate) fn detect_conflicts(&mut self, new: &[(ChunkId, Vec<f32>)]) -> Result<()> {
-        let threshold = self.config.ingest.conflict_similarity;
-        if threshold >= 1.0 || new.is_empty() {
-            return Ok(());
-        }
-        let mut candidates = Vec::new();
-        {
-            let v = self.vectors_mut()?;
-            for (id, vec) in new {
-                for hit in v.search(vec, 4, &crate::catalog::ChunkFilter::All)? {
-                    if hit.chunk != *id && hit.score >= threshold {
-                        candidates.push((*id, hit.chunk, hit.score));
-                    }
-                }
-            }
-        }
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<ChunkId> = candidates.iter().flat_map(|(a, b, _)| [*a, *b]).collect();
-        let recs = self.catalog.current_chunks(&ids)?;
-        let pairs: Vec<(ChunkId, ChunkId, f32)> = candidates
-            .into_iter()
-            .filter(|(a, b, _)| match (recs.get(a), recs.get(b)) {
-                (Some(ra), Some(rb)) => ra.doc != rb.doc && ra.text.trim() != rb.text.trim(),
-                _ => false,
-            })
-            .collect();
-        self.catalog.record_conflicts(&pairs)
     }
 }
 

@@ -23,6 +23,7 @@ use crate::embed::{Embedder, TokenCounter};
 use crate::store::{CatalogStore, KeywordRetriever, VectorRetriever};
 
 mod curation;
+mod embedding;
 mod forget;
 mod indexing;
 mod open;

@@ -47,7 +47,7 @@ impl Engine {
     /// Opens the catalog and the text index, and checks the embedding model: in the data
     /// directory, or in the team library `config.library` names (a PostgreSQL URL; the
     /// writer's lock is then the database's advisory lock).
-    pub(crate) fn open_as(data_dir: &Path, config: Config, writable: bool) -> Result<Engine> {
+    pub(crate) fn open_as(data_dir: &Path, mut config: Config, writable: bool) -> Result<Engine> {
         let (catalog, text) = match config.team_library()? {
             Some(target) => {
                 let postgres::Opened { catalog, text } = postgres::open(&target, writable)?;
@@ -58,6 +58,9 @@ impl Engine {
                 (catalog, text)
             }
         };
+        config
+            .embedding
+            .follow_library(catalog.index_model()?.as_deref());
         let engine = Engine {
             data_dir: data_dir.to_owned(),
             config,
@@ -154,7 +157,12 @@ impl Engine {
 
     /// Uses an embedder already loaded by another engine on the same data directory (the
     /// desktop app's reader and asker share one ONNX session). No effect once loaded.
+    /// A model of another id (e.g. loaded from a config before the library's own model was
+    /// known) is not taken: the engine loads its own.
     pub fn share_embedder(&self, embedder: Arc<dyn Embedder>) {
+        if embedder.model_id() != self.model_id() {
+            return;
+        }
         let _ = self.embedder.set(Ok(embedder));
     }
 
