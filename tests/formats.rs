@@ -434,6 +434,160 @@ fn ocr_unavailable_is_reported_and_the_file_read_once_installed() {
     assert_eq!(status["problems"], serde_json::json!([]), "{status}");
 }
 
+/// A PDF whose page 1 has a text layer and page 2 is a scan of `scanned`, put together by
+/// poppler's `pdfunite` as a scanner's software would append a page.
+fn mixed_pdf(dir: &Path, out: &Path, text: &str, scanned: &[&str]) {
+    let text_pdf = dir.join("text-part.pdf");
+    cairn_tests::write_pdf(&text_pdf, &[&[text]]).unwrap();
+    let jpg = dir.join("scanned-part.jpg");
+    let (w, h) = render_page(
+        &jpg,
+        scanned,
+        300,
+        Degrade {
+            skew: 0.0,
+            noise: 0.0,
+        },
+    )
+    .unwrap();
+    let scan_pdf = dir.join("scanned-part.pdf");
+    write_image_pdf(&scan_pdf, &[(std::fs::read(&jpg).unwrap(), w, h, 300)]).unwrap();
+    let status = std::process::Command::new("pdfunite")
+        .arg(&text_pdf)
+        .arg(&scan_pdf)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// OCR is a phase of its own after the keyword phase. Run without the OCR programs (the run
+/// stops between the phases), the text page of a PDF is searchable while its scanned page
+/// waits, listed in the catalog; the next run recognises only the waiting pages (the PDF is
+/// not parsed again), page number kept and labelled; a third run has nothing to do. A new
+/// version of the file drops the old version's work and its recognised text.
+#[test]
+fn ocr_runs_after_the_keyword_phase_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tmp.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let mixed = lib.join("mixed.pdf");
+    mixed_pdf(
+        tmp.path(),
+        &mixed,
+        "The kittiwake census covers the northern cliffs.",
+        &[
+            "Scanned annex: the puffin burrows",
+            "were counted twice in May.",
+        ],
+    );
+    render_page(
+        &lib.join("photo.png"),
+        &["Photographed notice about the storm petrel"],
+        300,
+        Degrade {
+            skew: 0.0,
+            noise: 0.0,
+        },
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let no_programs = tmp.path().join("empty-path");
+    std::fs::create_dir_all(&no_programs).unwrap();
+    let without_ocr = |args: &[&str]| -> String {
+        let out = std::process::Command::new(cairn_tests::cairn_bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("CAIRN_CONFIG")
+            .env("PATH", &no_programs)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = |s: String| -> Value { serde_json::from_str(&s).unwrap() };
+    without_ocr(&["add", lib.to_str().unwrap()]);
+
+    // 1. Keyword phase only: page 1 is searchable, page 2 waits for OCR.
+    let report = json(without_ocr(&["index", "--json"]));
+    assert_eq!(report["ocr_waiting"], 1, "{report}");
+    assert_eq!(report["pages_recognised"], 0, "{report}");
+    let h = hit(&data, "kittiwake census", "mixed.pdf");
+    assert_eq!(h["page"], 1, "{h}");
+    assert!(search_json(&data, &["--mode", "bm25", "puffin burrows"]).is_empty());
+    let status = json(without_ocr(&["status", "--json"]));
+    assert_eq!(status["ocr_backlog"]["pages"], 1, "{status}");
+    let mut waiting: Vec<String> = status["ocr_waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .collect();
+    waiting.sort();
+    assert_eq!(waiting, ["mixed.pdf", "photo.png"], "{status}");
+
+    // 2. With the programs: the OCR phase recognises the waiting page and the image; the
+    //    PDF is not read again.
+    let report = json(cairn_ok(&data, &["index", "--json"]));
+    assert_eq!(
+        report["new_versions"], 1,
+        "only the image is read anew: {report}"
+    );
+    assert_eq!(report["pages_recognised"], 2, "{report}");
+    assert_eq!(report["ocr_waiting"], 0, "{report}");
+    let h = hit(&data, "puffin burrows", "mixed.pdf");
+    assert_eq!(
+        (h["page"].clone(), h["heading"].clone()),
+        (2.into(), "recognised text (OCR)".into()),
+        "{h}"
+    );
+    let h = hit(&data, "storm petrel", "photo.png");
+    assert_eq!(
+        (h["page"].clone(), h["kind"].clone()),
+        (1.into(), "image".into()),
+        "{h}"
+    );
+    hit(&data, "kittiwake census", "mixed.pdf");
+    let status = json(cairn_ok(&data, &["status", "--json"]));
+    assert_eq!(status["ocr_backlog"]["pages"], 0, "{status}");
+    assert_eq!(status["problems"], serde_json::json!([]), "{status}");
+    // The recognised passages were embedded after the OCR phase.
+    assert_eq!(status["embed_backlog"], 0, "{status}");
+
+    // 3. Nothing left: the next run recognises nothing.
+    let report = json(cairn_ok(&data, &["index", "--json"]));
+    assert_eq!(
+        (
+            report["new_versions"].clone(),
+            report["pages_recognised"].clone()
+        ),
+        (0.into(), 0.into()),
+        "{report}"
+    );
+
+    // 4. A new version drops the old version's work and recognised text.
+    std::fs::remove_file(&mixed).unwrap();
+    mixed_pdf(
+        tmp.path(),
+        &mixed,
+        "The kittiwake census covers the southern cliffs.",
+        &[
+            "Scanned annex: the shearwater chicks",
+            "were ringed in June.",
+        ],
+    );
+    let report = json(without_ocr(&["index", "--json"]));
+    assert_eq!(report["new_versions"], 1, "{report}");
+    assert!(search_json(&data, &["--mode", "bm25", "puffin burrows"]).is_empty());
+    let status = json(without_ocr(&["status", "--json"]));
+    assert_eq!(status["ocr_backlog"]["pages"], 1, "{status}");
+    cairn_ok(&data, &["index"]);
+    let h = hit(&data, "shearwater chicks", "mixed.pdf");
+    assert_eq!(h["page"], 2, "{h}");
+    assert!(search_json(&data, &["--mode", "bm25", "puffin burrows"]).is_empty());
+}
+
 /// A mailbox written by Python's `mailbox` and `email` modules, one message with a PDF
 /// attached: `--from`, `--sent-after` and `--sent-before` keep only the passages of the
 /// messages that match (attachments included), and the PDF is read under its message.

@@ -514,7 +514,12 @@ folder_removed: boolean }
  */
 export type IndexProgress = { phase: ProgressPhase; files_done: number; files_total: number; chunks_done: number; chunks_total: number; 
 /**
- * Items per second of the current phase (files while parsing, passages while embedding).
+ * Pages recognised by the OCR phase, and how many it has (an image counts once).
+ */
+pages_done: number; pages_total: number; 
+/**
+ * Items per second of the current phase (files while parsing, pages while recognising,
+ * passages while embedding).
  */
 rate: number | null; 
 /**
@@ -624,7 +629,11 @@ export type ProgressPhase =
 /**
  * Nothing to do (no folders, still opening, or a run was cancelled).
  */
-"idle" | "scanning" | "parsing" | "embedding" | 
+"idle" | "scanning" | "parsing" | 
+/**
+ * OCR of pages without text (after the keyword phase).
+ */
+"recognising" | "embedding" | 
 /**
  * Everything indexed; following the folders live.
  */

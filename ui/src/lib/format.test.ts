@@ -67,6 +67,11 @@ describe("describeProgress", () => {
     expect(describeProgress(p)).toContain("Embedding passages 300 of 2,000");
     expect(describeProgress(p)).toContain("about 1 min left");
   });
+  it("counts OCR pages while recognising", () => {
+    const p = { ...base, phase: "recognising", files_done: 9, files_total: 9, pages_done: 3, pages_total: 12, rate: 0.5, eta_seconds: 18 };
+    expect(describeProgress(p)).toBe("Recognising text (OCR) page 3 of 12 (keyword search already works) · 0.5/s · about 18 s left");
+    expect(progressFraction(p)).toBeCloseTo(0.25);
+  });
   it("prefers the engine's message when done or failed", () => {
     expect(describeProgress({ ...base, phase: "error", message: "disk full" })).toBe("disk full");
     expect(describeProgress({ ...base, phase: "done", files_total: 3 }, 3)).toBe("Up to date · 3 documents · following changes live");

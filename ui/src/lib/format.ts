@@ -67,6 +67,8 @@ export interface ProgressLike {
   files_total: number;
   chunks_done: number;
   chunks_total: number;
+  pages_done?: number;
+  pages_total?: number;
   rate: number | null;
   eta_seconds: number | null;
   message: string | null;
@@ -86,6 +88,10 @@ export function describeProgress(p: ProgressLike, documents: number | null = nul
     case "parsing":
       return withTail(
         `Reading files ${formatCount(p.files_done)} of ${formatCount(p.files_total)} · ${formatCount(p.chunks_done)} passages`,
+      );
+    case "recognising":
+      return withTail(
+        `Recognising text (OCR) page ${formatCount(p.pages_done ?? 0)} of ${formatCount(p.pages_total ?? 0)} (keyword search already works)`,
       );
     case "embedding":
       return withTail(
@@ -111,6 +117,7 @@ export function describeProgress(p: ProgressLike, documents: number | null = nul
 export function progressFraction(p: ProgressLike): number | null {
   if (p.phase === "embedding") return p.chunks_total > 0 ? p.chunks_done / p.chunks_total : null;
   if (p.phase === "parsing") return p.files_total > 0 ? p.files_done / p.files_total : null;
+  if (p.phase === "recognising") return p.pages_total ? (p.pages_done ?? 0) / p.pages_total : null;
   if (p.phase === "done") return 1;
   return null;
 }

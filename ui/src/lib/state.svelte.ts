@@ -10,6 +10,8 @@ const initialProgress: IndexProgress = {
   files_total: 0,
   chunks_done: 0,
   chunks_total: 0,
+  pages_done: 0,
+  pages_total: 0,
   rate: null,
   eta_seconds: null,
   current: null,

@@ -37,6 +37,11 @@ impl Bar {
                         .to_owned(),
                     p.files_total,
                 ),
+                Phase::Recognising => (
+                    "{spinner} OCR      [{bar:30}] {pos}/{len} pages  {per_sec}  ETA {eta}  {msg}"
+                        .to_owned(),
+                    p.files_total,
+                ),
                 Phase::Embedding => (
                     "{spinner} embedding [{bar:30}] {pos}/{len} passages  {per_sec}  ETA {eta}"
                         .to_owned(),
@@ -53,7 +58,7 @@ impl Bar {
             self.bar.set_length(len as u64);
         }
         match p.phase {
-            Phase::Parsing => {
+            Phase::Parsing | Phase::Recognising => {
                 self.bar.set_position(p.files_done as u64);
                 if let Some(c) = &p.current {
                     let name = c.file_name().map(|n| n.to_string_lossy().into_owned());

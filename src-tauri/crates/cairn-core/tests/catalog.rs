@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cairn_core::catalog::{
     Batch, BatchOutcome, Catalog, ChunkFilter, ChunkId, Filters, FolderId, Generation, NewChunk,
-    NewVersion,
+    NewVersion, OcrBacklog,
 };
 use cairn_core::Error;
 
@@ -71,6 +71,7 @@ impl Fixture {
             text_len: content.len(),
             page_count: None,
             chunks,
+            ocr_pages: Vec::new(),
         }
     }
 
@@ -498,4 +499,64 @@ fn typed_ids_print_and_serialize_as_their_integer() {
         serde_json::from_str::<cairn_core::audit::SessionId>("7").unwrap(),
         session
     );
+}
+
+/// The OCR backlog: pages listed with a version wait until `add_recognised` appends their
+/// passages to that version (spans after its text, page kept, generations bumped); done work
+/// is not done twice; a new version drops the old one's work, which then adds nothing.
+#[test]
+fn ocr_work_joins_its_version_and_leaves_with_it() {
+    let mut f = fixture();
+    let mut v = f.version("scan.pdf", &["page one text"]);
+    v.ocr_pages = vec![2, 3];
+    f.apply_versions(vec![v]);
+    let work = f.catalog.ocr_work().unwrap();
+    assert_eq!(work.iter().map(|w| w.page).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(work[0].path, f.path("scan.pdf"));
+    assert_eq!(
+        f.catalog.ocr_backlog().unwrap(),
+        OcrBacklog {
+            pages: 2,
+            documents: 1
+        }
+    );
+    let before = f.generations();
+    let chunk = NewChunk {
+        ordinal: 0,
+        start: 0,
+        end: 7,
+        page: Some(2),
+        heading_path: vec!["recognised text (OCR)".to_owned()],
+        text: "puffins".to_owned(),
+        embed_hash: *blake3::hash(b"puffins").as_bytes(),
+        mail: None,
+    };
+    let added = f
+        .catalog
+        .add_recognised(&work[0], std::slice::from_ref(&chunk), 7)
+        .unwrap();
+    assert_eq!(added.len(), 1);
+    let after = f.generations();
+    assert!(after.0 > before.0 && after.1 > before.1);
+    let rec = &f.catalog.current_chunks(&added).unwrap()[&added[0]];
+    let len = "page one text".len();
+    assert_eq!((rec.start, rec.end, rec.page), (len + 2, len + 9, Some(2)));
+    assert_eq!(rec.text, "puffins");
+    assert!(f
+        .catalog
+        .add_recognised(&work[0], std::slice::from_ref(&chunk), 7)
+        .unwrap()
+        .is_empty());
+    assert_eq!(f.catalog.ocr_backlog().unwrap().pages, 1);
+    assert!(f.catalog.integrity().unwrap().sqlite_ok);
+
+    f.apply_versions(vec![f.version("scan.pdf", &["page one changed"])]);
+    assert_eq!(f.catalog.ocr_backlog().unwrap(), OcrBacklog::default());
+    assert!(f.catalog.ocr_work().unwrap().is_empty());
+    assert!(f
+        .catalog
+        .add_recognised(&work[1], &[chunk], 7)
+        .unwrap()
+        .is_empty());
+    assert!(f.catalog.current_chunks(&added).unwrap().is_empty());
 }

@@ -402,6 +402,7 @@ fn plain_doc(text: &str) -> ParsedDoc {
         }],
         pages: vec![],
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     }
 }
 
@@ -435,6 +436,7 @@ fn sectioned_doc(parts: &[(&[&str], &str)]) -> ParsedDoc {
         sections,
         pages: vec![],
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     }
 }
 
@@ -571,6 +573,7 @@ fn pdf_chunks_never_cross_pages() {
         text,
         pages,
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     };
     let chunks = check(&chunker, &counter, &doc);
     assert_covers_sections(&doc, &chunks);
@@ -749,6 +752,7 @@ fn chunking_throughput() {
         sections,
         pages: vec![],
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     };
     let t = Instant::now();
     let chunks = chunker.chunk(&doc);

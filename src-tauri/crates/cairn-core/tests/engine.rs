@@ -389,6 +389,82 @@ fn a_library_embedded_with_the_legacy_default_model_keeps_it_until_moved() {
     );
 }
 
+/// A PNG of one line of `text` drawn by ImageMagick, for OCR.
+fn text_image(path: &Path, text: &str) {
+    let ok = std::process::Command::new("convert")
+        .args([
+            "-size",
+            "1400x200",
+            "xc:white",
+            "-font",
+            "DejaVu-Sans",
+            "-pointsize",
+            "48",
+        ])
+        .args(["-fill", "black", "-annotate", "+30+120", text])
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ImageMagick's convert draws the image");
+}
+
+/// The OCR phase commits page by page: stopped after its first page (from the progress
+/// callback, no timing), that page's text is searchable and the other page still waits; the
+/// next run recognises only the page left.
+#[test]
+fn a_stopped_ocr_phase_resumes_at_the_next_page() {
+    let lib = TempLibrary::new();
+    text_image(&lib.docs.join("first.png"), "Kestrel nesting boxes");
+    text_image(&lib.docs.join("second.png"), "Osprey fishing platform");
+    let mut w = lib.writer();
+    w.add_folder(&lib.docs).unwrap();
+    let report = w.index_text(&mut |_| {}, &StopToken::new()).unwrap();
+    assert_eq!(report.new_versions, 2);
+    assert_eq!(w.catalog().ocr_backlog().unwrap().pages, 2);
+    let stop = StopToken::new();
+    let mut report = IndexReport::default();
+    w.recognise_backlog(
+        &mut |p| {
+            if p.files_done == 1 {
+                stop.stop();
+            }
+        },
+        &stop,
+        &mut report,
+    )
+    .unwrap();
+    assert!(report.cancelled);
+    assert_eq!(report.pages_recognised, 1);
+    assert_eq!(w.catalog().ocr_backlog().unwrap().pages, 1);
+    drop(w);
+    // Newest first: which image came first depends on their mtimes; one of them is found.
+    let found = [
+        lib.paths("kestrel nesting", SearchMode::Bm25),
+        lib.paths("osprey fishing", SearchMode::Bm25),
+    ];
+    assert_eq!(
+        found.iter().filter(|f| !f.is_empty()).count(),
+        1,
+        "{found:?}"
+    );
+
+    let second = lib.index();
+    assert_eq!((second.new_versions, second.pages_recognised), (0, 1));
+    assert_eq!(
+        names(&lib.paths("kestrel nesting", SearchMode::Bm25)),
+        ["first.png"]
+    );
+    assert_eq!(
+        names(&lib.paths("osprey fishing", SearchMode::Bm25)),
+        ["second.png"]
+    );
+    let hit = &lib.search("osprey", SearchMode::Bm25).results[0];
+    assert_eq!(hit.heading, ["recognised text (OCR)"]);
+    assert_eq!(hit.page, Some(1));
+    assert_eq!(lib.reader().check().unwrap().problems, Vec::<String>::new());
+}
+
 #[allow(dead_code)]
 /// Every file under `dir`, recursively, with its bytes.
 fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -138,6 +138,7 @@ fn version(folder: (FolderId, &Path), name: &str, kind: &str, passages: &[&str])
         text_len: content.len(),
         page_count: None,
         chunks,
+        ocr_pages: Vec::new(),
     }
 }
 

@@ -49,6 +49,7 @@ fn version(folder: FolderId, dir: &Path, name: &str, text: &str) -> NewVersion {
             embed_hash: *blake3::hash(text.as_bytes()).as_bytes(),
             mail: None,
         }],
+        ocr_pages: Vec::new(),
     }
 }
 

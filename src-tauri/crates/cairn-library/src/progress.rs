@@ -1,5 +1,5 @@
-//! Indexing progress as the window shows it: [`IndexProgress`] snapshots (phase, files and
-//! passages done/total, rate, ETA), how an engine [`Progress`] report updates one, the rate/ETA
+//! Indexing progress as the window shows it: [`IndexProgress`] snapshots (phase, files, OCR
+//! pages and passages done/total, rate, ETA), how an engine [`Progress`] report updates one, the rate/ETA
 //! [`Meter`], and the throttled delivery of snapshots through the [`Library`] callback.
 
 use std::time::{Duration, Instant};
@@ -20,6 +20,8 @@ pub enum ProgressPhase {
     Idle,
     Scanning,
     Parsing,
+    /// OCR of pages without text (after the keyword phase).
+    Recognising,
     Embedding,
     /// Everything indexed; following the folders live.
     Done,
@@ -35,7 +37,11 @@ pub struct IndexProgress {
     pub files_total: u32,
     pub chunks_done: u32,
     pub chunks_total: u32,
-    /// Items per second of the current phase (files while parsing, passages while embedding).
+    /// Pages recognised by the OCR phase, and how many it has (an image counts once).
+    pub pages_done: u32,
+    pub pages_total: u32,
+    /// Items per second of the current phase (files while parsing, pages while recognising,
+    /// passages while embedding).
     pub rate: Option<f64>,
     /// Seconds left in the current phase at the current rate.
     pub eta_seconds: Option<f64>,
@@ -58,6 +64,8 @@ impl IndexProgress {
             files_total: 0,
             chunks_done: 0,
             chunks_total: 0,
+            pages_done: 0,
+            pages_total: 0,
             rate: None,
             eta_seconds: None,
             current: None,
@@ -72,6 +80,7 @@ impl IndexProgress {
         self.phase = match p.phase {
             Phase::Scanning => ProgressPhase::Scanning,
             Phase::Parsing => ProgressPhase::Parsing,
+            Phase::Recognising => ProgressPhase::Recognising,
             Phase::Embedding => ProgressPhase::Embedding,
             Phase::Done => ProgressPhase::Done,
         };
@@ -79,6 +88,10 @@ impl IndexProgress {
             // Keep the file counts of the text phase; passages are the embedding's.
             self.chunks_done = p.chunks_done as u32;
             self.chunks_total = p.chunks_total as u32;
+        } else if p.phase == Phase::Recognising {
+            // Keep the file counts of the text phase; pages are the OCR's.
+            self.pages_done = p.files_done as u32;
+            self.pages_total = p.files_total as u32;
         } else if p.phase != Phase::Done {
             self.files_done = p.files_done as u32;
             self.files_total = p.files_total as u32;

@@ -69,7 +69,11 @@ pub fn run_index(engine: &mut Writer, no_embed: bool, json: bool) -> Result<()> 
     let cancel = cancel_flag();
     let bar = Bar::new(!json);
     let report: IndexReport = if no_embed {
-        engine.index_text(&mut |p| bar.update(p), &cancel)?
+        let mut report = engine.index_text(&mut |p| bar.update(p), &cancel)?;
+        if !report.cancelled {
+            engine.recognise_backlog(&mut |p| bar.update(p), &cancel, &mut report)?;
+        }
+        report
     } else {
         engine.index(&mut |p| bar.update(p), &cancel)?
     };

@@ -87,6 +87,12 @@ pub fn print_status(s: &cairn_core::engine::Status) {
              tesseract-ocr-eng, and poppler-utils to read images and scanned PDFs"
         );
     }
+    if s.ocr_available && s.ocr_backlog.pages > 0 {
+        println!(
+            "  {} pages of {} files wait for recognition (the OCR phase of `cairn index`)",
+            s.ocr_backlog.pages, s.ocr_backlog.documents
+        );
+    }
     if !s.ocr_waiting.is_empty() {
         println!(
             "  {} files wait for OCR (read by the next `cairn index` once it is installed):",
@@ -125,6 +131,18 @@ pub fn print_index_report(report: &IndexReport) {
         report.chunks_reused,
         report.texts_embedded
     );
+    if report.pages_recognised > 0 {
+        println!(
+            "OCR: {} pages recognised in {:.1} s",
+            report.pages_recognised, report.ocr_seconds
+        );
+    }
+    if report.ocr_waiting > 0 {
+        println!(
+            "OCR: {} pages wait for tesseract-ocr and poppler-utils (see `cairn status`)",
+            report.ocr_waiting
+        );
+    }
     if let Some(e) = &report.embedding_error {
         println!("embeddings skipped: {e}\n  keyword search works; run `bash models/fetch.sh`, then `cairn index`");
     }

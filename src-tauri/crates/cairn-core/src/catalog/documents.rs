@@ -93,6 +93,8 @@ pub struct NewVersion {
     pub text_len: usize,
     pub page_count: Option<u32>,
     pub chunks: Vec<NewChunk>,
+    /// Pages waiting for the OCR phase ([`crate::parse::ParsedDoc::ocr_pages`]).
+    pub ocr_pages: Vec<u32>,
 }
 
 /// The results of indexing a batch of files, applied by [`Catalog::apply_batch`].
@@ -358,6 +360,12 @@ impl Catalog {
                 outcome.added_chunks.push(ChunkId(id));
             }
             drop(stmt);
+            for page in &v.ocr_pages {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO ocr_pending(version_id, page) VALUES (?1, ?2)",
+                )?
+                .execute(params![version, page])?;
+            }
             tx.execute("DELETE FROM problems WHERE path = ?1", [path_str(&v.path)])?;
             tx.execute("DELETE FROM skipped WHERE path = ?1", [path_str(&v.path)])?;
             outcome.versions += 1;
@@ -418,6 +426,8 @@ impl Catalog {
             "UPDATE versions SET status = ?2, retired_at = ?3 WHERE id = ?1",
             params![version, status.as_str(), now()],
         )?;
+        // Its pages waiting for OCR are not recognised any more.
+        tx.execute("DELETE FROM ocr_pending WHERE version_id = ?1", [version])?;
         let mut stmt = tx.prepare_cached("SELECT id FROM chunks WHERE version_id = ?1")?;
         let ids = stmt.query_map([version], |r| Ok(ChunkId(r.get(0)?)))?;
         Ok(ids.collect::<rusqlite::Result<_>>()?)
@@ -478,6 +488,7 @@ impl Catalog {
         )?;
         tx.execute("DELETE FROM problems WHERE folder_id = ?1", [id])?;
         tx.execute("DELETE FROM skipped WHERE folder_id = ?1", [id])?;
+        Self::drop_stale_ocr(&tx)?;
         // The row stays as a tombstone (documents keep their history and reference it) and
         // its documents are adopted again if the folder is re-added.
         tx.execute(

@@ -122,6 +122,11 @@ impl Catalog {
                     WHERE v.doc_id = ?1)",
                 [doc],
             )?;
+            tx.execute(
+                "DELETE FROM ocr_pending WHERE version_id IN
+                   (SELECT id FROM versions WHERE doc_id = ?1)",
+                [doc],
+            )?;
             out.passages += tx.execute(
                 "DELETE FROM chunks WHERE version_id IN (SELECT id FROM versions WHERE doc_id = ?1)",
                 [doc],

@@ -35,6 +35,7 @@ mod documents;
 mod filters;
 mod forget;
 mod marks;
+mod ocr;
 mod problems;
 mod schema;
 mod status;
@@ -47,6 +48,7 @@ pub use documents::{
 pub use filters::{ChunkFilter, Filters};
 pub use forget::{Erased, Forgotten};
 pub use marks::{Conflict, Deprecation, Marks};
+pub use ocr::{OcrBacklog, OcrWork};
 pub use problems::Problem;
 pub use status::{CatalogStats, Integrity};
 

@@ -168,6 +168,16 @@ CREATE TABLE chunk_mail (
     sent_at INTEGER
 );
 "#,
+    // 8: the OCR backlog: pages of current versions waiting for recognition (a PDF page
+    // without text, or page 0: every page of an image), recognised by the OCR phase after the
+    // keyword phase. Rows of a version leave when it stops being current.
+    r#"
+CREATE TABLE ocr_pending (
+    version_id INTEGER NOT NULL REFERENCES versions(id),
+    page INTEGER NOT NULL,
+    PRIMARY KEY (version_id, page)
+) WITHOUT ROWID;
+"#,
 ];
 
 impl Catalog {

@@ -3,7 +3,8 @@
 //! then embed the backlog (phase 2, in `embedding.rs`).
 //!
 //! Phase 1 (scan → plan → parse → apply) commits to the catalog and the text index in batches:
-//! the collection is keyword-searchable within seconds. Phase 2 embeds the backlog of chunks
+//! the collection is keyword-searchable within seconds; pages without text are only listed.
+//! The OCR phase (`ocr.rs`) then recognises them page by page. Phase 2 embeds the backlog of chunks
 //! without vectors, most recently modified documents first, in batches that each commit, so it
 //! is resumable at any point.
 
@@ -15,9 +16,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Writer;
-use crate::catalog::{Batch, ChunkMail, Generation, KnownDoc, NewChunk, NewVersion};
-use crate::chunk::{embedding_text, Chunker};
+use crate::catalog::{Batch, BatchOutcome, ChunkMail, Generation, KnownDoc, NewChunk, NewVersion};
+use crate::chunk::{embedding_text, ChunkDraft, Chunker};
 use crate::error::{Error, Result};
+use crate::parse::ParsedDoc;
 use crate::stop::StopToken;
 use crate::watch::{self, FileEntry};
 
@@ -28,6 +30,7 @@ const COMMIT_EVERY: Duration = Duration::from_millis(1500);
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
     pub phase: Phase,
+    /// Files read (pages recognised in [`Phase::Recognising`]).
     pub files_done: usize,
     pub files_total: usize,
     pub chunks_done: usize,
@@ -41,6 +44,8 @@ pub struct Progress {
 pub enum Phase {
     Scanning,
     Parsing,
+    /// OCR of the pages without text that the keyword phase listed.
+    Recognising,
     Embedding,
     Done,
 }
@@ -60,6 +65,11 @@ pub struct IndexReport {
     pub texts_embedded: usize,
     pub chunks_reused: usize,
     pub keyword_ready_seconds: f64,
+    /// OCR work items done (PDF pages; an image counts once) and the time they took.
+    pub pages_recognised: usize,
+    pub ocr_seconds: f64,
+    /// OCR work left waiting because `tesseract` or `pdftoppm` cannot be started.
+    pub ocr_waiting: usize,
     pub embed_seconds: f64,
     pub cancelled: bool,
     pub embedding_error: Option<String>,
@@ -113,13 +123,16 @@ impl Writer {
         Ok(retired)
     }
 
-    /// Indexes every registered folder: phase 1 (text) then phase 2 (embeddings).
+    /// Indexes every registered folder: phase 1 (text), OCR, then phase 2 (embeddings).
     pub fn index(
         &mut self,
         progress: &mut dyn FnMut(&Progress),
         cancel: &StopToken,
     ) -> Result<IndexReport> {
         let mut report = self.index_text(progress, cancel)?;
+        if !report.cancelled {
+            self.recognise_backlog(progress, cancel, &mut report)?;
+        }
         if report.cancelled {
             return Ok(report);
         }
@@ -353,6 +366,17 @@ impl Writer {
         report.new_versions += outcome.versions;
         report.renamed += outcome.renamed;
         report.deleted += outcome.deleted;
+        let changed = self.mirror(&outcome, report)?;
+        Ok(changed || outcome.renamed > 0)
+    }
+
+    /// Mirrors the chunks a catalog change added and removed into the derived indexes;
+    /// returns whether any did.
+    pub(crate) fn mirror(
+        &mut self,
+        outcome: &BatchOutcome,
+        report: &mut IndexReport,
+    ) -> Result<bool> {
         report.chunks_added += outcome.added_chunks.len();
         for id in &outcome.removed_chunks {
             self.text.remove(*id)?;
@@ -386,7 +410,7 @@ impl Writer {
                 v.commit(generation)?;
             }
         }
-        Ok(changed || outcome.renamed > 0)
+        Ok(changed)
     }
 }
 
@@ -432,11 +456,36 @@ fn process_file(
         Err(Error::Parse { reason, .. }) => return FileOutcome::Problem(reason),
         Err(e) => return FileOutcome::Problem(e.to_string()),
     };
+    // Without the OCR programs a file whose text all waits for OCR is a problem that says so
+    // (read again once they are installed); a PDF with some text is indexed, its other pages
+    // waiting.
+    if !doc.ocr_pages.is_empty() && doc.text.trim().is_empty() && !crate::parse::ocr::available() {
+        return FileOutcome::Problem(crate::parse::ocr::unavailable_reason(doc.kind));
+    }
     let drafts = chunker.chunk(&doc);
     if drafts.len() > crate::parse::limits::MAX_PASSAGES {
         return FileOutcome::Problem(crate::parse::limits::too_many_passages(drafts.len()));
     }
-    let chunks = drafts
+    let chunks = new_chunks(&doc, drafts);
+    FileOutcome::New(Box::new(NewVersion {
+        path: f.path.clone(),
+        folder: crate::catalog::FolderId(0),
+        content_hash: *hash.as_bytes(),
+        size: f.size,
+        mtime: f.mtime,
+        stat_ns: crate::watch::trusted_stat(f.mtime_ns),
+        kind: doc.kind.as_str().to_owned(),
+        title: doc.title.clone(),
+        text_len: doc.text.len(),
+        page_count: (!doc.pages.is_empty()).then_some(doc.pages.len() as u32),
+        chunks,
+        ocr_pages: doc.ocr_pages,
+    }))
+}
+
+/// The chunks to store for `doc`'s drafts: the hash of the text embedded, the mail metadata.
+pub(super) fn new_chunks(doc: &ParsedDoc, drafts: Vec<ChunkDraft>) -> Vec<NewChunk> {
+    drafts
         .into_iter()
         .map(|d| {
             let embed = embedding_text(doc.title.as_deref(), &d.heading_path, &d.text);
@@ -454,18 +503,5 @@ fn process_file(
                 text: d.text,
             }
         })
-        .collect();
-    FileOutcome::New(Box::new(NewVersion {
-        path: f.path.clone(),
-        folder: crate::catalog::FolderId(0),
-        content_hash: *hash.as_bytes(),
-        size: f.size,
-        mtime: f.mtime,
-        stat_ns: crate::watch::trusted_stat(f.mtime_ns),
-        kind: doc.kind.as_str().to_owned(),
-        title: doc.title.clone(),
-        text_len: doc.text.len(),
-        page_count: (!doc.pages.is_empty()).then_some(doc.pages.len() as u32),
-        chunks,
-    }))
+        .collect()
 }

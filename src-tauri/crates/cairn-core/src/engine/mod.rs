@@ -6,6 +6,7 @@
 //!   repairs lagging indexes);
 //! - `pool`: [`ReaderPool`], read-only engines for concurrent callers, one shared embedder;
 //! - `indexing`: scan → plan → parse → apply → embed the backlog;
+//! - `ocr`: the OCR phase between them: pages without text recognised one at a time;
 //! - `reconcile`: the step `cairn watch` and the app repeat (keyword phase, then the backlog);
 //! - `search`: retrieval, fusion, past states, assembling passages;
 //! - `curation`: deprecate, tag, history, check, conflicts;
@@ -26,6 +27,7 @@ mod curation;
 mod embedding;
 mod forget;
 mod indexing;
+mod ocr;
 mod open;
 mod pool;
 mod reconcile;

@@ -20,8 +20,11 @@ pub struct Status {
     pub problems: Vec<crate::catalog::Problem>,
     /// Whether the OCR programs (`tesseract`, `pdftoppm`) can be started here.
     pub ocr_available: bool,
-    /// Images and scanned PDFs that wait for those programs (a subset of `problems`).
+    /// Images and scanned PDFs that wait for those programs: problems, and while they are
+    /// missing, documents with pages waiting for OCR.
     pub ocr_waiting: Vec<PathBuf>,
+    /// Pages (an image counts once) and documents waiting for the OCR phase.
+    pub ocr_backlog: crate::catalog::OcrBacklog,
     pub model_id: String,
     pub embed_backlog: u64,
     pub embed_rate: Option<f64>,
@@ -176,6 +179,15 @@ impl Engine {
             .meta("embed_rate")?
             .and_then(|r| r.parse().ok());
         let problems = self.catalog.problems()?;
+        let ocr_available = crate::parse::ocr::available();
+        let mut ocr_waiting: Vec<PathBuf> = problems
+            .iter()
+            .filter(|p| crate::parse::ocr::waits_for_ocr(&p.reason))
+            .map(|p| p.path.clone())
+            .collect();
+        if !ocr_available {
+            ocr_waiting.extend(self.catalog.ocr_waiting_paths()?);
+        }
         let vector_chunks = self.vectors()?.len();
         let vector_index_bytes = self.vectors()?.disk_bytes();
         Ok(Status {
@@ -186,12 +198,9 @@ impl Engine {
                 .into_iter()
                 .map(|f| f.path)
                 .collect(),
-            ocr_available: crate::parse::ocr::available(),
-            ocr_waiting: problems
-                .iter()
-                .filter(|p| crate::parse::ocr::waits_for_ocr(&p.reason))
-                .map(|p| p.path.clone())
-                .collect(),
+            ocr_available,
+            ocr_waiting,
+            ocr_backlog: self.catalog.ocr_backlog()?,
             problems,
             model_id: model,
             embed_backlog: backlog,

@@ -1,5 +1,6 @@
 //! [`reconcile`]: the step `cairn watch` and the desktop app repeat — mark changed paths dirty,
-//! run the keyword phase, then embed the backlog, yielding to commands and fresh changes.
+//! run the keyword phase, recognise the pages waiting for OCR, then embed the backlog,
+//! yielding to commands and fresh changes.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,8 +15,8 @@ pub struct Reconciled {
     pub report: IndexReport,
     /// Milliseconds until the keyword index was committed.
     pub keyword_ms: f64,
-    /// Embedding stopped early because `interrupt` was stopped (files changed, a command or a
-    /// pause is waiting); it resumes with the next reconcile.
+    /// OCR or embedding stopped early because `interrupt` was stopped (files changed, a
+    /// command or a pause is waiting); it resumes with the next reconcile.
     pub embedding_paused: bool,
     /// The keyword phase stopped early because `command_waiting` was stopped; files not yet
     /// parsed are parsed by the next reconcile (committed work is kept).
@@ -52,7 +53,14 @@ pub fn reconcile(
         });
     }
     let mut embedding_paused = false;
-    if embed && !report.cancelled {
+    if !report.cancelled {
+        writer.recognise_backlog(progress, &stop.joined(interrupt), &mut report)?;
+        if report.cancelled && !stop.is_stopped() {
+            report.cancelled = false;
+            embedding_paused = true;
+        }
+    }
+    if embed && !report.cancelled && !embedding_paused {
         match writer.embed_backlog(progress, &stop.joined(interrupt), &mut report) {
             Ok(()) => {}
             Err(Error::Model(m)) => report.embedding_error = Some(m),

@@ -355,6 +355,7 @@ fn paged_doc(text: &str) -> ParsedDoc {
         text: out,
         pages,
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     }
 }
 

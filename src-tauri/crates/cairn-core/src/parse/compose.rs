@@ -102,6 +102,7 @@ impl Composer {
             sections: self.sections,
             pages: self.pages,
             messages: Vec::new(),
+            ocr_pages: Vec::new(),
         }
     }
 

@@ -408,6 +408,7 @@ fn document_to_doc(
         sections,
         pages: Vec::new(),
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     })
 }
 

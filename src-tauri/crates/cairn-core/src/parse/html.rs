@@ -231,6 +231,7 @@ fn html_to_doc(source: &str) -> ParsedDoc {
         sections,
         pages: Vec::new(),
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     }
 }
 

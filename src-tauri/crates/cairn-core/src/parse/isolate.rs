@@ -118,6 +118,27 @@ pub fn parse(path: &Path, bytes: &[u8], stop: &StopToken) -> Result<ParsedDoc> {
     }
 }
 
+/// The first frame of an OCR request: no path starts with a NUL byte. The page number follows
+/// in decimal.
+const OCR_REQUEST: &[u8] = b"\0ocr\0";
+
+/// Recognises one item of a document's OCR work (page `page` of a PDF, or 0: an image) like
+/// [`super::ocr::recognise`], in a worker when one is registered, under the same time and
+/// memory budget as a parse (per page). Failures and stops as in [`parse`].
+pub fn recognise(path: &Path, bytes: &[u8], page: u32, stop: &StopToken) -> Result<ParsedDoc> {
+    match POOL.get() {
+        Some(pool) => {
+            let mut head = OCR_REQUEST.to_vec();
+            head.extend_from_slice(page.to_string().as_bytes());
+            pool.request(&head, path, bytes, stop)
+        }
+        None => super::ocr::recognise(bytes, page).map_err(|reason| Error::Parse {
+            path: path.to_owned(),
+            reason,
+        }),
+    }
+}
+
 /// Worker processes that parse files, started on demand and reused.
 pub struct WorkerPool {
     command: WorkerCommand,
@@ -143,7 +164,18 @@ impl WorkerPool {
     /// [`WorkerPool::parse`] that gives up when `stop` is stopped: the worker is killed at once
     /// (within [`STOP_POLL`]) and the result is [`Error::Cancelled`].
     pub fn parse_until(&self, path: &Path, bytes: &[u8], stop: &StopToken) -> Result<ParsedDoc> {
-        match self.attempt(path, bytes, stop) {
+        self.request(path.as_os_str().as_encoded_bytes(), path, bytes, stop)
+    }
+
+    /// Sends one request (`head`: the path, or an OCR request) with the file's bytes.
+    fn request(
+        &self,
+        head: &[u8],
+        path: &Path,
+        bytes: &[u8],
+        stop: &StopToken,
+    ) -> Result<ParsedDoc> {
+        match self.attempt(head, bytes, stop) {
             Ok(doc) => Ok(doc),
             Err(Failure::Stopped) => Err(Error::Cancelled),
             Err(Failure::Reason(reason)) => Err(Error::Parse {
@@ -155,7 +187,7 @@ impl WorkerPool {
 
     fn attempt(
         &self,
-        path: &Path,
+        head: &[u8],
         bytes: &[u8],
         stop: &StopToken,
     ) -> std::result::Result<ParsedDoc, Failure> {
@@ -169,7 +201,7 @@ impl WorkerPool {
             None => Worker::start(&self.command, limits.memory_bytes)
                 .map_err(|e| Failure::Reason(format!("cannot start a parser process: {e}")))?,
         };
-        match worker.parse(path, bytes, limits, stop) {
+        match worker.parse(head, bytes, limits, stop) {
             Ok(result) => {
                 worker.served += 1;
                 if worker.served < FILES_PER_WORKER {
@@ -264,13 +296,12 @@ impl Worker {
     /// own verdict.
     fn parse(
         &mut self,
-        path: &Path,
+        head: &[u8],
         bytes: &[u8],
         limits: Limits,
         stop: &StopToken,
     ) -> std::result::Result<std::result::Result<ParsedDoc, String>, Failure> {
-        let path_bytes = path.as_os_str().as_encoded_bytes();
-        let sent = write_frame(&mut self.stdin, path_bytes)
+        let sent = write_frame(&mut self.stdin, head)
             .and_then(|()| write_frame(&mut self.stdin, bytes))
             .and_then(|()| self.stdin.flush());
         if sent.is_err() {
@@ -430,8 +461,17 @@ pub fn serve_worker() -> i32 {
         let Ok(bytes) = read_frame(&mut input, MAX_REQUEST) else {
             return 2;
         };
-        let path = crate::paths::bytes_to_path(path);
-        let (tag, body) = match super::parse(&path, &bytes) {
+        let parsed = match path.strip_prefix(OCR_REQUEST) {
+            Some(page) => match std::str::from_utf8(page).ok().and_then(|p| p.parse().ok()) {
+                Some(page) => super::ocr::recognise(&bytes, page).map_err(|reason| Error::Parse {
+                    path: PathBuf::new(),
+                    reason,
+                }),
+                None => return 2,
+            },
+            None => super::parse(&crate::paths::bytes_to_path(path), &bytes),
+        };
+        let (tag, body) = match parsed {
             Ok(doc) => match serde_json::to_vec(&doc) {
                 Ok(json) => (TAG_OK, json),
                 Err(e) => (TAG_FAILED, e.to_string().into_bytes()),

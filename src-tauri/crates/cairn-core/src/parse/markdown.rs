@@ -124,6 +124,7 @@ fn markdown_to_doc(source: &str) -> ParsedDoc {
         sections,
         pages: Vec::new(),
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     }
 }
 

@@ -175,6 +175,11 @@ pub struct ParsedDoc {
     /// Mail messages in order, with their sender and date (empty for other kinds).
     #[serde(default)]
     pub messages: Vec<MessageMeta>,
+    /// What waits for OCR, recognised later by the OCR phase (`engine/ocr.rs`): the numbers
+    /// of PDF pages without a text layer, or `[0]` for an image (all of its pages). Parsing
+    /// never runs Tesseract.
+    #[serde(default)]
+    pub ocr_pages: Vec<u32>,
 }
 
 /// The part of a mail document's text one message spans (its attachments included), with

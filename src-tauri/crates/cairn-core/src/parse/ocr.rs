@@ -1,15 +1,19 @@
-//! OCR: text in images (PNG, JPEG, TIFF, WebP) and in PDFs without a text layer, recognised by
-//! the `tesseract` program (Debian `tesseract-ocr` plus a language pack such as
+//! OCR: text in images (PNG, JPEG, TIFF, WebP) and in PDF pages without a text layer,
+//! recognised by the `tesseract` program (Debian `tesseract-ocr` plus a language pack such as
 //! `tesseract-ocr-eng`); PDF pages are rendered first with `pdftoppm` (`poppler-utils`) at
 //! [`PDF_DPI`] dpi.
 //!
-//! Both run as child processes of the parser worker, so the worker's time budget covers them
-//! and its memory limit is inherited; on Linux they are killed with the worker
-//! (`PR_SET_PDEATHSIG`), so an overrun leaves nothing running. Each image page becomes a page
-//! of the document (multi-page TIFFs too; the PDF's page numbers are kept) under the heading
-//! path `["recognised text (OCR)"]`, which labels the text as recognised wherever a passage is
-//! shown. Languages: `CAIRN_OCR_LANGS` (Tesseract's `-l`, e.g. `eng+deu`; default `eng`).
-//! When `tesseract` is missing the file fails with "OCR unavailable: install tesseract-ocr".
+//! Parsing never recognises: it lists the work ([`super::ParsedDoc::ocr_pages`]: a PDF's pages
+//! without text, `0` for an image), the catalog keeps it, and the OCR phase after the keyword
+//! phase (`engine/ocr.rs`) calls [`recognise`] for one item at a time in a parser worker
+//! (`isolate::recognise`). Both programs run as child processes of the worker, so the worker's
+//! time budget covers them (per page) and its memory limit is inherited; on Linux they are
+//! killed with the worker (`PR_SET_PDEATHSIG`), so an overrun leaves nothing running. Each
+//! recognised page keeps its number (an image's pages count from 1, multi-page TIFFs too)
+//! under the heading path `["recognised text (OCR)"]`, which labels the text as recognised
+//! wherever a passage is shown. Languages: `CAIRN_OCR_LANGS` (Tesseract's `-l`, e.g.
+//! `eng+deu`; default `eng`). When `tesseract` is missing, a file whose only text waits for
+//! OCR is a problem "OCR unavailable: install tesseract-ocr" ([`unavailable_reason`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +28,7 @@ pub const OCR_HEADING: &str = "recognised text (OCR)";
 /// Resolution PDF pages are rendered at for recognition.
 const PDF_DPI: u32 = 300;
 /// Most PDF pages recognised from one file.
-const MAX_OCR_PAGES: usize = 2_000;
+pub(crate) const MAX_OCR_PAGES: usize = 2_000;
 
 /// Off in fuzzing, where thousands of inputs would each start a recognition.
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -72,9 +76,40 @@ pub fn waits_for_ocr(reason: &str) -> bool {
     reason.contains("OCR unavailable") || reason.contains("OCR is unavailable")
 }
 
-/// Recognises the text of an image file.
-pub(crate) fn parse_image(bytes: &[u8]) -> Result<ParsedDoc, String> {
+/// An image file as the keyword phase sees it: no text yet, all of its pages waiting for the
+/// OCR phase ([`recognise`] with page 0).
+pub(crate) fn parse_image(_bytes: &[u8]) -> Result<ParsedDoc, String> {
+    let mut doc = Composer::new().finish(DocKind::Image, None);
+    doc.ocr_pages = vec![0];
+    Ok(doc)
+}
+
+/// The problem of a file whose text is all waiting for OCR while the programs are missing:
+/// it is read again once [`available`] says they are there ([`waits_for_ocr`]).
+pub fn unavailable_reason(kind: DocKind) -> String {
+    if kind == DocKind::Pdf {
+        "PDF has no text layer, and OCR is unavailable: install poppler-utils (pdftoppm) and \
+         tesseract-ocr"
+            .to_string()
+    } else {
+        UNAVAILABLE.to_string()
+    }
+}
+
+/// Recognises one item of a document's OCR work ([`ParsedDoc::ocr_pages`]): page `page` of a
+/// PDF, or with `page` 0 every page of an image. The result holds only the recognised text,
+/// its pages numbered as the file numbers them, under [`OCR_HEADING`]; a page without text
+/// gives an empty document.
+pub fn recognise(bytes: &[u8], page: u32) -> Result<ParsedDoc, String> {
     check_enabled()?;
+    if page == 0 {
+        recognise_image(bytes)
+    } else {
+        recognise_pdf_page(bytes, page)
+    }
+}
+
+fn recognise_image(bytes: &[u8]) -> Result<ParsedDoc, String> {
     let text = tesseract_stdin(bytes)?;
     let mut out = Composer::new();
     // Tesseract ends every page with a form feed.
@@ -90,57 +125,41 @@ pub(crate) fn parse_image(bytes: &[u8]) -> Result<ParsedDoc, String> {
     Ok(out.finish(DocKind::Image, None))
 }
 
-/// Recognises every page of a PDF without a text layer.
-pub(crate) fn ocr_pdf(bytes: &[u8], title: Option<String>) -> Result<ParsedDoc, String> {
-    check_enabled()?;
+/// Renders page `number` of a PDF with `pdftoppm` and recognises it.
+fn recognise_pdf_page(bytes: &[u8], number: u32) -> Result<ParsedDoc, String> {
     let dir = TempDir::new()?;
     let pdf = dir.path.join("in.pdf");
     std::fs::write(&pdf, bytes).map_err(|e| format!("OCR cannot write a temporary file: {e}"))?;
     let mut render = Command::new("pdftoppm");
     render
-        .args(["-r", &PDF_DPI.to_string(), "-gray", "-png", "-l"])
-        .arg(MAX_OCR_PAGES.to_string())
+        .args([
+            "-r",
+            &PDF_DPI.to_string(),
+            "-gray",
+            "-png",
+            "-singlefile",
+            "-f",
+        ])
+        .arg(number.to_string())
+        .arg("-l")
+        .arg(number.to_string())
         .arg(&pdf)
         .arg(dir.path.join("page"));
     let rendered = run(&mut render, None).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            "PDF has no text layer, and OCR is unavailable: install poppler-utils (pdftoppm) \
-             and tesseract-ocr"
-                .to_string()
-        }
-        _ => format!("cannot render the PDF's pages for OCR ({e})"),
+        std::io::ErrorKind::NotFound => unavailable_reason(DocKind::Pdf),
+        _ => format!("cannot render page {number} for OCR ({e})"),
     })?;
     if !rendered.status.success() {
         return Err(format!(
-            "PDF has no text layer and its pages cannot be rendered for OCR ({})",
+            "page {number} cannot be rendered for OCR ({})",
             first_line(&rendered.stderr)
         ));
     }
-    // page-1.png, page-01.png, ... depending on the page count.
-    let mut pages: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir.path)
-        .map_err(|e| format!("OCR cannot list its pages: {e}"))?
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let number = name
-                .strip_prefix("page-")?
-                .strip_suffix(".png")?
-                .parse()
-                .ok()?;
-            Some((number, entry.path()))
-        })
-        .collect();
-    pages.sort();
+    let text = tesseract_file(&dir.path.join("page.png"))?;
     let mut out = Composer::new();
-    for (number, path) in pages {
-        let text = tesseract_file(&path)?;
-        out.begin_page(number);
-        out.section(&[OCR_HEADING.to_string()], &clean(&text))?;
-    }
-    if out.len() == 0 {
-        return Err("PDF has no text layer and OCR found no text on its pages".to_string());
-    }
-    Ok(out.finish(DocKind::Pdf, title))
+    out.begin_page(number);
+    out.section(&[OCR_HEADING.to_string()], &clean(&text))?;
+    Ok(out.finish(DocKind::Pdf, None))
 }
 
 /// The languages to recognise (`CAIRN_OCR_LANGS`, default `eng`); only letters, digits, `_`

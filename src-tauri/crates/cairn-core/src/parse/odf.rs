@@ -72,6 +72,7 @@ pub(crate) fn parse_odt(bytes: &[u8]) -> Result<ParsedDoc, String> {
         sections,
         pages: Vec::new(),
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     })
 }
 

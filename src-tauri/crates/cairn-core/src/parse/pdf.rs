@@ -51,10 +51,13 @@ pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
             end: text.len(),
         });
     }
-    if text.trim().is_empty() {
-        // A scan: recognise the rendered pages (fails saying so when OCR is unavailable).
-        return super::ocr::ocr_pdf(bytes, title);
-    }
+    // Pages without a text layer (a scan, a scanned page in a text PDF) wait for the OCR phase.
+    let ocr_pages: Vec<u32> = page_ranges
+        .iter()
+        .filter(|p| text[p.start..p.end].trim().is_empty())
+        .map(|p| p.number)
+        .take(super::ocr::MAX_OCR_PAGES)
+        .collect();
     Ok(ParsedDoc {
         kind: DocKind::Pdf,
         title,
@@ -66,6 +69,7 @@ pub(crate) fn parse_pdf(bytes: &[u8]) -> Result<ParsedDoc, String> {
         text,
         pages: page_ranges,
         messages: Vec::new(),
+        ocr_pages,
     })
 }
 

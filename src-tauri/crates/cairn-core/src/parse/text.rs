@@ -25,6 +25,7 @@ pub(crate) fn parse_text(bytes: &[u8]) -> Result<ParsedDoc, String> {
         text,
         pages: Vec::new(),
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     })
 }
 

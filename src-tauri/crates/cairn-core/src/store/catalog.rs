@@ -15,7 +15,7 @@ use crate::audit::{
 use crate::catalog::{
     Batch, BatchOutcome, CatalogStats, ChunkFilter, ChunkId, ChunkRecord, Conflict, Deprecation,
     DocId, DocumentRow, Erased, Filters, Folder, FolderId, Forgotten, Generation, Integrity,
-    KnownDoc, Marks, PendingChunk, Problem, VersionId, VersionInfo,
+    KnownDoc, Marks, NewChunk, OcrBacklog, OcrWork, PendingChunk, Problem, VersionId, VersionInfo,
 };
 use crate::error::Result;
 
@@ -113,6 +113,36 @@ pub trait EmbeddingCache: Send {
     fn embedded_current_chunks(&self, model_id: &str) -> Result<Vec<ChunkId>>;
     fn calibration(&self, model_id: &str) -> Result<Option<Calibration>>;
     fn store_calibration(&self, calibration: &Calibration) -> Result<()>;
+}
+
+/// The OCR backlog: pages of current versions waiting for recognition, recorded by
+/// [`DocumentStore::apply_batch`] from [`crate::catalog::NewVersion::ocr_pages`] and dropped
+/// when their version stops being current. A store that does not keep it (the defaults: no
+/// work, nothing added) leaves pages without text unrecognised.
+pub trait OcrStore: Send {
+    /// Every item of OCR work, most recently modified documents first, then by page.
+    fn ocr_work(&self) -> Result<Vec<OcrWork>> {
+        Ok(Vec::new())
+    }
+    /// How many items and documents wait.
+    fn ocr_backlog(&self) -> Result<OcrBacklog> {
+        Ok(OcrBacklog::default())
+    }
+    /// The documents with work waiting.
+    fn ocr_waiting_paths(&self) -> Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
+    /// Adds the passages recognised for `work` (spans into the `text_len` bytes recognised)
+    /// to its version and removes the work, atomically, bumping the generations; none when
+    /// the version is no longer current.
+    fn add_recognised(
+        &mut self,
+        _work: &OcrWork,
+        _chunks: &[NewChunk],
+        _text_len: usize,
+    ) -> Result<Vec<ChunkId>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Files that could not be indexed.

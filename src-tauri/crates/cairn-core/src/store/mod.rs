@@ -45,8 +45,8 @@ mod retriever;
 
 pub use crate::catalog::Generation;
 pub use catalog::{
-    ChunkStore, DocumentStore, EmbeddingCache, ForgetStore, MarkStore, MetaStore, ProblemStore,
-    RecordStore, StatusStore,
+    ChunkStore, DocumentStore, EmbeddingCache, ForgetStore, MarkStore, MetaStore, OcrStore,
+    ProblemStore, RecordStore, StatusStore,
 };
 pub use retriever::{Hit, KeywordRetriever, VectorRetriever};
 
@@ -61,6 +61,7 @@ pub trait CatalogStore:
     + MarkStore
     + ForgetStore
     + RecordStore
+    + OcrStore
 {
 }
 
@@ -74,6 +75,7 @@ impl<T> CatalogStore for T where
         + MarkStore
         + ForgetStore
         + RecordStore
+        + OcrStore
 {
 }
 
@@ -82,6 +84,6 @@ impl<T> CatalogStore for T where
 pub mod prelude {
     pub use super::{
         CatalogStore, ChunkStore, DocumentStore, EmbeddingCache, ForgetStore, KeywordRetriever,
-        MarkStore, MetaStore, ProblemStore, RecordStore, StatusStore, VectorRetriever,
+        MarkStore, MetaStore, OcrStore, ProblemStore, RecordStore, StatusStore, VectorRetriever,
     };
 }

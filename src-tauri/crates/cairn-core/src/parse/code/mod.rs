@@ -52,6 +52,7 @@ pub(crate) fn parse_code(path: &Path, bytes: &[u8]) -> Result<ParsedDoc, String>
         sections,
         pages: Vec::new(),
         messages: Vec::new(),
+        ocr_pages: Vec::new(),
     })
 }
 

@@ -13,13 +13,37 @@ use crate::audit::{
 use crate::catalog::{
     Batch, BatchOutcome, Catalog, CatalogStats, ChunkFilter, ChunkId, ChunkRecord, Conflict,
     Deprecation, DocId, DocumentRow, Erased, Filters, Folder, FolderId, Forgotten, Generation,
-    Integrity, KnownDoc, Marks, PendingChunk, Problem, VersionId, VersionInfo,
+    Integrity, KnownDoc, Marks, NewChunk, OcrBacklog, OcrWork, PendingChunk, Problem, VersionId,
+    VersionInfo,
 };
 use crate::error::Result;
 use crate::store::{
-    ChunkStore, DocumentStore, EmbeddingCache, ForgetStore, MarkStore, MetaStore, ProblemStore,
-    RecordStore, StatusStore,
+    ChunkStore, DocumentStore, EmbeddingCache, ForgetStore, MarkStore, MetaStore, OcrStore,
+    ProblemStore, RecordStore, StatusStore,
 };
+
+impl OcrStore for Catalog {
+    fn ocr_work(&self) -> Result<Vec<OcrWork>> {
+        Catalog::ocr_work(self)
+    }
+
+    fn ocr_backlog(&self) -> Result<OcrBacklog> {
+        Catalog::ocr_backlog(self)
+    }
+
+    fn ocr_waiting_paths(&self) -> Result<Vec<PathBuf>> {
+        Catalog::ocr_waiting_paths(self)
+    }
+
+    fn add_recognised(
+        &mut self,
+        work: &OcrWork,
+        chunks: &[NewChunk],
+        text_len: usize,
+    ) -> Result<Vec<ChunkId>> {
+        Catalog::add_recognised(self, work, chunks, text_len)
+    }
+}
 
 impl MetaStore for Catalog {
     fn meta(&self, key: &str) -> Result<Option<String>> {

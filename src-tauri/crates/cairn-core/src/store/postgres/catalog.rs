@@ -128,6 +128,9 @@ impl PgCatalog {
     }
 }
 
+/// The team store keeps no OCR backlog yet: pages without text stay unrecognised.
+impl crate::store::OcrStore for PgCatalog {}
+
 impl MetaStore for PgCatalog {
     fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
