@@ -337,3 +337,77 @@ fn a_library_moves_to_a_team_library_and_back_without_embedding_again() {
     let audit = json(b(&["audit", "list", "--json"]));
     assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
 }
+
+#[test]
+fn eval_on_a_team_library_reuses_the_embedded_stores_vectors() {
+    let db = pg::server().database();
+    let (url, pw) = (db.url(), db.password.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    std::fs::create_dir_all(ds.join("qrels")).unwrap();
+    let docs = [
+        (
+            "d1",
+            "Glaciers",
+            "Alpine glaciers are retreating because summers are warmer.",
+        ),
+        (
+            "d2",
+            "Volcanoes",
+            "Volcanic ash clouds can ground aircraft for days.",
+        ),
+        (
+            "d3",
+            "Reefs",
+            "Coral reefs bleach when the sea is unusually hot.",
+        ),
+    ];
+    let corpus: String = docs
+        .iter()
+        .map(|(id, t, x)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"_id": id, "title": t, "text": x})
+            )
+        })
+        .collect();
+    std::fs::write(ds.join("corpus.jsonl"), corpus).unwrap();
+    std::fs::write(
+        ds.join("queries.jsonl"),
+        "{\"_id\":\"q1\",\"text\":\"why is ice melting in the mountains\"}\n\
+         {\"_id\":\"q2\",\"text\":\"volcanic ash and flights\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ds.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n",
+    )
+    .unwrap();
+    let store = tmp.path().join("store");
+    let home = tmp.path().join("home");
+    let eval = |mode: &str| {
+        let args = [
+            "eval",
+            "--dataset",
+            ds.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--mode",
+            mode,
+            "--json",
+        ];
+        json(ok(team(&home, &url, &pw, &args), "eval --library"))
+    };
+    let dense = eval("dense");
+    assert!(dense["ndcg_at_10"].as_f64().unwrap() > 0.99, "{dense}");
+    assert_eq!(dense["chunks"], 3, "{dense}");
+    // The team library was filled from the embedded store built under --store.
+    assert!(store.join("data/catalog.sqlite3").is_file());
+    let status = json(ok(team(&home, &url, &pw, &["status", "--json"]), "status"));
+    assert_eq!(status["stats"]["current_documents"], 3, "{status}");
+    assert_eq!(status["embed_backlog"], 0, "{status}");
+    // A second run finds the team library filled and uses it as it is.
+    let hybrid = eval("hybrid");
+    assert!(hybrid["ndcg_at_10"].as_f64().unwrap() > 0.99, "{hybrid}");
+    assert_eq!(hybrid["chunks"], 3, "{hybrid}");
+}
