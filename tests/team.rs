@@ -176,3 +176,238 @@ fn failures_name_the_server_and_say_what_to_do() {
     );
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// `cairn` on a data directory, with `password` for a team library named by `--to`.
+fn local(data: &Path, password: &str, args: &[&str]) -> Output {
+    Command::new(cairn_tests::cairn_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("CAIRN_LIBRARY")
+        .env_remove("CAIRN_CONFIG")
+        .env("PGPASSWORD", password)
+        .env("CAIRN_NO_KEYCHAIN", "1")
+        .output()
+        .expect("cairn runs")
+}
+
+fn json(out: String) -> Value {
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// What identifies a hit across stores: the passage, its document and its span.
+fn keys(results: &[Value]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| format!("{} {} {}", r["chunk_id"], r["path"], r["byte_span"]))
+        .collect()
+}
+
+const QUERIES: &[&str] = &[
+    "how long do customers have to return goods",
+    "daily meal allowance abroad",
+    "how often must passwords be rotated",
+];
+
+#[test]
+fn a_library_moves_to_a_team_library_and_back_without_embedding_again() {
+    let db = pg::server().database();
+    let (url, pw) = (db.url(), db.password.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("shared");
+    std::fs::create_dir_all(&docs).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(docs.join(name), text).unwrap();
+    write(
+        "refunds.md",
+        "# Refunds\n\nCustomers may return goods within fourteen days of delivery for a full refund.\n",
+    );
+    write(
+        "travel.md",
+        "# Travel\n\nThe daily meal allowance abroad is forty euros.\n",
+    );
+    write(
+        "security.md",
+        "# Passwords\n\nPasswords are rotated every ninety days; a reused password is refused.\n",
+    );
+    let home = tmp.path().join("home");
+    let run = |args: &[&str]| ok(local(&home, &pw, args), &args.join(" "));
+    run(&["add", docs.to_str().unwrap()]);
+    run(&["index"]);
+    // A second version, so the copy carries history and a superseded text.
+    write(
+        "refunds.md",
+        "# Refunds\n\nCustomers may return goods within thirty days of delivery for a full refund.\n",
+    );
+    run(&["index"]);
+    run(&["pin", "add", "The office closes at six."]);
+    run(&[
+        "ask",
+        "--extractive",
+        "what is the daily meal allowance abroad?",
+    ]);
+    let search_home = |mode: &str, q: &str| {
+        json(run(&["search", "--json", "--mode", mode, q]))["results"]
+            .as_array()
+            .cloned()
+            .unwrap()
+    };
+    let mut before = Vec::new();
+    for mode in ["bm25", "dense", "hybrid"] {
+        for q in QUERIES {
+            before.push((mode, *q, search_home(mode, q)));
+        }
+    }
+
+    // Into the team library: progress on stderr, the source untouched.
+    let out = local(&home, &pw, &["migrate", "--to", &url]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary = ok(out, "migrate --to postgres://");
+    assert!(err.contains("copied 4/4 passages"), "{err}");
+    assert!(err.contains("copied 3/3 documents"), "{err}");
+    assert!(summary.contains("nothing was embedded"), "{summary}");
+    for (mode, q, hits) in &before {
+        assert_eq!(keys(&search_home(mode, q)), keys(hits), "source changed");
+    }
+
+    // The team library: same passages, nothing left to embed or index.
+    let reader = tmp.path().join("reader");
+    let t = |args: &[&str]| ok(team(&reader, &url, &pw, args), &args.join(" "));
+    let status = json(t(&["status", "--json"]));
+    assert_eq!(status["embed_backlog"], 0, "{status}");
+    assert_eq!(status["stats"]["current_chunks"], 3, "{status}");
+    assert_eq!(status["vector_index_chunks"], 3, "{status}");
+    let indexed = json(t(&["index", "--json"]));
+    assert_eq!(indexed["new_versions"], 0, "{indexed}");
+    assert_eq!(indexed["chunks_embedded"], 0, "{indexed}");
+    assert_eq!(indexed["texts_embedded"], 0, "{indexed}");
+    for (mode, q, hits) in &before {
+        let got = search(&reader, &url, &pw, mode, q);
+        assert_eq!(keys(&got[..1]), keys(&hits[..1]), "{mode} {q}: {got:?}");
+        if *mode == "dense" {
+            assert_eq!(keys(&got), keys(hits), "{q}");
+        }
+    }
+    let fourteen = search(&reader, &url, &pw, "bm25", "fourteen days");
+    assert!(!texts(&fourteen).contains("fourteen"), "{fourteen:?}");
+    let refunds = docs.join("refunds.md");
+    let history = json(t(&["history", "--json", refunds.to_str().unwrap()]));
+    assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
+    assert!(t(&["pin", "list"]).contains("office closes at six"));
+    let audit = json(t(&["audit", "list", "--json"]));
+    assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+
+    // A library is copied only into an empty one.
+    let again = local(&home, &pw, &["migrate", "--to", &url]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    let full = tmp.path().join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("notes.txt"), "mine").unwrap();
+    let refused = team(
+        &reader,
+        &url,
+        &pw,
+        &["migrate", "--to", full.to_str().unwrap()],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1, "untouched");
+
+    // And back into a new directory: the same results as the original, nothing embedded.
+    let back = tmp.path().join("back");
+    t(&["migrate", "--to", back.to_str().unwrap()]);
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("migrating"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let b = |args: &[&str]| ok(local(&back, &pw, args), &args.join(" "));
+    for (mode, q, hits) in &before {
+        let got = json(b(&["search", "--json", "--mode", mode, q]))["results"]
+            .as_array()
+            .cloned()
+            .unwrap();
+        assert_eq!(keys(&got), keys(hits), "{mode} {q}");
+    }
+    let indexed = json(b(&["index", "--json"]));
+    assert_eq!(indexed["new_versions"], 0, "{indexed}");
+    assert_eq!(indexed["chunks_embedded"], 0, "{indexed}");
+    assert!(b(&["pin", "list"]).contains("office closes at six"));
+    let audit = json(b(&["audit", "list", "--json"]));
+    assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+}
+
+#[test]
+fn eval_on_a_team_library_reuses_the_embedded_stores_vectors() {
+    let db = pg::server().database();
+    let (url, pw) = (db.url(), db.password.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    std::fs::create_dir_all(ds.join("qrels")).unwrap();
+    let docs = [
+        (
+            "d1",
+            "Glaciers",
+            "Alpine glaciers are retreating because summers are warmer.",
+        ),
+        (
+            "d2",
+            "Volcanoes",
+            "Volcanic ash clouds can ground aircraft for days.",
+        ),
+        (
+            "d3",
+            "Reefs",
+            "Coral reefs bleach when the sea is unusually hot.",
+        ),
+    ];
+    let corpus: String = docs
+        .iter()
+        .map(|(id, t, x)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"_id": id, "title": t, "text": x})
+            )
+        })
+        .collect();
+    std::fs::write(ds.join("corpus.jsonl"), corpus).unwrap();
+    std::fs::write(
+        ds.join("queries.jsonl"),
+        "{\"_id\":\"q1\",\"text\":\"why is ice melting in the mountains\"}\n\
+         {\"_id\":\"q2\",\"text\":\"volcanic ash and flights\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ds.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n",
+    )
+    .unwrap();
+    let store = tmp.path().join("store");
+    let home = tmp.path().join("home");
+    let eval = |mode: &str| {
+        let args = [
+            "eval",
+            "--dataset",
+            ds.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--mode",
+            mode,
+            "--json",
+        ];
+        json(ok(team(&home, &url, &pw, &args), "eval --library"))
+    };
+    let dense = eval("dense");
+    assert!(dense["ndcg_at_10"].as_f64().unwrap() > 0.99, "{dense}");
+    assert_eq!(dense["chunks"], 3, "{dense}");
+    // The team library was filled from the embedded store built under --store.
+    assert!(store.join("data/catalog.sqlite3").is_file());
+    let status = json(ok(team(&home, &url, &pw, &["status", "--json"]), "status"));
+    assert_eq!(status["stats"]["current_documents"], 3, "{status}");
+    assert_eq!(status["embed_backlog"], 0, "{status}");
+    // A second run finds the team library filled and uses it as it is.
+    let hybrid = eval("hybrid");
+    assert!(hybrid["ndcg_at_10"].as_f64().unwrap() > 0.99, "{hybrid}");
+    assert_eq!(hybrid["chunks"], 3, "{hybrid}");
+}

@@ -141,6 +141,19 @@ pub(crate) enum Command {
     /// Serve the collection to AI assistants over the Model Context Protocol (stdio): tools
     /// search, list_sources, read_source, status and ask.
     Mcp,
+    /// Copy this library into another store without re-embedding: a data directory into an
+    /// empty team library (--to postgres://…), or a team library (--library postgres://…,
+    /// as the role that owns its tables) into a new directory. Every version, passage, cached
+    /// vector, mark, pin and audit record is copied in one transaction; the target's indexes
+    /// are rebuilt from it. The source is only read.
+    Migrate {
+        /// The target: postgres://USER@HOST:PORT/DB (an empty database) or a new directory.
+        #[arg(long, value_name = "URL|DIR")]
+        to: String,
+        /// Print what was copied as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -374,6 +387,10 @@ pub(crate) struct BenchSearchArgs {
     /// Seed of the pseudo-random notes and queries.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
+    /// Also measure with this many concurrent clients (threads with an engine and connections
+    /// of their own), e.g. `--clients 1,4,16`.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) clients: Vec<usize>,
     /// Print one JSON object.
     #[arg(long)]
     pub(crate) json: bool,

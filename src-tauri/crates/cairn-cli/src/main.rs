@@ -101,6 +101,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { command } => cmd::audit::audit(data_dir, config, &command),
         Command::Pin { command } => cmd::pin::pin(data_dir, config, &command),
         Command::Mcp => mcp::serve(data_dir, config),
+        Command::Migrate { to, json } => cmd::migrate::migrate(data_dir, config, &to, json),
         Command::Config => cmd::config::print_config(&config),
     }
 }

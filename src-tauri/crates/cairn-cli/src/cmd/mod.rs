@@ -9,6 +9,7 @@ pub mod demo;
 pub mod eval;
 pub mod forget;
 pub mod index;
+pub mod migrate;
 pub mod pin;
 pub mod search;
 pub mod watch;

@@ -11,7 +11,8 @@
 //! - `search`: retrieval, fusion, past states, assembling passages;
 //! - `curation`: deprecate, tag, history, check, conflicts;
 //! - `forget`: erasing a document from every store, so its bytes leave the disk;
-//! - `records`: sessions, pins and the audit log.
+//! - `records`: sessions, pins and the audit log;
+//! - `migrate`: copying a library between the embedded store and a team library.
 //!
 //! The `ask` driver lives in [`crate::answer`]. Storage is reached only through the traits of
 //! [`crate::store`]; `open` is where the embedded store is opened.
@@ -27,6 +28,7 @@ mod curation;
 mod embedding;
 mod forget;
 mod indexing;
+mod migrate;
 mod ocr;
 mod open;
 mod pool;
@@ -40,6 +42,7 @@ pub use crate::retrieve::SearchHit;
 pub use curation::CheckReport;
 pub use forget::ForgetReport;
 pub use indexing::{IndexReport, Phase, Progress};
+pub use migrate::{migrate, MigrateReport};
 pub use open::Status;
 pub use pool::{PooledEngine, ReaderPool};
 pub use reconcile::{reconcile, Reconciled};

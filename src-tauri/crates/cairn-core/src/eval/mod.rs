@@ -187,6 +187,9 @@ pub fn build_store(
         by_path.insert(path, doc.id.clone());
     }
     let data_dir = store.join("data");
+    if config.team_library()?.is_some() {
+        seed_team_library(config, &data_dir, &corpus_dir, progress)?;
+    }
     let mut engine = Writer::open(&data_dir, config.clone())?;
     let abs = engine.add_folder(&corpus_dir)?;
     let by_path = by_path
@@ -204,6 +207,36 @@ pub fn build_store(
         started.elapsed().as_secs_f64(),
         report.keyword_ready_seconds,
     ))
+}
+
+/// A team library that does not hold the corpus yet is filled from the embedded store of the
+/// same dataset (indexed and embedded into `data_dir`, or reused from an earlier run with the
+/// same `--store`) by `cairn migrate`'s copy, so the corpus is embedded once for both stores.
+/// The run then indexes the team library as usual, which finds every file unchanged.
+fn seed_team_library(
+    config: &Config,
+    data_dir: &Path,
+    corpus_dir: &Path,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<()> {
+    let empty = Writer::open(data_dir, config.clone())?
+        .catalog()
+        .folders()?
+        .is_empty();
+    if !empty {
+        return Ok(());
+    }
+    let mut local = config.clone();
+    local.library = String::new();
+    let mut engine = Writer::open(data_dir, local.clone())?;
+    engine.add_folder(corpus_dir)?;
+    let report = engine.index(progress, &crate::stop::StopToken::new())?;
+    if let Some(err) = report.embedding_error {
+        return Err(Error::Model(err));
+    }
+    drop(engine);
+    crate::engine::migrate(data_dir, &local, &config.library, &mut |_| {})?;
+    Ok(())
 }
 
 /// Where an evaluation builds its store: the directory given (kept), or a temporary one

@@ -39,6 +39,7 @@
 //! these traits, run on the embedded store (and on any future one).
 
 mod catalog;
+pub mod copy;
 pub mod embedded;
 pub mod postgres;
 mod retriever;

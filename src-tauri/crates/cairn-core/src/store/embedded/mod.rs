@@ -7,6 +7,7 @@
 use std::path::Path;
 
 mod catalog;
+pub(crate) mod copy;
 
 use super::{CatalogStore, Hit, KeywordRetriever, VectorRetriever};
 use crate::catalog::{Catalog, ChunkFilter, ChunkId, ChunkRecord};

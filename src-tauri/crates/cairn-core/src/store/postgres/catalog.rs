@@ -238,7 +238,8 @@ fn retire_current(
     Ok(ids)
 }
 
-fn words(text: &str) -> i32 {
+/// The passage length BM25 normalises by (what `apply_batch` stores in `chunks.words`).
+pub(super) fn words(text: &str) -> i32 {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .count()

@@ -20,6 +20,7 @@ use crate::error::Result;
 mod catalog;
 mod chunks;
 mod connect;
+pub(crate) mod copy;
 mod records;
 mod retrievers;
 mod schema;

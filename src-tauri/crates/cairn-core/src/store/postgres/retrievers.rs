@@ -297,8 +297,9 @@ impl PgVectors {
             tx.execute("DELETE FROM vectors WHERE chunk_id = ANY($1)", &[&gone])
                 .map_err(err)?;
         }
-        if !ids.is_empty() {
-            // Chunks erased meanwhile are skipped (the join), never an error.
+        // Chunks erased meanwhile are skipped (the join), never an error. In slices, so a
+        // rebuild of a large library is many short statements in one transaction.
+        for (ids, vectors) in ids.chunks(1000).zip(vectors.chunks(1000)) {
             tx.execute(
                 "INSERT INTO vectors(chunk_id, embedding)
                  SELECT u.id, u.v::vector FROM unnest($1::bigint[], $2::text[]) AS u(id, v)
