@@ -11,4 +11,5 @@ pub mod forget;
 pub mod index;
 pub mod pin;
 pub mod search;
+pub mod team;
 pub mod watch;
