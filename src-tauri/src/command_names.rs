@@ -35,4 +35,9 @@ pub const COMMANDS: &[&str] = &[
     "save_settings",
     "test_connection",
     "open_path",
+    "team_form",
+    "test_team",
+    "create_team",
+    "connect_team",
+    "use_personal",
 ];

@@ -20,17 +20,19 @@ use tauri_plugin_opener::OpenerExt;
 
 use crate::{llm, AppState};
 
-type Res<T> = Result<T, ErrorInfo>;
+pub(crate) type Res<T> = Result<T, ErrorInfo>;
 
 /// Runs blocking engine work off the async runtime and the main thread.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Res<T> + Send + 'static) -> Res<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Res<T> + Send + 'static,
+) -> Res<T> {
     tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| ErrorInfo::internal(format!("a background task failed: {e}")))?
 }
 
-fn lib(state: &State<'_, AppState>) -> Library {
-    state.library.clone()
+pub(crate) fn lib(state: &State<'_, AppState>) -> Library {
+    state.library()
 }
 
 /// Time from process start to the UI's first call, for measuring cold start.
@@ -60,7 +62,7 @@ pub async fn library_info(state: State<'_, AppState>) -> Res<LibraryInfo> {
 #[tauri::command]
 #[specta::specta]
 pub async fn progress(state: State<'_, AppState>) -> Res<IndexProgress> {
-    Ok(state.library.progress())
+    Ok(state.library().progress())
 }
 
 /// What adding this folder would index.
@@ -117,21 +119,21 @@ pub async fn reindex(state: State<'_, AppState>) -> Res<()> {
 #[tauri::command]
 #[specta::specta]
 pub async fn pause_indexing(state: State<'_, AppState>) -> Res<()> {
-    state.library.pause();
+    state.library().pause();
     Ok(())
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn resume_indexing(state: State<'_, AppState>) -> Res<()> {
-    state.library.resume();
+    state.library().resume();
     Ok(())
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn cancel_indexing(state: State<'_, AppState>) -> Res<()> {
-    state.library.cancel();
+    state.library().cancel();
     Ok(())
 }
 

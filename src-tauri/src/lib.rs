@@ -10,9 +10,10 @@
 mod commands;
 mod llm;
 mod open;
+mod team;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 use cairn_core::stop::StopToken;
@@ -31,7 +32,8 @@ pub struct LibraryChanged;
 
 /// What the commands share.
 pub struct AppState {
-    pub library: Library,
+    /// The open library: replaced when the window connects to a team library or back.
+    pub library: RwLock<Library>,
     /// When the process started (for the cold-start log line).
     pub started: Instant,
     pub ui_ready_logged: AtomicBool,
@@ -41,6 +43,21 @@ pub struct AppState {
     pub eval_cancel: Mutex<Option<StopToken>>,
     /// The answer model, kept loaded while its settings do not change.
     pub generator: llm::GeneratorCache,
+}
+
+impl AppState {
+    /// The open library (a cheap handle).
+    pub fn library(&self) -> Library {
+        self.library
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Switches to `library` (the previous one has been shut down by `Library::reopen`).
+    pub fn set_library(&self, library: Library) {
+        *self.library.write().unwrap_or_else(|p| p.into_inner()) = library;
+    }
 }
 
 /// The command and event registry, shared by the app and the bindings test.
@@ -81,6 +98,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::save_settings,
             commands::test_connection,
             commands::open_path,
+            team::team_form,
+            team::test_team,
+            team::create_team,
+            team::connect_team,
+            team::use_personal,
         ])
         .events(collect_events![ProgressEvent, LibraryChanged])
         .typ::<ErrorInfo>()
@@ -150,7 +172,7 @@ pub fn run() {
                 }
             });
             app.manage(AppState {
-                library,
+                library: RwLock::new(library),
                 started,
                 ui_ready_logged: AtomicBool::new(false),
                 ask_cancel: Mutex::new(None),
@@ -164,7 +186,7 @@ pub fn run() {
         .run(|app, event| {
             if let tauri::RunEvent::Exit = event {
                 if let Some(state) = app.try_state::<AppState>() {
-                    state.library.shutdown();
+                    state.library().shutdown();
                 }
             }
         });

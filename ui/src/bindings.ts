@@ -325,6 +325,61 @@ async openPath(path: string, page: number | null) : Promise<Result<null, ErrorIn
     if(e instanceof Error) throw e;
     else return { status: "error", error: e  as any };
 }
+},
+/**
+ * The team library the app is connected to (`None`: the personal library).
+ */
+async teamForm() : Promise<Result<TeamForm | null, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("team_form") };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Tries the server with the typed password (kept nowhere) and says what it finds.
+ */
+async testTeam(input: TeamInput) : Promise<Result<TeamCheck, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("test_team", { input }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Creates a Cairn library in that database (the role becomes its owner).
+ */
+async createTeam(input: TeamInput) : Promise<Result<TeamCheck, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("create_team", { input }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Switches the app to the team library (searches, answers, sources and the audit go there).
+ */
+async connectTeam(input: TeamInput) : Promise<Result<TeamConnected, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("connect_team", { input }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
+},
+/**
+ * Switches the app back to the personal library (the data directory).
+ */
+async usePersonal(forgetPassword: boolean) : Promise<Result<null, ErrorInfo>> {
+    try {
+    return { status: "ok", data: await TAURI_INVOKE("use_personal", { forgetPassword }) };
+} catch (e) {
+    if(e instanceof Error) throw e;
+    else return { status: "error", error: e  as any };
+}
 }
 }
 
@@ -579,6 +634,11 @@ ready: boolean; writable: boolean;
  */
 read_only_reason: string | null; 
 /**
+ * `user@host:port/db` when this is a team library (searched and asked here, indexed by
+ * the team's indexer); `None` for the personal library.
+ */
+team: string | null; 
+/**
  * Opening failed: this is why.
  */
 error: ErrorInfo | null; folders: string[]; documents: number; passages: number; embedded_passages: number; problems: number; 
@@ -725,6 +785,79 @@ export type SettingsView = { settings: Settings; api_key_stored: boolean }
  * A numbered source of an answer: what a citation chip opens.
  */
 export type SourceItem = { n: number; chunk_id: number; path: string; title: string | null; version: number; page: number | null; heading: string[]; text: string; score: number }
+/**
+ * What "Test connection" found.
+ */
+export type TeamCheck = { 
+/**
+ * `user@host:port/db`.
+ */
+server: string; 
+/**
+ * `ready`, `not_a_library`, `no_pgvector` or `no_collection`.
+ */
+status: string; 
+/**
+ * What was found, in a sentence.
+ */
+message: string; server_version: string; tls: boolean; 
+/**
+ * The role may create the library here (offered when `not_a_library`).
+ */
+may_create: boolean; 
+/**
+ * The role owns the library (sees every collection; the indexer's role).
+ */
+owner: boolean; reviewer: boolean; collections: string[]; 
+/**
+ * Passages this role may read.
+ */
+passages: number }
+/**
+ * What "Connect" did.
+ */
+export type TeamConnected = { check: TeamCheck; 
+/**
+ * Where the password is kept: `keychain`, `session` (until the app quits) or `none`
+ * (it came from the keychain or `PGPASSWORD` already).
+ */
+password_kept: string; 
+/**
+ * Why the keychain could not keep it, when asked to.
+ */
+keychain_error: string | null }
+/**
+ * The "Connect to a team library" form (no password: see [`TeamInput`]).
+ */
+export type TeamForm = { host: string; port: number; database: string; user: string; 
+/**
+ * `disable`, `prefer`, `require`, `verify-ca` or `verify-full`.
+ */
+ssl_mode: string; 
+/**
+ * The server's CA certificate (PEM), `sslrootcert`; empty for the system's roots.
+ */
+ca_file: string; 
+/**
+ * A client certificate (PEM), `sslcert`; empty for none.
+ */
+cert_file: string; 
+/**
+ * Its private key (PEM, PKCS#8), `sslkey`.
+ */
+key_file: string }
+/**
+ * The form, with what the user typed as the password.
+ */
+export type TeamInput = { form: TeamForm; 
+/**
+ * Empty: from the keychain, this run's memory or `PGPASSWORD`.
+ */
+password: string; 
+/**
+ * Keep the password in the OS keychain (else only until the app quits).
+ */
+remember: boolean }
 /**
  * Time from process start to the UI's first call, for measuring cold start.
  */

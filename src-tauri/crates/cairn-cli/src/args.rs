@@ -138,6 +138,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: PinCommand,
     },
+    /// A team library's collections, reader roles and audit (with --library postgres://…):
+    /// wrappers over the server's own access control (docs/team.md).
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
     /// Serve the collection to AI assistants over the Model Context Protocol (stdio): tools
     /// search, list_sources, read_source, status and ask.
     Mcp,
@@ -500,6 +506,33 @@ pub(crate) enum AuditCommand {
         /// Accepted for symmetry: the export is always JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TeamCommand {
+    /// The collections: their folders, reader roles and the passages you may read.
+    Collections {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a folder (its path as the indexer added it) and its documents in a collection
+    /// (the library's owner only).
+    Assign { folder: String, collection: String },
+    /// Let a role (a user or a group) read a collection (the library's owner only).
+    Grant { collection: String, role: String },
+    /// Stop a role reading a collection through its grant (the library's owner only).
+    Revoke { collection: String, role: String },
+    /// The answers asked of the library, with the database user who asked: every user's for
+    /// the reviewer role, your own otherwise.
+    Audit {
+        #[arg(short = 'n', long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+        /// Every row, oldest first, with its full record, as a JSON array.
+        #[arg(long)]
+        export: bool,
     },
 }
 

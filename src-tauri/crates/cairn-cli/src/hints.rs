@@ -35,6 +35,7 @@ pub fn hint(e: &Error) -> &'static str {
             Error::Database { cause, .. } => match cause {
                 DbCause::Url => "Check the library URL: postgres://USER@HOST:PORT/DATABASE[?sslmode=require] (docs/team.md).",
                 DbCause::Unreachable => "Check that the PostgreSQL server named is running and reachable from here (host, port, firewall, sslmode).",
+                DbCause::Tls => "Check sslmode and the certificate files in the URL (sslrootcert: the server's CA; sslcert/sslkey: your client certificate and its PKCS#8 key, PEM) (docs/team.md, TLS).",
                 DbCause::Auth => "Check the user and password: set PGPASSWORD, or store it in the OS keychain (service cairn-postgres, account USER@HOST:PORT/DB); never in a config file.",
                 DbCause::NoDatabase => "Create the database first (`createdb`), or check its name in the URL (docs/team.md).",
                 DbCause::NoExtension => "Install pgvector on the server and run `CREATE EXTENSION vector;` in the database as a superuser (docs/team.md).",

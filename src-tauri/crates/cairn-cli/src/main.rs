@@ -100,6 +100,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ask(args) => cmd::ask::ask(data_dir, config, &args),
         Command::Audit { command } => cmd::audit::audit(data_dir, config, &command),
         Command::Pin { command } => cmd::pin::pin(data_dir, config, &command),
+        Command::Team { command } => cmd::team::team(&config, &command),
         Command::Mcp => mcp::serve(data_dir, config),
         Command::Migrate { to, json } => cmd::migrate::migrate(data_dir, config, &to, json),
         Command::Config => cmd::config::print_config(&config),

@@ -76,8 +76,11 @@ pub enum Error {
 pub enum DbCause {
     /// The URL is malformed or names an unsupported setting.
     Url,
-    /// No server answered (host, port, firewall, TLS handshake).
+    /// No server answered (host, port, firewall).
     Unreachable,
+    /// TLS failed: the server refused it, its certificate was not trusted, or a certificate
+    /// or key file (`sslrootcert`, `sslcert`, `sslkey`) is wrong; the message names which.
+    Tls,
     /// The server refused the user or password.
     Auth,
     /// The database does not exist.

@@ -29,6 +29,46 @@ impl ErrorInfo {
         }
     }
 
+    /// A team library form that cannot make a URL.
+    pub(crate) fn team_form(message: &str) -> ErrorInfo {
+        ErrorInfo {
+            kind: "team_form".into(),
+            message: message.into(),
+            hint: "Fill in the server, port, database and user of the team library.".into(),
+            user_error: true,
+        }
+    }
+
+    /// A server that holds no library (or no pgvector) yet.
+    pub(crate) fn team_not_ready(server: &str, found: &str) -> ErrorInfo {
+        ErrorInfo {
+            kind: "team_not_a_library".into(),
+            message: format!("team library {server}: {found}"),
+            hint: "Create it with \"Create library\" if your role may, or ask the library's administrator to set it up (docs/team.md).".into(),
+            user_error: true,
+        }
+    }
+
+    /// A role that may read no collection.
+    pub(crate) fn team_no_collection(server: &str) -> ErrorInfo {
+        ErrorInfo {
+            kind: "team_no_collection".into(),
+            message: format!("team library {server}: your role may read no collection"),
+            hint: "Ask the library's administrator to grant your role a collection (`cairn team grant COLLECTION ROLE`).".into(),
+            user_error: true,
+        }
+    }
+
+    /// A write asked of a team library, which this app only reads.
+    pub(crate) fn team_read_only(server: &str) -> ErrorInfo {
+        ErrorInfo {
+            kind: "team_read_only".into(),
+            message: format!("team library {server} is indexed by the team's indexer, not by this app"),
+            hint: "Folders, indexing and curation of a team library are done where `cairn watch` runs (docs/team.md); switch back to your personal library in Settings to index your own folders.".into(),
+            user_error: true,
+        }
+    }
+
     /// A read that gave up waiting for the library to open.
     pub(crate) fn still_opening() -> ErrorInfo {
         ErrorInfo {
@@ -75,8 +115,9 @@ fn hint(e: &Error) -> &'static str {
         }
         Error::Database { cause, .. } => match cause {
             DbCause::Url => "Check the team library's address: postgres://USER@HOST:PORT/DATABASE.",
-            DbCause::Unreachable => "Check that the team library's server is running and reachable from this computer.",
-            DbCause::Auth => "Check the user name and password of the team library.",
+            DbCause::Unreachable => "Check the server name and port, and that the team library's server is running and reachable from this computer.",
+            DbCause::Tls => "Check the TLS mode and the certificate files in Settings → Team library (the server's CA; your client certificate and its PKCS#8 key), or ask the library's administrator which the server expects.",
+            DbCause::Auth => "Check the user name and password of the team library (Settings → Team library → Connect asks for it again).",
             DbCause::NoDatabase => "Ask the library's administrator for the database name.",
             DbCause::NoExtension => "The server lacks pgvector: ask its administrator to run CREATE EXTENSION vector.",
             DbCause::Permission => "Your database role may not do this: ask the library's administrator.",
@@ -85,10 +126,28 @@ fn hint(e: &Error) -> &'static str {
     }
 }
 
+/// The kind the window sees: the engine's, except team library errors, which say why.
+fn kind(e: &Error) -> String {
+    match e {
+        Error::Database { cause, .. } => match cause {
+            DbCause::Url => "team_url",
+            DbCause::Unreachable => "team_unreachable",
+            DbCause::Tls => "team_tls",
+            DbCause::Auth => "team_auth",
+            DbCause::NoDatabase => "team_no_database",
+            DbCause::NoExtension => "team_no_pgvector",
+            DbCause::Permission => "team_permission",
+            DbCause::Other => "database",
+        }
+        .into(),
+        _ => e.kind().into(),
+    }
+}
+
 impl From<&Error> for ErrorInfo {
     fn from(e: &Error) -> ErrorInfo {
         ErrorInfo {
-            kind: e.kind().into(),
+            kind: kind(e),
             message: e.to_string(),
             hint: hint(e).into(),
             user_error: e.is_user_error(),

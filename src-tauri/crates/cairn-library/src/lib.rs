@@ -11,7 +11,8 @@
 //! `evaluate.rs` the Evaluate view's run (a question file asked in each answer mode);
 //! `views.rs` the types that cross to the window (the UI's contract, with their `specta::Type`
 //! derives); `convert.rs` engine types → those views; `error.rs` [`ErrorInfo`] and the app's
-//! wording of each engine error. The indexing step itself is `cairn_core::reconcile`, shared
+//! wording of each engine error; `team.rs` team libraries (PostgreSQL): "Test connection",
+//! connecting the app to one and back to the personal library. The indexing step itself is `cairn_core::reconcile`, shared
 //! with `cairn watch`.
 
 mod convert;
@@ -19,6 +20,7 @@ mod error;
 mod evaluate;
 mod progress;
 mod reads;
+mod team;
 mod views;
 mod writer;
 
@@ -39,6 +41,7 @@ pub use convert::segments;
 pub use error::ErrorInfo;
 pub use progress::{IndexProgress, ProgressPhase};
 pub use reads::preview_folder;
+pub use team::{create_team, test_team, TeamCheck, TeamConnected, TeamForm, TeamInput};
 pub use views::{
     AnswerView, AskInput, AuditDetail, AuditItem, CitationItem, ConflictItem, DocumentItem,
     EvalRow, EvaluateInput, EvaluateProgress, EvaluationView, FolderPreview, ForgetSummary,
@@ -102,6 +105,10 @@ struct Inner {
     read_only_reason: Mutex<Option<String>>,
     embedding_error: Mutex<Option<String>>,
     commands: Mutex<Option<Sender<Command>>>,
+    /// The writer thread, joined when the app switches libraries.
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// `user@host:port/db` when this is a team library (read here, indexed elsewhere).
+    team: Mutex<Option<String>>,
     paused: AtomicBool,
     /// Stops the running reconcile (cancel, pause, shutdown).
     cancel: StopToken,
@@ -142,6 +149,10 @@ impl Library {
         options: LibraryOptions,
         callback: impl Fn(LibraryEvent) + Send + Sync + 'static,
     ) -> Library {
+        Library::open_with(options, Arc::new(callback))
+    }
+
+    fn open_with(options: LibraryOptions, callback: Callback) -> Library {
         let inner = Arc::new(Inner {
             options,
             config: Mutex::new(Config::default()),
@@ -152,6 +163,8 @@ impl Library {
             read_only_reason: Mutex::new(None),
             embedding_error: Mutex::new(None),
             commands: Mutex::new(None),
+            writer_thread: Mutex::new(None),
+            team: Mutex::new(None),
             paused: AtomicBool::new(false),
             cancel: StopToken::new(),
             shutdown: StopToken::new(),
@@ -159,7 +172,7 @@ impl Library {
             command_waiting: StopToken::new(),
             progress: Mutex::new(IndexProgress::initial()),
             last_emit: Mutex::new(Instant::now() - EMIT_EVERY),
-            callback: Arc::new(callback),
+            callback,
         });
         let lib = Library { inner };
         let opener = lib.clone();
@@ -174,14 +187,47 @@ impl Library {
         &self.inner.options.data_dir
     }
 
+    /// Stops this library (its writer thread finished, so the writer lock is free) and opens
+    /// the data directory's library again, with the settings config.toml now holds: how the
+    /// app switches between the personal library and a team library.
+    pub fn reopen(&self) -> Library {
+        self.shutdown();
+        if let Some(thread) = lock(&self.inner.writer_thread).take() {
+            // A file being parsed in-process finishes first; past the wait the new library
+            // opens read-only and says so.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+        Library::open_with(self.inner.options.clone(), self.inner.callback.clone())
+    }
+
     fn open_in_background(&self) {
         let inner = &self.inner;
         let dir = inner.options.data_dir.clone();
         let result = (|| -> Result<()> {
             let config = Config::load(&dir)?;
             *lock(&inner.config) = config.clone();
-            let writer = match Writer::open(&dir, config.clone()) {
-                Ok(w) => Some(w),
+            let team = config.team_library()?;
+            let writer = match &team {
+                // The app reads a team library; the team's indexer writes it.
+                Some(target) => {
+                    *lock(&inner.team) = Some(target.server().to_owned());
+                    *lock(&inner.read_only_reason) = Some(format!(
+                        "Team library {}: this app searches and asks it; the team's indexer \
+                         (`cairn watch`) adds and updates its documents.",
+                        target.server()
+                    ));
+                    Ok(None)
+                }
+                None => Writer::open(&dir, config.clone()).map(Some),
+            };
+            let writer = match writer {
+                Ok(w) => w,
                 Err(Error::Locked(_)) => {
                     *lock(&inner.read_only_reason) = Some(format!(
                         "Another Cairn process is indexing {}: this window is read-only until it stops.",
@@ -207,10 +253,11 @@ impl Library {
                 let (tx, rx) = mpsc::channel();
                 *lock(&inner.commands) = Some(tx);
                 let me = self.clone();
-                std::thread::Builder::new()
+                let thread = std::thread::Builder::new()
                     .name("cairn-writer".into())
                     .spawn(move || me.writer_loop(writer, rx))
                     .map_err(|e| Error::io("starting", "the indexing thread", e))?;
+                *lock(&inner.writer_thread) = Some(thread);
             }
             *lock(&inner.state) = OpenState::Open;
             inner.opened.notify_all();
@@ -289,6 +336,7 @@ impl Library {
             ready: false,
             writable: inner.writable.load(Ordering::SeqCst),
             read_only_reason: lock(&inner.read_only_reason).clone(),
+            team: lock(&inner.team).clone(),
             error: None,
             folders: Vec::new(),
             documents: 0,

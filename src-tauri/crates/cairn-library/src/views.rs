@@ -16,6 +16,9 @@ pub struct LibraryInfo {
     pub writable: bool,
     /// Why the library is read-only, when it is.
     pub read_only_reason: Option<String>,
+    /// `user@host:port/db` when this is a team library (searched and asked here, indexed by
+    /// the team's indexer); `None` for the personal library.
+    pub team: Option<String>,
     /// Opening failed: this is why.
     pub error: Option<ErrorInfo>,
     pub folders: Vec<String>,

@@ -46,9 +46,12 @@ impl Library {
     /// Sends a command to the writer thread and waits for its reply.
     fn write<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ErrorInfo> {
         self.wait_open()?;
-        let tx = lock(&self.inner.commands)
-            .clone()
-            .ok_or_else(|| ErrorInfo::from(Error::Locked(self.inner.options.data_dir.clone())))?;
+        let tx = lock(&self.inner.commands).clone().ok_or_else(|| {
+            match lock(&self.inner.team).as_deref() {
+                Some(server) => ErrorInfo::team_read_only(server),
+                None => ErrorInfo::from(Error::Locked(self.inner.options.data_dir.clone())),
+            }
+        })?;
         let (reply, answer) = mpsc::channel();
         tx.send(make(reply))
             .map_err(|_| ErrorInfo::internal("the indexing thread has stopped"))?;

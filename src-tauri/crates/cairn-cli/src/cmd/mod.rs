@@ -12,4 +12,5 @@ pub mod index;
 pub mod migrate;
 pub mod pin;
 pub mod search;
+pub mod team;
 pub mod watch;

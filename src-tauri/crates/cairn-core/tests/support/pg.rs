@@ -53,12 +53,16 @@ fn as_server_user(program: &Path) -> Command {
 
 fn install() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pg-server.sh");
-    let script = if script.exists() {
-        script
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../src-tauri/crates/cairn-core/tests/pg-server.sh")
-    };
+    // From cairn-core, a sibling crate (cairn-library) or the black-box tests (`tests/`).
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = [
+        script.clone(),
+        manifest.join("../cairn-core/tests/pg-server.sh"),
+        manifest.join("../src-tauri/crates/cairn-core/tests/pg-server.sh"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+    .unwrap_or(script);
     let out = Command::new("bash")
         .arg(&script)
         .arg("--install")
@@ -84,7 +88,7 @@ fn sweep(base: &Path) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("pg-") {
+        if let Some(pid) = name.rsplit_once('-').map(|(_, pid)| pid) {
             if !Path::new("/proc").join(pid).exists() {
                 let _ = std::fs::remove_dir_all(e.path());
             }
@@ -99,11 +103,22 @@ pub fn server() -> &'static PgServer {
 }
 
 fn start() -> PgServer {
-    let bin = install();
+    start_cluster(install(), "pg", &[], |_| {})
+}
+
+/// A cluster of this test process from the server binaries in `bin`, named `name` (one per
+/// name and process), with extra `postgres` arguments; `prepare` gets the data directory
+/// after `initdb` (to add files or pg_hba lines) before the server starts.
+pub fn start_cluster(
+    bin: PathBuf,
+    name: &str,
+    extra: &[String],
+    prepare: impl FnOnce(&Path),
+) -> PgServer {
     let base = std::env::temp_dir().join("cairn-pg-tests");
     std::fs::create_dir_all(&base).unwrap();
     sweep(&base);
-    let root = base.join(format!("pg-{}", std::process::id()));
+    let root = base.join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     if is_root() {
@@ -137,8 +152,9 @@ fn start() -> PgServer {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    prepare(&data);
     let port = free_port();
-    let (bin2, root2) = (bin.clone(), root.clone());
+    let (bin2, root2, extra) = (bin.clone(), root.clone(), extra.to_vec());
     // The spawning thread lives as long as the process: the parent-death signal fires when
     // the thread that started the server ends.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -172,6 +188,7 @@ fn start() -> PgServer {
                 "-c",
                 "shared_buffers=64MB",
             ])
+            .args(&extra)
             .current_dir(&root2)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -203,6 +220,19 @@ fn start() -> PgServer {
 }
 
 impl PgServer {
+    /// Gives `path` to the server's user (`nobody` under root), mode 0600.
+    pub fn give_to_server(path: &Path) {
+        let _ = Command::new("chmod").arg("600").arg(path).status();
+        if is_root() {
+            let ok = Command::new("chown")
+                .arg("nobody:nogroup")
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+    }
+
     /// Runs SQL as the superuser over the unix socket; stdout, or stderr as the error.
     pub fn try_admin(&self, db: &str, sql: &str) -> Result<String, String> {
         let out = Command::new(self.bin.join("psql"))

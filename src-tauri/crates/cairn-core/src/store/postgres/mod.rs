@@ -3,6 +3,9 @@
 //!
 //! - `connect`: the URL, TLS (native-tls; `sslmode` and `sslrootcert` honoured), where the
 //!   password comes from (never a config file), errors that name the server;
+//! - `admin`: collections, reader grants and the team's audit (`cairn team …`);
+//! - `probe`: what a client may do with a server before opening it as a library (the app's
+//!   "Test connection"), and creating a library there;
 //! - `schema`: versioned migrations, each in one transaction, serialised by an advisory lock;
 //! - `catalog`, `chunks`, `records`: the catalog traits over the tables, mirroring the SQLite
 //!   catalog's semantics (same statuses, generations bumped in the same transaction);
@@ -17,15 +20,19 @@
 
 use crate::error::Result;
 
+mod admin;
 mod catalog;
 mod chunks;
 mod connect;
 pub(crate) mod copy;
+mod probe;
 mod records;
 mod retrievers;
 mod schema;
 
-pub use connect::{is_postgres_url, Target, KEYCHAIN_SERVICE};
+pub use admin::{Admin, CollectionInfo, TeamAuditRow};
+pub use connect::{is_postgres_url, Remembered, Target, TargetParts, KEYCHAIN_SERVICE};
+pub use probe::{create, probe, Probe};
 pub use retrievers::VECTOR_MODEL_KEY;
 
 use super::{CatalogStore, KeywordRetriever, VectorRetriever};
