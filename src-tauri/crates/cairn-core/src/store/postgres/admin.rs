@@ -69,17 +69,7 @@ impl Admin {
     }
 
     fn err(&self, e: postgres::Error) -> Error {
-        let mut out = self.target.error(&e);
-        if let Error::Database { cause, message, .. } = &mut out {
-            if *cause == DbCause::Permission {
-                *message = format!(
-                    "{message} (as {}: only the library's owner, the indexer's role, or a \
-                     superuser may change collections and grants)",
-                    self.target.user()
-                );
-            }
-        }
-        out
+        privileged(&self.target, e)
     }
 
     /// Every collection this role can see, with its folders, reader roles and passages.
@@ -145,13 +135,16 @@ impl Admin {
     /// needs on the tables. False when it already could.
     pub fn grant(&mut self, collection: &str, role: &str) -> Result<bool> {
         let target = self.target.clone();
-        let mut tx = self.client.transaction().map_err(|e| target.error(&e))?;
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|e| privileged(&target, e))?;
         let exists: bool = tx
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
                 &[&role],
             )
-            .map_err(|e| target.error(&e))?
+            .map_err(|e| privileged(&target, e))?
             .get(0);
         if !exists {
             return Err(Error::NotFound(format!(
@@ -165,10 +158,10 @@ impl Admin {
                  ON CONFLICT DO NOTHING",
                 &[&collection, &role],
             )
-            .map_err(|e| self.target.error(&e))?;
+            .map_err(|e| privileged(&target, e))?;
         tx.execute("SELECT cairn_grant_reader($1)", &[&role])
-            .map_err(|e| self.target.error(&e))?;
-        tx.commit().map_err(|e| self.target.error(&e))?;
+            .map_err(|e| privileged(&target, e))?;
+        tx.commit().map_err(|e| privileged(&target, e))?;
         Ok(added > 0)
     }
 
@@ -242,4 +235,19 @@ impl Admin {
             })
             .collect())
     }
+}
+
+/// A database error, with a refused privilege explained: who may change collections and grants.
+fn privileged(target: &Target, e: postgres::Error) -> Error {
+    let mut out = target.error(&e);
+    if let Error::Database { cause, message, .. } = &mut out {
+        if *cause == DbCause::Permission {
+            *message = format!(
+                "{message} (as {}: only the library's owner, the indexer's role, or a \
+                 superuser may change collections and grants)",
+                target.user()
+            );
+        }
+    }
+    out
 }
