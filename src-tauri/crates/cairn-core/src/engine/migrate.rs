@@ -125,30 +125,26 @@ pub fn migrate(
         }
         _ => {}
     }
-    let model = config.embedding.model_id.clone();
     let started = Instant::now();
-    match &to_place {
+    let (report, copy_seconds, out) = match &to_place {
         Place::Team(_) => {
-            let report = copy::copy(&from, &to_place, &model, progress)?;
+            let report = copy::copy(&from, &to_place, &config.embedding, progress)?;
             let copy_seconds = started.elapsed().as_secs_f64();
             let mut team = config.clone();
             team.library = to.to_owned();
-            let out = rebuild(data_dir, team)?;
-            Ok(summary(
-                &from,
-                &to_place,
-                report,
-                copy_seconds,
-                started,
-                out,
-            ))
+            (report, copy_seconds, rebuild(data_dir, team)?)
         }
         Place::Dir(dir) => {
             check_new_dir(dir)?;
             let staging = Staging(Some(staging_dir(dir)?));
             let stage = staging.0.clone().expect("set above");
             let _ = std::fs::remove_dir_all(&stage);
-            let report = copy::copy(&from, &Place::Dir(stage.clone()), &model, progress)?;
+            let report = copy::copy(
+                &from,
+                &Place::Dir(stage.clone()),
+                &config.embedding,
+                progress,
+            )?;
             let copy_seconds = started.elapsed().as_secs_f64();
             let mut local = config.clone();
             local.library = String::new();
@@ -163,16 +159,17 @@ pub fn migrate(
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                 let _ = crate::durable::sync_dir(parent);
             }
-            Ok(summary(
-                &from,
-                &to_place,
-                report,
-                copy_seconds,
-                started,
-                out,
-            ))
+            (report, copy_seconds, out)
         }
-    }
+    };
+    Ok(summary(
+        &from,
+        &to_place,
+        report,
+        copy_seconds,
+        started,
+        out,
+    ))
 }
 
 /// (text index passages, vector index passages, backlog) after the rebuild.

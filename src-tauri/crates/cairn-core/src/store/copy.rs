@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 use super::{embedded, postgres};
+use crate::config::EmbeddingConfig;
 use crate::error::{Error, Result};
 
 /// One value of a copied row.
@@ -237,17 +238,20 @@ impl CopyReport {
 
 const BATCH: usize = 500;
 
-/// Opens `from` for a consistent read and checks its embedding model is `model_id`.
-fn source(from: &Place, model_id: &str) -> Result<Box<dyn RowSource>> {
+/// Opens `from` for a consistent read and checks its embedding model is the one `embedding`
+/// gives that library (the engine's rule: a library of the legacy default keeps it).
+fn source(from: &Place, embedding: &EmbeddingConfig) -> Result<Box<dyn RowSource>> {
     let mut src: Box<dyn RowSource> = match from {
         Place::Dir(d) => Box::new(embedded::copy::SqliteSource::open(d)?),
         Place::Team(t) => Box::new(postgres::copy::PgSource::open(t)?),
     };
     if let Some(stored) = src.meta("embedding_model")? {
-        if stored != model_id {
+        let mut wanted = embedding.clone();
+        wanted.follow_library(Some(&stored));
+        if stored != wanted.model_id {
             return Err(Error::ModelMismatch {
                 stored,
-                configured: model_id.to_owned(),
+                configured: wanted.model_id,
             });
         }
     }
@@ -260,10 +264,10 @@ fn source(from: &Place, model_id: &str) -> Result<Box<dyn RowSource>> {
 pub fn copy(
     from: &Place,
     to: &Place,
-    model_id: &str,
+    embedding: &EmbeddingConfig,
     progress: &mut dyn FnMut(&CopyProgress),
 ) -> Result<CopyReport> {
-    let mut src = source(from, model_id)?;
+    let mut src = source(from, embedding)?;
     let mut sink: Box<dyn RowSink> = match to {
         Place::Dir(d) => Box::new(embedded::copy::SqliteSink::create(d)?),
         Place::Team(t) => Box::new(postgres::copy::PgSink::open(t)?),
